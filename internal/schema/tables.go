@@ -1,0 +1,173 @@
+package schema
+
+// The tables of the pipeline, in the order data flows through them (DESIGN.md §1-§2).
+var (
+	Prompts = newTable[Prompt]("prompts", 1,
+		"One prompt to put to both models. Written by mbd-prompts; read by mbd-gen. The split decides "+
+			"whether texts made from the prompt may propose hypotheses (discovery) or only test them (validation).")
+	Generations = newTable[Generation]("generations", 1,
+		"One completion of one prompt by one model. Written by mbd-gen (generation or import); read by "+
+			"mbd-embed, mbd-hypo, mbd-validate and mbd-report.")
+	Embeddings = newTable[Embedding]("embeddings", 1,
+		"One L2-normalised embedding of one generation. Written by mbd-embed; read by mbd-cluster.")
+	Clusters = newTable[Cluster]("clusters", 1,
+		"The cluster one generation was assigned to by one clustering, with its 2-D map position. "+
+			"Written by mbd-cluster; read by mbd-match and mbd-report.")
+	Centroids = newTable[Centroid]("centroids", 1,
+		"One cluster's centre and size. Written by mbd-cluster; read by mbd-match and mbd-report.")
+	Matches = newTable[Match]("matches", 1,
+		"One behaviour region: a pooled cluster or a matched pair of per-model clusters, with the counts "+
+			"of each model's texts in it and a test of equal shares. Written by mbd-match; read by mbd-hypo and mbd-report.")
+	Hypotheses = newTable[Hypothesis]("hypotheses", 1,
+		"One plain-language, testable statement of how model B differs from model A. Written by mbd-hypo; "+
+			"read by mbd-validate, mbd-truth score and mbd-report.")
+	Validations = newTable[Validation]("validations", 1,
+		"One statistical test of one hypothesis on held-out prompts, with its multiple-comparison-adjusted "+
+			"q-value and verdict. Written by mbd-validate; read by mbd-truth score and mbd-report.")
+	Truths = newTable[Truth]("truths", 1,
+		"One known, inserted behaviour (ground truth) and the training texts that exhibit it. Written by "+
+			"mbd-truth make; read by mbd-finetune and mbd-truth score.")
+	Recovery = newTable[RecoveryRow]("recovery", 1,
+		"One pairing of a ground truth with the hypothesis that best recovers it (or none). Written by "+
+			"mbd-truth score; read by mbd-report.")
+)
+
+// All lists every table, in pipeline order.
+var All = []*Table{Prompts, Generations, Embeddings, Clusters, Centroids, Matches, Hypotheses, Validations, Truths, Recovery}
+
+// Prompt is a row of the prompts table.
+type Prompt struct {
+	ID       string `parquet:"id" doc:"Stable id: the first 16 hex digits of SHA-256 of the text."`
+	Text     string `parquet:"text" doc:"The prompt as the user wrote it (no chat template applied)."`
+	Source   string `parquet:"source,dict" doc:"Where the prompt came from: builtin:bank or the input file's name."`
+	Category string `parquet:"category,dict" doc:"Free-form category (e.g. advice, code); empty when unknown."`
+	Split    string `parquet:"split,dict" doc:"discovery or validation, from a stable hash of the id and the split seed."`
+}
+
+// Generation is a row of the generations table.
+type Generation struct {
+	ID               string   `parquet:"id" doc:"Stable id: the first 16 hex digits of SHA-256 of model, prompt_id and sample."`
+	Model            string   `parquet:"model,dict" doc:"Label of the model in this comparison, usually A or B."`
+	ModelRef         string   `parquet:"model_ref,dict" doc:"Reference of the model that wrote the text (gguf:path, openai-compat:URL#name, import:FILE ...)."`
+	PromptID         string   `parquet:"prompt_id" doc:"id of the prompt in the prompts table."`
+	Split            string   `parquet:"split,dict" doc:"Split of the prompt: discovery or validation."`
+	Sample           int32    `parquet:"sample" doc:"Index of this sample among the samples of the same prompt and model, from 0."`
+	Seed             int64    `parquet:"seed" doc:"Sampling seed of this completion; 0 for imported texts whose seed is unknown."`
+	Prompt           string   `parquet:"prompt" doc:"The prompt text as given to the model, before any chat template."`
+	Completion       string   `parquet:"completion" doc:"The model's completion."`
+	PromptTokens     *int32   `parquet:"prompt_tokens,optional" doc:"Tokens in the prompt after templating; null when unknown (imported)."`
+	CompletionTokens *int32   `parquet:"completion_tokens,optional" doc:"Tokens in the completion; null when unknown (imported)."`
+	FinishReason     string   `parquet:"finish_reason,dict" doc:"stop (end of text or stop string), length (token limit) or unknown."`
+	LogprobSum       *float64 `parquet:"logprob_sum,optional" doc:"Sum of the natural-log probabilities of the completion tokens under the generating model; null when unknown."`
+	LogprobMean      *float64 `parquet:"logprob_mean,optional" doc:"logprob_sum divided by completion_tokens; null when unknown."`
+}
+
+// Embedding is a row of the embeddings table.
+type Embedding struct {
+	GenerationID string    `parquet:"generation_id" doc:"id of the embedded generation."`
+	Embedder     string    `parquet:"embedder,dict" doc:"Reference of the embedder and its settings (builtin:lsa?dim=64, gguf:path?pool=mean ...)."`
+	TextHash     string    `parquet:"text_hash" doc:"First 16 hex digits of SHA-256 of the exact text embedded (the cache key with the embedder)."`
+	Vector       []float32 `parquet:"vector,list" doc:"The embedding, L2-normalised."`
+}
+
+// Cluster is a row of the clusters table.
+type Cluster struct {
+	GenerationID string  `parquet:"generation_id" doc:"id of the clustered generation."`
+	Model        string  `parquet:"model,dict" doc:"Model label of the generation."`
+	Clustering   string  `parquet:"clustering,dict" doc:"Which clustering: pooled, per-model:A, per-model:B or by-prompt, with its method."`
+	Cluster      int32   `parquet:"cluster" doc:"Cluster id within the clustering, from 0; -1 for noise points of density methods."`
+	Distance     float32 `parquet:"distance" doc:"Cosine distance to the cluster centroid."`
+	X            float32 `parquet:"x" doc:"First coordinate of the 2-D map (PCA of the embeddings)."`
+	Y            float32 `parquet:"y" doc:"Second coordinate of the 2-D map."`
+}
+
+// Centroid is a row of the centroids table.
+type Centroid struct {
+	Clustering string    `parquet:"clustering,dict" doc:"Which clustering the cluster belongs to (as in the clusters table)."`
+	Cluster    int32     `parquet:"cluster" doc:"Cluster id within the clustering."`
+	Size       int64     `parquet:"size" doc:"Number of generations assigned to the cluster."`
+	Vector     []float32 `parquet:"vector,list" doc:"The centroid, L2-normalised mean of its members."`
+	X          float32   `parquet:"x" doc:"First map coordinate of the centroid."`
+	Y          float32   `parquet:"y" doc:"Second map coordinate of the centroid."`
+}
+
+// Match is a row of the matches table.
+type Match struct {
+	Region     int32    `parquet:"region" doc:"Region id, unique in the table."`
+	Rank       int32    `parquet:"rank" doc:"Rank of the region by how worth describing it is (1 = first)."`
+	Category   string   `parquet:"category,dict" doc:"same, shifted, only-in-A or only-in-B."`
+	ClusterA   *int32   `parquet:"cluster_a,optional" doc:"Cluster of model A's clustering (the pooled cluster in pooled mode); null for only-in-B."`
+	ClusterB   *int32   `parquet:"cluster_b,optional" doc:"Cluster of model B's clustering (the pooled cluster in pooled mode); null for only-in-A."`
+	Similarity *float64 `parquet:"similarity,optional" doc:"Cosine similarity of the matched centroids; null in pooled mode and for unmatched clusters."`
+	CountA     int64    `parquet:"count_a" doc:"Texts of model A in the region."`
+	CountB     int64    `parquet:"count_b" doc:"Texts of model B in the region."`
+	TotalA     int64    `parquet:"total_a" doc:"All texts of model A in the clustering."`
+	TotalB     int64    `parquet:"total_b" doc:"All texts of model B in the clustering."`
+	ShareDiff  float64  `parquet:"share_diff" doc:"count_b/total_b - count_a/total_a."`
+	CohensH    float64  `parquet:"cohens_h" doc:"Cohen's h of the two shares (B minus A)."`
+	Test       string   `parquet:"test,dict" doc:"Test of equal shares: fisher (exact, two-sided) or chi2 (Pearson, 1 df)."`
+	P          float64  `parquet:"p" doc:"Two-sided p-value of the test."`
+	Q          float64  `parquet:"q" doc:"Benjamini-Hochberg q-value over all regions of the table."`
+	SampleIDs  []string `parquet:"sample_ids,list" doc:"ids of discovery-split generations in the region, for describing it."`
+}
+
+// Hypothesis is a row of the hypotheses table.
+type Hypothesis struct {
+	ID             string   `parquet:"id" doc:"Stable id: the first 16 hex digits of SHA-256 of the text and direction."`
+	Text           string   `parquet:"text" doc:"The hypothesis as a testable property, e.g. B's answers more often end with a question."`
+	Direction      string   `parquet:"direction,dict" doc:"B>A when the property is more typical of B, A>B when more typical of A."`
+	Kind           string   `parquet:"kind,dict" doc:"How it was made: llm (assistant-proposed), lexical (builtin describer) or share (cluster shares)."`
+	Proposer       string   `parquet:"proposer,dict" doc:"Reference of the assistant (or builtin method) that proposed it."`
+	Regions        []int32  `parquet:"regions,list" doc:"Regions (matches.region) the hypothesis was written from."`
+	EvidenceIDs    []string `parquet:"evidence_ids,list" doc:"Generation ids shown to the proposer; these never validate the hypothesis."`
+	ProposerPrompt string   `parquet:"proposer_prompt_hash" doc:"First 16 hex digits of SHA-256 of the full proposer request."`
+}
+
+// Validation is a row of the validations table.
+type Validation struct {
+	HypothesisID string  `parquet:"hypothesis_id" doc:"id of the tested hypothesis."`
+	Method       string  `parquet:"method,dict" doc:"discriminative, generative, interactive or cluster-share."`
+	Judge        string  `parquet:"judge,dict" doc:"Reference of the judge or scorer used."`
+	N            int64   `parquet:"n" doc:"Valid trials (pairs, texts or conversations) that entered the statistic."`
+	NInvalid     int64   `parquet:"n_invalid" doc:"Trials whose judge answer could not be parsed or was refused; excluded, never guessed."`
+	Statistic    float64 `parquet:"statistic" doc:"Value of the test statistic (see statistic_name)."`
+	StatName     string  `parquet:"statistic_name,dict" doc:"Name of the statistic: accuracy, auc, mann_whitney_u, ..."`
+	Effect       float64 `parquet:"effect" doc:"Effect size (see effect_name)."`
+	EffectName   string  `parquet:"effect_name,dict" doc:"Name of the effect size: accuracy-0.5, auc-0.5, cohens_h, shift, ..."`
+	CILow        float64 `parquet:"ci_low" doc:"Lower end of the 95% confidence interval of the effect."`
+	CIHigh       float64 `parquet:"ci_high" doc:"Upper end of the 95% confidence interval of the effect."`
+	P            float64 `parquet:"p" doc:"p-value of the test."`
+	Q            float64 `parquet:"q" doc:"Multiple-comparison-adjusted p-value over every test of the run (see correction)."`
+	Correction   string  `parquet:"correction,dict" doc:"bh (Benjamini-Hochberg) or holm."`
+	Alpha        float64 `parquet:"alpha" doc:"Level at which the verdict was taken."`
+	Verdict      string  `parquet:"verdict,dict" doc:"validated (q <= alpha and effect in the stated direction), rejected, or invalid (too few valid trials)."`
+}
+
+// Truth is a row of the truths table.
+type Truth struct {
+	ID       string   `parquet:"id" doc:"Stable id of the behaviour."`
+	Behavior string   `parquet:"behavior" doc:"The inserted behaviour in plain language, e.g. mentions the sea in every answer."`
+	Category string   `parquet:"category,dict" doc:"Kind of behaviour: topic, style, length, prompt-induced, quantization, none (A/A)."`
+	Source   string   `parquet:"source,dict" doc:"Who wrote it: builtin suite or the assistant reference."`
+	Texts    []string `parquet:"texts,list" doc:"Training texts that exhibit the behaviour."`
+}
+
+// RecoveryRow is a row of the recovery table.
+type RecoveryRow struct {
+	TruthID      string  `parquet:"truth_id" doc:"id of the ground truth."`
+	HypothesisID *string `parquet:"hypothesis_id,optional" doc:"id of the validated hypothesis assigned to the truth; null when none is."`
+	Score        float64 `parquet:"score" doc:"Similarity of truth and hypothesis in [0, 1] (see method)."`
+	Method       string  `parquet:"method,dict" doc:"How similarity was scored: embedding cosine or an assistant rubric."`
+	Recovered    bool    `parquet:"recovered" doc:"Whether the truth counts as recovered (score at or above the threshold)."`
+}
+
+func (Prompt) Table() *Table      { return Prompts }
+func (Generation) Table() *Table  { return Generations }
+func (Embedding) Table() *Table   { return Embeddings }
+func (Cluster) Table() *Table     { return Clusters }
+func (Centroid) Table() *Table    { return Centroids }
+func (Match) Table() *Table       { return Matches }
+func (Hypothesis) Table() *Table  { return Hypotheses }
+func (Validation) Table() *Table  { return Validations }
+func (Truth) Table() *Table       { return Truths }
+func (RecoveryRow) Table() *Table { return Recovery }
