@@ -26,7 +26,6 @@ type fileFormat int
 const (
 	formatParquet fileFormat = iota + 1
 	formatArrowStream
-	formatArrowFile
 )
 
 var (
@@ -34,6 +33,10 @@ var (
 	arrowFileMagic   = []byte("ARROW1")
 	arrowStreamMagic = []byte{0xff, 0xff, 0xff, 0xff}
 )
+
+// MaxArrowMessage bounds one Arrow IPC message (a record batch), so that a corrupt length cannot make
+// a reader allocate without limit. mbd's writers cut batches at ArrowBatchBytes, far below it.
+const MaxArrowMessage = 256 << 20
 
 // source is an opened input whose format has been detected and whose schema has been read.
 type source struct {
@@ -44,7 +47,6 @@ type source struct {
 	hasher   hash.Hash
 	pq       *parquet.File
 	stream   *ipc.Reader
-	arrFile  *ipc.FileReader
 	schemaID string // value of mbd.schema, "" when absent
 }
 
@@ -61,7 +63,7 @@ func openSource(path string, stdin io.Reader) (_ *source, err error) {
 			return nil, inputErr(path, "", "no standard input")
 		}
 		src.hasher = sha256.New()
-		br := bufio.NewReaderSize(io.TeeReader(stdin, src.hasher), 1<<16)
+		br := bufio.NewReaderSize(io.TeeReader(stdin, src.hasher), 2*maxSchemaMessage)
 		magic, err := br.Peek(4)
 		if err != nil {
 			if errors.Is(err, io.EOF) {
@@ -115,9 +117,9 @@ func openSource(path string, stdin io.Reader) (_ *source, err error) {
 	case bytes.HasPrefix(magic, parquetMagic):
 		return src, src.openParquet()
 	case bytes.HasPrefix(magic, arrowFileMagic):
-		return src, src.openArrowFile()
+		return nil, inputErr(path, "", "is an Arrow IPC file; mbd reads Parquet files and Arrow IPC streams")
 	case bytes.HasPrefix(magic, arrowStreamMagic):
-		return src, src.openArrowStream(bufio.NewReaderSize(f, 1<<16))
+		return src, src.openArrowStream(bufio.NewReaderSize(f, 2*maxSchemaMessage))
 	}
 	return nil, inputErr(path, "", "not a Parquet file (starts with %q, want \"PAR1\")", magic)
 }
@@ -137,10 +139,13 @@ func (s *source) openParquet() (err error) {
 	return nil
 }
 
-func (s *source) openArrowStream(r io.Reader) (err error) {
+func (s *source) openArrowStream(r *bufio.Reader) (err error) {
 	s.format = formatArrowStream
 	defer recoverAs(s.path, "not a valid Arrow IPC stream", &err)
-	s.stream, err = ipc.NewReader(r)
+	if err := checkArrowSchema(r); err != nil {
+		return &InputError{Path: s.path, Msg: "not a valid Arrow IPC stream", Err: err}
+	}
+	s.stream, err = ipc.NewReader(r, ipc.WithMetadataSizeLimit(MaxArrowMessage), ipc.WithBodySizeLimit(MaxArrowMessage))
 	if err != nil {
 		return &InputError{Path: s.path, Msg: "not a valid Arrow IPC stream", Err: err}
 	}
@@ -148,30 +153,9 @@ func (s *source) openArrowStream(r io.Reader) (err error) {
 	return nil
 }
 
-func (s *source) openArrowFile() (err error) {
-	s.format = formatArrowFile
-	defer recoverAs(s.path, "not a valid Arrow IPC file", &err)
-	s.arrFile, err = ipc.NewFileReader(s.file)
-	if err != nil {
-		return &InputError{Path: s.path, Msg: "not a valid Arrow IPC file", Err: err}
-	}
-	s.schemaID, _ = s.arrFile.Schema().Metadata().GetValue(schema.MetadataKey)
-	return nil
-}
-
-func (s *source) arrowSchema() *arrow.Schema {
-	if s.stream != nil {
-		return s.stream.Schema()
-	}
-	return s.arrFile.Schema()
-}
-
 func (s *source) close() error {
 	if s.stream != nil {
 		s.stream.Release()
-	}
-	if s.arrFile != nil {
-		s.arrFile.Close()
 	}
 	var err error
 	if s.file != nil {
@@ -295,7 +279,7 @@ func parquetNulls(f *parquet.File, name string) int64 {
 }
 
 func (r *Reader[T]) initArrow() error {
-	path, s := r.src.path, r.src.arrowSchema()
+	path, s := r.src.path, r.src.stream.Schema()
 	cols := r.table.Columns()
 	index := make([]int, len(cols))
 	setters := make([]setFunc, len(cols))
@@ -313,35 +297,18 @@ func (r *Reader[T]) initArrow() error {
 	}
 
 	var (
-		rec     arrow.RecordBatch
-		pos     int   // next row of rec
-		batch   int   // next batch of an Arrow file
-		rowBase int64 // rows before rec, for error messages
+		rec     arrow.RecordBatch // owned by the stream reader until its next Next
+		pos     int               // next row of rec
+		rowBase int64             // rows before rec, for error messages
 	)
 	next := func() (bool, error) {
-		if r.src.stream != nil {
-			if !r.src.stream.Next() {
-				if err := r.src.stream.Err(); err != nil && err != io.EOF {
-					return false, &InputError{Path: path, Msg: "corrupt Arrow IPC stream", Err: err}
-				}
-				return false, nil
+		if !r.src.stream.Next() {
+			if err := r.src.stream.Err(); err != nil && err != io.EOF {
+				return false, &InputError{Path: path, Msg: "corrupt Arrow IPC stream", Err: err}
 			}
-			rec = r.src.stream.RecordBatch()
-			return true, nil
-		}
-		if rec != nil {
-			rec.Release()
-		}
-		if batch >= r.src.arrFile.NumRecords() {
-			rec = nil
 			return false, nil
 		}
-		var err error
-		rec, err = r.src.arrFile.RecordBatch(batch)
-		batch++
-		if err != nil {
-			return false, &InputError{Path: path, Msg: "corrupt Arrow IPC file", Err: err}
-		}
+		rec = r.src.stream.RecordBatch()
 		return true, nil
 	}
 	r.read = func(buf []T) (n int, err error) {
@@ -387,20 +354,8 @@ func (r *Reader[T]) Path() string { return r.src.path }
 
 // NumRows is the number of rows, or -1 when unknown before reading (streams).
 func (r *Reader[T]) NumRows() int64 {
-	switch r.src.format {
-	case formatParquet:
+	if r.src.format == formatParquet {
 		return r.src.pq.NumRows()
-	case formatArrowFile:
-		var n int64
-		for i := range r.src.arrFile.NumRecords() {
-			rec, err := r.src.arrFile.RecordBatch(i)
-			if err != nil {
-				return -1
-			}
-			n += rec.NumRows()
-			rec.Release()
-		}
-		return n
 	}
 	return -1
 }

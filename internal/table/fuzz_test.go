@@ -1,0 +1,60 @@
+package table
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/mbd-dev/mbd/internal/schema"
+	"github.com/mbd-dev/mbd/internal/table/tabletest"
+)
+
+func fuzzSeeds(f *testing.F) {
+	dir := f.TempDir()
+	path := filepath.Join(dir, "g.parquet")
+	w, _ := Create[schema.Generation](path, nil)
+	w.Write(tabletest.Rows[schema.Generation](20, 1)...)
+	w.Commit()
+	b, _ := os.ReadFile(path)
+	f.Add(b)
+	var buf bytes.Buffer
+	w, _ = Create[schema.Generation]("-", &buf)
+	w.Write(tabletest.Rows[schema.Generation](20, 1)...)
+	w.Commit()
+	f.Add(buf.Bytes())
+	f.Add([]byte("PAR1"))
+	f.Add([]byte("PAR1\x00\x00\x00\x00PAR1"))
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0})
+}
+
+// FuzzReadFile feeds arbitrary bytes to the file reader: it must return rows or an *InputError,
+// never panic.
+func FuzzReadFile(f *testing.F) {
+	fuzzSeeds(f)
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(dir, "in.parquet")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		readAllAny(t, path, nil)
+	})
+}
+
+// FuzzReadStdin feeds arbitrary bytes to the stdin reader (Arrow IPC stream, or spooled Parquet).
+func FuzzReadStdin(f *testing.F) {
+	fuzzSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		readAllAny(t, "-", bytes.NewReader(data))
+	})
+}
+
+func readAllAny(t *testing.T, path string, stdin *bytes.Reader) {
+	_, err := ReadAll[schema.Generation](path, stdin)
+	if err != nil {
+		if _, ok := err.(*InputError); !ok {
+			t.Fatalf("error is %T, not *InputError: %v", err, err)
+		}
+	}
+}
