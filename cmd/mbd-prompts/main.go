@@ -1,0 +1,14 @@
+// Command mbd-prompts writes a prompts table; see mbd-prompts --help.
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/mbd-dev/mbd/internal/cli"
+	"github.com/mbd-dev/mbd/internal/prompts"
+)
+
+func main() {
+	os.Exit(prompts.Main(context.Background(), os.Args[1:], cli.OS()))
+}

@@ -1,0 +1,32 @@
+// Package e2e runs the mbd tools end to end with testscript (github.com/rogpeppe/go-internal): each
+// testdata/script/*.txtar is a shell-like session whose commands are the real tools.
+package e2e
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/mbd-dev/mbd/internal/cli"
+	"github.com/mbd-dev/mbd/internal/gen"
+	"github.com/mbd-dev/mbd/internal/prompts"
+	"github.com/mbd-dev/mbd/internal/tablecmd"
+)
+
+func tool(main func(context.Context, []string, cli.IO) int) func() int {
+	return func() int { return main(context.Background(), os.Args[1:], cli.OS()) }
+}
+
+func TestMain(m *testing.M) {
+	os.Exit(testscript.RunMain(m, map[string]func() int{
+		"mbd-prompts": tool(prompts.Main),
+		"mbd-gen":     tool(gen.Main),
+		"mbd-table":   tool(tablecmd.Main),
+	}))
+}
+
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{Dir: "testdata/script", UpdateScripts: os.Getenv("UPDATE_SCRIPTS") == "1"})
+}
