@@ -56,7 +56,7 @@ Examples:
 			},
 			{
 				Name: "convert", Usage: "copy a table, checking it: Parquet to Arrow stream (-o -) or back", ArgsUsage: "FILE",
-				Flags: []ucli.Flag{tableFlag, &ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output `PATH` or -"}},
+				Flags:  []ucli.Flag{tableFlag, &ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output `PATH` or -"}},
 				Action: convert,
 			},
 			{
@@ -362,7 +362,9 @@ func describe(c ColumnSummary) string {
 		for k := range c.Top {
 			keys = append(keys, k)
 		}
-		sort.Slice(keys, func(i, j int) bool { return c.Top[keys[i]] > c.Top[keys[j]] || c.Top[keys[i]] == c.Top[keys[j]] && keys[i] < keys[j] })
+		sort.Slice(keys, func(i, j int) bool {
+			return c.Top[keys[i]] > c.Top[keys[j]] || c.Top[keys[i]] == c.Top[keys[j]] && keys[i] < keys[j]
+		})
 		var vs []string
 		for _, k := range keys {
 			vs = append(vs, fmt.Sprintf("%s=%d", strconv.Quote(k), c.Top[k]))
