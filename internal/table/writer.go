@@ -36,9 +36,10 @@ type Writer[T schema.Row] struct {
 	size    func(reflect.Value) int64
 
 	// Parquet
-	file *atomicfile.File
-	buf  *bufio.Writer
-	pq   *parquet.GenericWriter[T]
+	file  *atomicfile.File
+	buf   *bufio.Writer
+	pq    *parquet.GenericWriter[T]
+	chunk []T // rows not yet handed to pq
 
 	// Arrow
 	aw        *ipc.Writer
@@ -87,7 +88,7 @@ func Create[T schema.Row](path string, stdout io.Writer) (*Writer[T], error) {
 func (w *Writer[T]) Path() string { return w.path }
 
 // Rows is the number of rows written so far.
-func (w *Writer[T]) Rows() int64 { return w.rows }
+func (w *Writer[T]) Rows() int64 { return w.rows + int64(len(w.chunk)) }
 
 // Table is the table being written.
 func (w *Writer[T]) Table() *schema.Table { return w.table }
@@ -97,30 +98,55 @@ func (w *Writer[T]) Write(rows ...T) error {
 	if w.done {
 		return fmt.Errorf("write %s: writer already closed", w.path)
 	}
+	if w.aw != nil {
+		return w.writeArrow(rows)
+	}
+	// Rows reach Parquet in chunks of parquetChunk whatever the caller's batching: parquet-go cuts
+	// pages per call, so this keeps the file's bytes a function of the rows alone (determinism).
+	for i := range rows {
+		w.chunk = append(w.chunk, rows[i])
+		w.pending += w.size(reflect.ValueOf(&rows[i]).Elem())
+		if len(w.chunk) == parquetChunk {
+			if err := w.flushChunk(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+const parquetChunk = 1024
+
+// flushChunk writes the buffered rows and cuts the row group when its data reached the bound.
+func (w *Writer[T]) flushChunk() error {
+	if _, err := w.pq.Write(w.chunk); err != nil {
+		return fmt.Errorf("write %s: %w", w.path, err)
+	}
+	w.rows += int64(len(w.chunk))
+	clear(w.chunk) // drop references to the caller's strings
+	w.chunk = w.chunk[:0]
+	if w.pending >= MaxRowGroupBytes {
+		if err := w.pq.Flush(); err != nil {
+			return fmt.Errorf("write %s: %w", w.path, err)
+		}
+		w.pending = 0
+	}
+	return nil
+}
+
+func (w *Writer[T]) writeArrow(rows []T) error {
 	for i := range rows {
 		v := reflect.ValueOf(&rows[i]).Elem()
 		w.pending += w.size(v)
-		if w.aw != nil {
-			for j, c := range w.table.Columns() {
-				w.appenders[j](w.builder.Field(j), v.Field(c.Index))
-			}
-			if w.builder.Field(0).Len() >= ArrowBatchRows || w.pending >= ArrowBatchBytes {
-				if err := w.flushArrow(); err != nil {
-					return err
-				}
-			}
-		} else {
-			if _, err := w.pq.Write(rows[i : i+1]); err != nil {
-				return fmt.Errorf("write %s: %w", w.path, err)
-			}
-			if w.pending >= MaxRowGroupBytes {
-				if err := w.pq.Flush(); err != nil {
-					return fmt.Errorf("write %s: %w", w.path, err)
-				}
-				w.pending = 0
-			}
+		for j, c := range w.table.Columns() {
+			w.appenders[j](w.builder.Field(j), v.Field(c.Index))
 		}
 		w.rows++
+		if w.builder.Field(0).Len() >= ArrowBatchRows || w.pending >= ArrowBatchBytes {
+			if err := w.flushArrow(); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -154,6 +180,10 @@ func (w *Writer[T]) Commit() error {
 			return fmt.Errorf("write %s table to stdout: %w", w.table.Name, err)
 		}
 		return nil
+	}
+	if err := w.flushChunk(); err != nil {
+		w.file.Abort()
+		return err
 	}
 	if err := w.pq.Close(); err != nil {
 		w.file.Abort()
