@@ -1,0 +1,51 @@
+# mbd — model behavior diff. `make demo` runs the offline demo; `make test` runs every check.
+GO ?= go
+BIN := bin
+OUT := out
+
+# ggml (llama.cpp) is compiled through cgo from the ollama module (DESIGN.md §3): without these flags
+# ggml-cpu has no AVX and runs 4-5x slower; -march=native fails to link. CGO_CPPFLAGS gets the
+# module's include folders once a package needs them.
+export CGO_CFLAGS ?= -O3 -march=x86-64-v3
+export CGO_CXXFLAGS ?= -O3 -march=x86-64-v3
+
+.PHONY: build demo test unit race fuzz interop check-format vet clean
+
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+# The main job, offline: prompts → imported answers of two models → a table summary.
+# (Later stages replace the import with generation, and add clustering, hypotheses and a report.)
+demo: build
+	@mkdir -p $(OUT)/demo
+	$(BIN)/mbd-prompts -o $(OUT)/demo/prompts.parquet
+	$(BIN)/mbd-gen import --prompts $(OUT)/demo/prompts.parquet -o $(OUT)/demo/generations.parquet testdata/demo/answers.jsonl
+	$(BIN)/mbd-table summary $(OUT)/demo/generations.parquet
+
+test: check-format vet unit race fuzz interop
+
+check-format:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -count=1 ./...
+
+# The race detector on the packages with concurrency (signal handling, progress, table IO).
+race:
+	$(GO) test -count=1 -race -short ./internal/cli/... ./internal/progress/... ./internal/gen/... ./internal/e2e/...
+
+# Short fuzzing of the table readers (seed corpus in internal/table/testdata/fuzz).
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzReadFile$$' -fuzztime 10s ./internal/table
+	$(GO) test -run '^$$' -fuzz '^FuzzReadStdin$$' -fuzztime 10s ./internal/table
+
+# DuckDB reads every table the tools write (proves the files are standard Parquet).
+interop:
+	bash scripts/interop.sh
+
+clean:
+	rm -rf $(BIN) $(OUT)
