@@ -4,12 +4,14 @@ BIN := bin
 OUT := out
 
 # ggml (llama.cpp) is compiled through cgo from the ollama module (DESIGN.md §3): without these flags
-# ggml-cpu has no AVX and runs 4-5x slower; -march=native fails to link. CGO_CPPFLAGS gets the
-# module's include folders once a package needs them.
+# ggml-cpu has no AVX and runs 4-5x slower; -march=native fails to link. internal/llm/llamacpp
+# refuses to build without them. CGO_CPPFLAGS points at the module's headers.
+OLLAMA_DIR := $(shell $(GO) mod download -json github.com/ollama/ollama | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p')
+export CGO_CPPFLAGS := -I$(OLLAMA_DIR)/llama/llama.cpp/include -I$(OLLAMA_DIR)/ml/backend/ggml/ggml/include
 export CGO_CFLAGS ?= -O3 -march=x86-64-v3
 export CGO_CXXFLAGS ?= -O3 -march=x86-64-v3
 
-.PHONY: build demo test unit race fuzz interop check-format vet clean
+.PHONY: build demo test unit race fuzz interop check-format vet env clean
 
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
@@ -46,6 +48,10 @@ fuzz:
 # DuckDB reads every table the tools write (proves the files are standard Parquet).
 interop:
 	bash scripts/interop.sh
+
+# Print the cgo environment, for running go commands by hand: eval "$$(make -s env)"
+env:
+	@echo export CGO_CPPFLAGS=\"$(CGO_CPPFLAGS)\" CGO_CFLAGS=\"$(CGO_CFLAGS)\" CGO_CXXFLAGS=\"$(CGO_CXXFLAGS)\"
 
 clean:
 	rm -rf $(BIN) $(OUT)

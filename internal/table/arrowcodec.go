@@ -65,9 +65,8 @@ func setterFor(t schema.Type) setFunc {
 	scalar := scalarSetter(t.Kind)
 	if t.List {
 		return func(a arrow.Array, i int, v reflect.Value) error {
-			if a.IsNull(i) { // a null list reads as an empty one
-				v.Set(reflect.Zero(v.Type()))
-				return nil
+			if a.IsNull(i) {
+				return fmt.Errorf("null list in a required column")
 			}
 			l := a.(*array.List)
 			start, end := l.ValueOffsets(i)

@@ -15,7 +15,8 @@ import (
 // when the file's type has no schema.Type equivalent; it then holds the file's own name for it.
 type foundType struct {
 	schema.Type
-	Unknown string
+	ElemOptional bool // a list whose elements may be null
+	Unknown      string
 }
 
 func (f foundType) String() string {
@@ -62,7 +63,7 @@ func parquetType(n parquet.Node) foundType {
 				return foundType{Unknown: "nested list"}
 			}
 			e := leafType(elem)
-			e.List, e.Optional = true, f.Optional
+			e.List, e.Optional, e.ElemOptional = true, f.Optional, elem.Optional()
 			return e
 		}
 		return foundType{Unknown: "group"}
@@ -120,6 +121,7 @@ func arrowType(field arrow.Field) foundType {
 	dt := field.Type
 	if l, ok := dt.(*arrow.ListType); ok {
 		f.List = true
+		f.ElemOptional = l.ElemField().Nullable
 		dt = l.Elem()
 	}
 	switch dt.ID() {

@@ -232,9 +232,9 @@ func (r *Reader[T]) initParquet() error {
 		if err := checkColumn(path, col, found, ok); err != nil {
 			return err
 		}
-		if found.Optional && !col.Optional && !col.Type.List {
-			if n := parquetNulls(f, col.Name); n > 0 {
-				return inputErr(path, col.Name, "holds %d nulls, want a value in every row (%s)", n, col.Type)
+		if (found.Optional && !col.Optional) || found.ElemOptional {
+			if err := checkParquetNulls(path, f, col, found); err != nil {
+				return err
 			}
 		}
 	}
@@ -262,20 +262,75 @@ func (r *Reader[T]) initParquet() error {
 	return nil
 }
 
-// parquetNulls returns the number of nulls in a top-level scalar column, from the column chunk
-// statistics (0 when the writer recorded none).
-func parquetNulls(f *parquet.File, name string) int64 {
-	leaf, ok := f.Schema().Lookup(name)
-	if !ok {
-		return 0
-	}
-	var n int64
-	for _, rg := range f.Metadata().RowGroups {
-		if leaf.ColumnIndex < len(rg.Columns) {
-			n += rg.Columns[leaf.ColumnIndex].MetaData.Statistics.NullCount
+// checkParquetNulls reads the definition levels of a column stored as nullable (as DuckDB and pandas
+// store everything) to make sure it holds no null where the table wants a value: a null scalar or
+// list, or a null list element. Statistics are not trusted: writers may omit them.
+func checkParquetNulls(path string, f *parquet.File, col schema.Column, found foundType) (err error) {
+	defer recoverAs(path, "corrupt Parquet data", &err)
+	leaf, ok := f.Schema().Lookup(col.Name)
+	if !ok { // a list: the leaf is the element
+		for _, p := range [][]string{{col.Name, "list", "element"}, {col.Name, "list", "item"}, {col.Name, "array"}, {col.Name, "bag", "array_element"}} {
+			if leaf, ok = f.Schema().Lookup(p...); ok {
+				break
+			}
 		}
 	}
-	return n
+	if !ok {
+		return inputErr(path, col.Name, "unsupported list layout")
+	}
+	// Levels: the column itself (1 if optional), the repeated group of a list (1), the element (1 if
+	// optional). A value's definition level says how far down the path it is defined.
+	var listDef, nullElemDef = -1, -1
+	if found.Optional {
+		listDef = 0 // defined only up to the root: a null value or list
+	}
+	if found.ElemOptional {
+		nullElemDef = leaf.MaxDefinitionLevel - 1
+	}
+	var nulls, nullElems int64
+	values := make([]parquet.Value, 1024)
+	for _, rg := range f.RowGroups() {
+		pages := rg.ColumnChunks()[leaf.ColumnIndex].Pages()
+		for {
+			page, err := pages.ReadPage()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				pages.Close()
+				return &InputError{Path: path, Column: col.Name, Msg: "corrupt Parquet data", Err: err}
+			}
+			vr := page.Values()
+			for {
+				n, err := vr.ReadValues(values)
+				for _, v := range values[:n] {
+					switch d := v.DefinitionLevel(); {
+					case d == listDef && !col.Optional:
+						nulls++
+					case d == nullElemDef && col.Type.List:
+						nullElems++
+					}
+				}
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					parquet.Release(page)
+					pages.Close()
+					return &InputError{Path: path, Column: col.Name, Msg: "corrupt Parquet data", Err: err}
+				}
+			}
+			parquet.Release(page)
+		}
+		pages.Close()
+	}
+	switch {
+	case nulls > 0:
+		return inputErr(path, col.Name, "holds %d nulls, want a value in every row (%s)", nulls, col.Type)
+	case nullElems > 0:
+		return inputErr(path, col.Name, "holds %d null list elements, want %s", nullElems, col.Type)
+	}
+	return nil
 }
 
 func (r *Reader[T]) initArrow() error {

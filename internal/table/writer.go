@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"runtime"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
@@ -79,7 +80,7 @@ func Create[T schema.Row](path string, stdout io.Writer) (*Writer[T], error) {
 		parquet.Compression(&parquet.Zstd),
 		parquet.MaxRowsPerRowGroup(MaxRowGroupRows),
 		parquet.KeyValueMetadata(schema.MetadataKey, t.ID()),
-		parquet.CreatedBy("mbd", version.String(), ""),
+		parquet.CreatedBy("mbd", version.String()+" ", runtime.Version()), // the library omits the space
 	)
 	return w, nil
 }
