@@ -36,9 +36,9 @@ vet:
 unit:
 	$(GO) test -count=1 ./...
 
-# The race detector on the packages with concurrency (signal handling, progress, table IO).
+# The race detector on the packages with concurrency (signals, progress, model backends).
 race:
-	$(GO) test -count=1 -race -short ./internal/cli/... ./internal/progress/... ./internal/gen/... ./internal/e2e/...
+	$(GO) test -count=1 -race -short ./internal/cli/... ./internal/progress/... ./internal/gen/... ./internal/e2e/... ./internal/llm/...
 
 # Short fuzzing of the table readers (seed corpus in internal/table/testdata/fuzz).
 fuzz:

@@ -8,6 +8,10 @@ var (
 	Generations = newTable[Generation]("generations", 1,
 		"One completion of one prompt by one model. Written by mbd-gen (generation or import); read by "+
 			"mbd-embed, mbd-hypo, mbd-validate and mbd-report.")
+	Scores = newTable[Score]("scores", 1,
+		"The teacher-forced log-probability of one generation's completion, given its prompt, under one "+
+			"scoring model, token by token. Written by mbd-model score; read by mbd-validate and mbd-report "+
+			"(token-level evidence: where log p_B - log p_A concentrates).")
 	Embeddings = newTable[Embedding]("embeddings", 1,
 		"One L2-normalised embedding of one generation. Written by mbd-embed; read by mbd-cluster.")
 	Clusters = newTable[Cluster]("clusters", 1,
@@ -33,7 +37,7 @@ var (
 )
 
 // All lists every table, in pipeline order.
-var All = []*Table{Prompts, Generations, Embeddings, Clusters, Centroids, Matches, Hypotheses, Validations, Truths, Recovery}
+var All = []*Table{Prompts, Generations, Scores, Embeddings, Clusters, Centroids, Matches, Hypotheses, Validations, Truths, Recovery}
 
 // Prompt is a row of the prompts table.
 type Prompt struct {
@@ -60,6 +64,17 @@ type Generation struct {
 	FinishReason     string   `parquet:"finish_reason,dict" doc:"stop (end of text or stop string), length (token limit) or unknown."`
 	LogprobSum       *float64 `parquet:"logprob_sum,optional" doc:"Sum of the natural-log probabilities of the completion tokens under the generating model; null when unknown."`
 	LogprobMean      *float64 `parquet:"logprob_mean,optional" doc:"logprob_sum divided by completion_tokens; null when unknown."`
+}
+
+// Score is a row of the scores table.
+type Score struct {
+	GenerationID string    `parquet:"generation_id" doc:"id of the scored generation."`
+	Scorer       string    `parquet:"scorer,dict" doc:"Reference of the scoring model (gguf:path?system=..., openai-compat:URL#name)."`
+	PromptTokens int32     `parquet:"prompt_tokens" doc:"Tokens of the prompt after the scorer's chat template."`
+	Tokens       []string  `parquet:"tokens,list" doc:"The completion's tokens as text, in order (concatenated they give the completion)."`
+	Logprobs     []float32 `parquet:"logprobs,list" doc:"Natural-log probability of each completion token given everything before it."`
+	LogprobSum   float64   `parquet:"logprob_sum" doc:"Sum of logprobs (computed in float64)."`
+	LogprobMean  float64   `parquet:"logprob_mean" doc:"logprob_sum divided by the number of tokens; 0 for an empty completion."`
 }
 
 // Embedding is a row of the embeddings table.
@@ -163,6 +178,7 @@ type RecoveryRow struct {
 
 func (Prompt) Table() *Table      { return Prompts }
 func (Generation) Table() *Table  { return Generations }
+func (Score) Table() *Table       { return Scores }
 func (Embedding) Table() *Table   { return Embeddings }
 func (Cluster) Table() *Table     { return Clusters }
 func (Centroid) Table() *Table    { return Centroids }

@@ -59,6 +59,7 @@ func register[T schema.Row]() {
 func init() {
 	register[schema.Prompt]()
 	register[schema.Generation]()
+	register[schema.Score]()
 	register[schema.Embedding]()
 	register[schema.Cluster]()
 	register[schema.Centroid]()

@@ -25,6 +25,7 @@ const interopRows = 1000
 var interopFixtures = map[string]func(t *testing.T, dir string) interopExpect{
 	"prompts":     writeInteropFixture[schema.Prompt],
 	"generations": writeInteropFixture[schema.Generation],
+	"scores":      writeInteropFixture[schema.Score],
 	"embeddings":  writeInteropFixture[schema.Embedding],
 	"clusters":    writeInteropFixture[schema.Cluster],
 	"centroids":   writeInteropFixture[schema.Centroid],

@@ -135,6 +135,9 @@ func (s *source) openParquet() (err error) {
 	if err != nil {
 		return &InputError{Path: s.path, Msg: "not a valid Parquet file", Err: err}
 	}
+	if err := checkParquetPages(s.file, st.Size(), s.pq.Metadata()); err != nil {
+		return &InputError{Path: s.path, Msg: "corrupt Parquet file", Err: err}
+	}
 	s.schemaID, _ = s.pq.Lookup(schema.MetadataKey)
 	return nil
 }
@@ -145,7 +148,9 @@ func (s *source) openArrowStream(r *bufio.Reader) (err error) {
 	if err := checkArrowSchema(r); err != nil {
 		return &InputError{Path: s.path, Msg: "not a valid Arrow IPC stream", Err: err}
 	}
-	s.stream, err = ipc.NewReader(r, ipc.WithMetadataSizeLimit(MaxArrowMessage), ipc.WithBodySizeLimit(MaxArrowMessage))
+	// ipc.NewReader ignores the size limits; a message reader built with them honours them.
+	limits := []ipc.Option{ipc.WithMetadataSizeLimit(MaxArrowMessage), ipc.WithBodySizeLimit(MaxArrowMessage)}
+	s.stream, err = ipc.NewReaderFromMessageReader(ipc.NewMessageReader(r, limits...))
 	if err != nil {
 		return &InputError{Path: s.path, Msg: "not a valid Arrow IPC stream", Err: err}
 	}

@@ -20,6 +20,7 @@ import (
 var roundTrips = map[string]func(t *testing.T){
 	"prompts":     roundTrip[schema.Prompt],
 	"generations": roundTrip[schema.Generation],
+	"scores":      roundTrip[schema.Score],
 	"embeddings":  roundTrip[schema.Embedding],
 	"clusters":    roundTrip[schema.Cluster],
 	"centroids":   roundTrip[schema.Centroid],

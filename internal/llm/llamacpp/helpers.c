@@ -1,0 +1,85 @@
+#include <math.h>
+#include "helpers.h"
+
+extern void mbdLog(int level, char *text);
+
+static void mbd_log_cb(enum ggml_log_level level, const char *text, void *ud) {
+	(void)ud;
+	mbdLog((int)level, (char *)text);
+}
+
+void mbd_set_log(void) {
+	llama_log_set(mbd_log_cb, NULL);
+	ggml_log_set(mbd_log_cb, NULL);
+}
+
+void mbd_batch_clear(struct llama_batch *b) { b->n_tokens = 0; }
+
+void mbd_batch_add(struct llama_batch *b, llama_token tok, llama_pos pos, llama_seq_id seq, bool logits) {
+	int i = b->n_tokens;
+	b->token[i] = tok;
+	b->pos[i] = pos;
+	b->n_seq_id[i] = 1;
+	b->seq_id[i][0] = seq;
+	b->logits[i] = logits;
+	b->n_tokens++;
+}
+
+struct llama_sampler *mbd_sampler(uint32_t seed, float temp, int32_t top_k, float top_p, float min_p, float repeat_penalty) {
+	struct llama_sampler *s = llama_sampler_chain_init(llama_sampler_chain_default_params());
+	if (repeat_penalty != 0 && repeat_penalty != 1) {
+		llama_sampler_chain_add(s, llama_sampler_init_penalties(64, repeat_penalty, 0, 0));
+	}
+	if (temp <= 0) {
+		llama_sampler_chain_add(s, llama_sampler_init_greedy());
+		return s;
+	}
+	if (top_k > 0) llama_sampler_chain_add(s, llama_sampler_init_top_k(top_k));
+	if (top_p > 0 && top_p < 1) llama_sampler_chain_add(s, llama_sampler_init_top_p(top_p, 1));
+	if (min_p > 0) llama_sampler_chain_add(s, llama_sampler_init_min_p(min_p, 1));
+	llama_sampler_chain_add(s, llama_sampler_init_temp(temp));
+	llama_sampler_chain_add(s, llama_sampler_init_dist(seed));
+	return s;
+}
+
+// mbd_logprob is log softmax(logits)[tok], accumulated in double.
+double mbd_logprob(const float *logits, int32_t n_vocab, llama_token tok) {
+	float max = logits[0];
+	for (int32_t i = 1; i < n_vocab; i++) {
+		if (logits[i] > max) max = logits[i];
+	}
+	double sum = 0;
+	for (int32_t i = 0; i < n_vocab; i++) {
+		sum += exp((double)logits[i] - (double)max);
+	}
+	return (double)logits[tok] - (double)max - log(sum);
+}
+
+struct llama_model *mbd_load(const char *path, int32_t n_gpu_layers, bool vocab_only) {
+	struct llama_model_params p = llama_model_default_params();
+	p.n_gpu_layers = n_gpu_layers;
+	p.vocab_only = vocab_only;
+	return llama_model_load_from_file(path, p);
+}
+
+struct llama_context *mbd_context(struct llama_model *m, uint32_t n_ctx, uint32_t n_batch, uint32_t n_seq, int32_t threads, bool embeddings) {
+	struct llama_context_params p = llama_context_default_params();
+	p.n_ctx = n_ctx;
+	p.n_batch = n_batch;
+	p.n_ubatch = n_batch;
+	p.n_seq_max = n_seq;
+	p.n_threads = threads;
+	p.n_threads_batch = threads;
+	p.embeddings = embeddings;
+	p.kv_unified = false;
+	p.no_perf = true;
+	if (embeddings) p.pooling_type = LLAMA_POOLING_TYPE_MEAN;
+	return llama_init_from_model(m, p);
+}
+
+uint32_t mbd_quantize(const char *in, const char *out, int32_t ftype, int32_t threads) {
+	llama_model_quantize_params p = llama_model_quantize_default_params();
+	p.ftype = (enum llama_ftype)ftype;
+	p.nthread = threads;
+	return llama_model_quantize(in, out, &p);
+}

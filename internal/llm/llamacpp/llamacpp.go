@@ -1,0 +1,435 @@
+// Package llamacpp runs GGUF models in-process through llama.cpp, compiled with cgo from the sources
+// vendored in the Go module github.com/ollama/ollama (llama/llama.cpp/src and
+// ml/backend/ggml/ggml/src; DESIGN.md §3). This file is our own thin wrapper over llama.h.
+//
+// One Model holds one loaded model and, created on first use, one context for generation and scoring
+// and one for embeddings; calls are serialised by a mutex (llama.cpp contexts are not thread-safe), and
+// parallelism comes from batching: Generate decodes up to Options.Parallel sequences per llama_decode
+// call, refilling a sequence's slot as soon as it finishes, the way llama.cpp's "parallel" example does.
+// Scheduling depends only on the requests, so the same requests and seeds give the same texts.
+//
+// GPU: cgo cannot compile CUDA. ggml's CUDA backend is built separately as a shared library (CMake on
+// the module's sources, target ggml-cuda) and loaded at run time with LoadBackend (or the
+// MBD_GGML_BACKEND environment variable, a path to libggml-cuda.so); with Options.GPULayers > 0 the
+// model's layers are then offloaded to it. CPU stays the default.
+package llamacpp
+
+/*
+#include <stdlib.h>
+#include "helpers.h"
+*/
+import "C"
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"unsafe"
+
+	_ "github.com/ollama/ollama/llama/llama.cpp/src" // llama.cpp and ggml, compiled through cgo
+
+	"github.com/mbd-dev/mbd/internal/llm"
+)
+
+// Options configure a loaded model.
+type Options struct {
+	Path string
+	// System is a hidden system prompt: a system message under the chat template, or text put before
+	// the prompt for models without one. It makes a prompt-induced variant of a model.
+	System string
+	// Chat selects the chat template: "auto" (the model's template when it has one), "on" or "off".
+	Chat string
+	// Ctx is the context length of each sequence, in tokens (prompt + completion). Default 1024.
+	Ctx int
+	// Parallel is the number of sequences decoded together. Default 8.
+	Parallel int
+	// Batch is the most tokens per llama_decode call. Default 512.
+	Batch int
+	// Threads for decoding. Default: the number of CPUs.
+	Threads int
+	// GPULayers is the number of layers to offload once a GPU backend is loaded.
+	GPULayers int
+}
+
+func (o *Options) defaults() {
+	if o.Ctx <= 0 {
+		o.Ctx = 1024
+	}
+	if o.Parallel <= 0 {
+		o.Parallel = 8
+	}
+	if o.Batch <= 0 {
+		o.Batch = 512
+	}
+	if o.Threads <= 0 {
+		o.Threads = runtime.NumCPU()
+	}
+	if o.Chat == "" {
+		o.Chat = "auto"
+	}
+}
+
+// Model is a GGUF model loaded in-process. It implements llm.Model.
+type Model struct {
+	mu    sync.Mutex
+	opts  Options
+	model *C.struct_llama_model
+	vocab *C.struct_llama_vocab
+	gen   *lctx  // generation and scoring, created on first use
+	emb   *lctx  // embeddings, created on first use
+	tmpl  string // chat template in use, "" for none
+}
+
+var initOnce sync.Once
+
+func backendInit() {
+	initOnce.Do(func() {
+		C.mbd_set_log()
+		C.llama_backend_init()
+		if p := os.Getenv("MBD_GGML_BACKEND"); p != "" {
+			if err := LoadBackend(p); err != nil {
+				slog.Warn("GPU backend not loaded", "path", p, "err", err)
+			}
+		}
+	})
+}
+
+// LoadBackend loads a ggml backend shared library (such as libggml-cuda.so) and registers it, so that
+// models loaded afterwards with GPULayers > 0 run on it.
+func LoadBackend(path string) error {
+	cpath := C.CString(path)
+	defer C.free(unsafe.Pointer(cpath))
+	if C.ggml_backend_load(cpath) == nil {
+		return fmt.Errorf("load ggml backend %s: %s", path, lastLogError())
+	}
+	return nil
+}
+
+// SystemInfo is llama.cpp's description of the CPU features it was compiled with.
+func SystemInfo() string {
+	backendInit()
+	return C.GoString(C.llama_print_system_info())
+}
+
+// Load loads a GGUF model. A file that is not GGUF, or is truncated, gives a clear error.
+func Load(opts Options) (*Model, error) {
+	return load(opts, false)
+}
+
+// LoadVocab loads only a model's vocabulary and metadata (fast; no weights): enough for Tokenize,
+// Detokenize and Info.
+func LoadVocab(path string) (*Model, error) {
+	return load(Options{Path: path}, true)
+}
+
+func load(opts Options, vocabOnly bool) (*Model, error) {
+	opts.defaults()
+	if err := checkGGUF(opts.Path); err != nil {
+		return nil, err
+	}
+	backendInit()
+	cpath := C.CString(opts.Path)
+	defer C.free(unsafe.Pointer(cpath))
+	clearLogErrors()
+	m := C.mbd_load(cpath, C.int32_t(opts.GPULayers), C.bool(vocabOnly))
+	if m == nil {
+		return nil, fmt.Errorf("%s: llama.cpp cannot load the model: %s", opts.Path, lastLogError())
+	}
+	mod := &Model{opts: opts, model: m, vocab: C.llama_model_get_vocab(m)}
+	switch opts.Chat {
+	case "auto", "on":
+		if t := C.llama_model_chat_template(m, nil); t != nil {
+			mod.tmpl = C.GoString(t)
+		} else if opts.Chat == "on" {
+			mod.Close()
+			return nil, fmt.Errorf("%s: the model has no chat template (tokenizer.chat_template)", opts.Path)
+		}
+	case "off":
+	default:
+		mod.Close()
+		return nil, fmt.Errorf("chat %q: want auto, on or off", opts.Chat)
+	}
+	return mod, nil
+}
+
+// checkGGUF gives clear errors before llama.cpp sees the file.
+func checkGGUF(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("%s: no such file", path)
+		}
+		return err
+	}
+	defer f.Close()
+	head := make([]byte, 4)
+	if _, err := io.ReadFull(f, head); err != nil {
+		return fmt.Errorf("%s: not a GGUF file (too short)", path)
+	}
+	if !bytes.Equal(head, []byte("GGUF")) {
+		return fmt.Errorf("%s: not a GGUF file (starts with %q, want \"GGUF\")", path, head)
+	}
+	return nil
+}
+
+// Close frees the model and its contexts.
+func (m *Model) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, c := range []*lctx{m.gen, m.emb} {
+		if c != nil {
+			c.free()
+		}
+	}
+	m.gen, m.emb = nil, nil
+	if m.model != nil {
+		C.llama_model_free(m.model)
+		m.model = nil
+	}
+	return nil
+}
+
+// Tokenize returns the tokens of text. addSpecial adds BOS (and EOS) as the model is configured to;
+// parseSpecial turns control-token text such as <|im_start|> into those tokens.
+func (m *Model) Tokenize(text string, addSpecial, parseSpecial bool) ([]int32, error) {
+	ctext := C.CString(text)
+	defer C.free(unsafe.Pointer(ctext))
+	n := len(text) + 8
+	for {
+		buf := make([]C.llama_token, n)
+		got := C.llama_tokenize(m.vocab, ctext, C.int32_t(len(text)), &buf[0], C.int32_t(n), C.bool(addSpecial), C.bool(parseSpecial))
+		if got == C.INT32_MIN {
+			return nil, errors.New("tokenize: text too long")
+		}
+		if got < 0 {
+			n = int(-got)
+			continue
+		}
+		out := make([]int32, got)
+		for i := range out {
+			out[i] = int32(buf[i])
+		}
+		return out, nil
+	}
+}
+
+// Detokenize returns the text of tokens (special tokens rendered as text when renderSpecial).
+func (m *Model) Detokenize(tokens []int32, renderSpecial bool) string {
+	if len(tokens) == 0 {
+		return ""
+	}
+	n := len(tokens)*8 + 16
+	for {
+		buf := make([]byte, n)
+		got := C.llama_detokenize(m.vocab, (*C.llama_token)(unsafe.Pointer(&tokens[0])), C.int32_t(len(tokens)),
+			(*C.char)(unsafe.Pointer(&buf[0])), C.int32_t(n), false, C.bool(renderSpecial))
+		if got < 0 {
+			n = int(-got)
+			continue
+		}
+		return string(buf[:got])
+	}
+}
+
+// piece is the text of one token, as generation appends it.
+func (m *Model) piece(tok C.llama_token) []byte {
+	var buf [256]byte
+	n := C.llama_token_to_piece(m.vocab, tok, (*C.char)(unsafe.Pointer(&buf[0])), C.int32_t(len(buf)), 0, false)
+	if n < 0 {
+		big := make([]byte, -n)
+		n = C.llama_token_to_piece(m.vocab, tok, (*C.char)(unsafe.Pointer(&big[0])), C.int32_t(len(big)), 0, false)
+		return big[:n]
+	}
+	return append([]byte(nil), buf[:n]...)
+}
+
+// FormatPrompt applies the chat template (with the hidden system prompt) or, without a template,
+// puts the system prompt before the prompt. The result is tokenized with special tokens parsed.
+func (m *Model) FormatPrompt(prompt string) (string, error) {
+	if m.tmpl == "" {
+		if m.opts.System != "" {
+			return m.opts.System + "\n\n" + prompt, nil
+		}
+		return prompt, nil
+	}
+	type msg struct{ role, content string }
+	msgs := []msg{{"user", prompt}}
+	if m.opts.System != "" {
+		msgs = append([]msg{{"system", m.opts.System}}, msgs...)
+	}
+	cmsgs := make([]C.struct_llama_chat_message, len(msgs))
+	var frees []unsafe.Pointer
+	defer func() {
+		for _, p := range frees {
+			C.free(p)
+		}
+	}()
+	total := 0
+	for i, mm := range msgs {
+		r, c := C.CString(mm.role), C.CString(mm.content)
+		frees = append(frees, unsafe.Pointer(r), unsafe.Pointer(c))
+		cmsgs[i] = C.struct_llama_chat_message{role: r, content: c}
+		total += len(mm.content)
+	}
+	ctmpl := C.CString(m.tmpl)
+	frees = append(frees, unsafe.Pointer(ctmpl))
+	n := 2*total + 256
+	for {
+		buf := make([]byte, n)
+		got := C.llama_chat_apply_template(ctmpl, &cmsgs[0], C.size_t(len(cmsgs)), true, (*C.char)(unsafe.Pointer(&buf[0])), C.int32_t(n))
+		if got < 0 {
+			return "", fmt.Errorf("%s: llama.cpp does not support this model's chat template; run with chat off", m.opts.Path)
+		}
+		if int(got) > n {
+			n = int(got)
+			continue
+		}
+		return string(buf[:got]), nil
+	}
+}
+
+// promptTokens formats and tokenizes a prompt.
+func (m *Model) promptTokens(prompt string) ([]int32, error) {
+	text, err := m.FormatPrompt(prompt)
+	if err != nil {
+		return nil, err
+	}
+	return m.Tokenize(text, true, m.tmpl != "")
+}
+
+// Info describes the model.
+func (m *Model) Info() llm.Info {
+	info := llm.Info{
+		Ref:          "gguf:" + m.opts.Path,
+		Params:       int64(C.llama_model_n_params(m.model)),
+		SizeBytes:    int64(C.llama_model_size(m.model)),
+		VocabSize:    int(C.llama_vocab_n_tokens(m.vocab)),
+		ContextTrain: int(C.llama_model_n_ctx_train(m.model)),
+		EmbeddingDim: int(C.llama_model_n_embd(m.model)),
+		Layers:       int(C.llama_model_n_layer(m.model)),
+		ChatTemplate: m.tmpl,
+		Metadata:     map[string]string{},
+	}
+	var buf [4096]C.char
+	if C.llama_model_desc(m.model, &buf[0], C.size_t(len(buf))) > 0 {
+		info.Description = C.GoString(&buf[0])
+	}
+	var kbuf [512]C.char
+	for i := range C.llama_model_meta_count(m.model) {
+		if C.llama_model_meta_key_by_index(m.model, i, &kbuf[0], C.size_t(len(kbuf))) < 0 {
+			continue
+		}
+		if C.llama_model_meta_val_str_by_index(m.model, i, &buf[0], C.size_t(len(buf))) < 0 {
+			continue
+		}
+		info.Metadata[C.GoString(&kbuf[0])] = C.GoString(&buf[0])
+	}
+	info.Arch = info.Metadata["general.architecture"]
+	if ft, ok := info.Metadata["general.file_type"]; ok {
+		info.FileType = fileTypeName(ft)
+	}
+	return info
+}
+
+// Quantize types by name (llama_ftype).
+var quantTypes = map[string]int32{"F32": 0, "F16": 1, "Q4_0": 2, "Q8_0": 7, "Q4_K_M": 15, "Q5_K_M": 17, "Q6_K": 18}
+
+// QuantTypes lists the supported quantization names.
+func QuantTypes() []string { return []string{"F16", "Q8_0", "Q4_0", "Q4_K_M", "Q5_K_M", "Q6_K"} }
+
+func fileTypeName(ft string) string {
+	for name, v := range quantTypes {
+		if fmt.Sprint(v) == ft {
+			return name
+		}
+	}
+	return "ftype " + ft
+}
+
+// Quantize writes a quantized copy of the model at in to out. Types: QuantTypes. Row sizes must be
+// multiples of 32 (F16 excepted), and of 256 for the K-quants, where llama.cpp otherwise falls back to
+// another type for the tensors that do not fit.
+func Quantize(in, out, typ string, threads int) error {
+	ft, ok := quantTypes[strings.ToUpper(typ)]
+	if !ok {
+		return fmt.Errorf("quantize type %q: want one of %s", typ, strings.Join(QuantTypes(), ", "))
+	}
+	if err := checkGGUF(in); err != nil {
+		return err
+	}
+	backendInit()
+	cin, cout := C.CString(in), C.CString(out)
+	defer C.free(unsafe.Pointer(cin))
+	defer C.free(unsafe.Pointer(cout))
+	clearLogErrors()
+	if C.mbd_quantize(cin, cout, C.int32_t(ft), C.int32_t(threads)) != 0 {
+		os.Remove(out)
+		return fmt.Errorf("quantize %s to %s: %s", in, typ, lastLogError())
+	}
+	return nil
+}
+
+// Save writes the loaded model to path (llama_model_save_to_file).
+func (m *Model) Save(path string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cpath := C.CString(path)
+	defer C.free(unsafe.Pointer(cpath))
+	C.llama_model_save_to_file(m.model, cpath)
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("save %s: %w", path, err)
+	}
+	return nil
+}
+
+// Logging: llama.cpp and ggml log through mbdLog; lines go to slog at debug level (llama.cpp is
+// chatty), and the last error lines are kept for error messages.
+var logState struct {
+	sync.Mutex
+	line   strings.Builder
+	errors []string
+}
+
+//export mbdLog
+func mbdLog(level C.int, text *C.char) {
+	s := C.GoString(text)
+	logState.Lock()
+	defer logState.Unlock()
+	logState.line.WriteString(s)
+	if !strings.HasSuffix(s, "\n") {
+		return
+	}
+	line := strings.TrimSpace(logState.line.String())
+	logState.line.Reset()
+	if line == "" {
+		return
+	}
+	if level == C.GGML_LOG_LEVEL_ERROR || level == C.GGML_LOG_LEVEL_WARN {
+		logState.errors = append(logState.errors, line)
+		if len(logState.errors) > 4 {
+			logState.errors = logState.errors[1:]
+		}
+	}
+	slog.Debug("llama.cpp: " + line)
+}
+
+func clearLogErrors() {
+	logState.Lock()
+	logState.errors = nil
+	logState.Unlock()
+}
+
+func lastLogError() string {
+	logState.Lock()
+	defer logState.Unlock()
+	if len(logState.errors) == 0 {
+		return "no details from llama.cpp"
+	}
+	return strings.Join(logState.errors, "; ")
+}

@@ -1,0 +1,88 @@
+package openaicompat
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+
+	"github.com/mbd-dev/mbd/internal/llm"
+)
+
+// Embed calls /v1/embeddings in batches of EmbedBatchSize texts (batches run concurrently, bounded
+// like every request) and L2-normalises the vectors. A server answering 404 (or 405/501) gives an
+// error wrapping llm.ErrCannotEmbed.
+func (c *Client) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	out := make([][]float32, len(texts))
+	bs := c.cfg.EmbedBatchSize
+	nb := (len(texts) + bs - 1) / bs
+	err := c.parallel(ctx, nb, func(ctx context.Context, b int) error {
+		lo := b * bs
+		hi := min(lo+bs, len(texts))
+		return c.embedBatch(ctx, texts[lo:hi], out[lo:hi])
+	}, nil)
+	if err != nil {
+		return nil, err
+	}
+	dim := -1
+	for i, v := range out {
+		if dim >= 0 && len(v) != dim {
+			return nil, fmt.Errorf("%s: embedding %d has dimension %d, earlier ones %d", c.where("/embeddings"), i, len(v), dim)
+		}
+		dim = len(v)
+	}
+	return out, nil
+}
+
+func (c *Client) embedBatch(ctx context.Context, texts []string, out [][]float32) error {
+	p := openai.EmbeddingNewParams{
+		Model:          openai.EmbeddingModel(c.cfg.Model),
+		Input:          openai.EmbeddingNewParamsInputUnion{OfArrayOfStrings: texts},
+		EncodingFormat: openai.EmbeddingNewParamsEncodingFormatFloat,
+	}
+	var resp *openai.CreateEmbeddingResponse
+	err := c.call(ctx, "/embeddings", func(ctx context.Context, opts ...option.RequestOption) (err error) {
+		resp, err = c.embSvc.New(ctx, p, opts...)
+		return err
+	})
+	if err != nil {
+		switch statusOf(err) {
+		case 404, 405, 501:
+			return fmt.Errorf("%w: %w", llm.ErrCannotEmbed, err)
+		}
+		return err
+	}
+	where := c.where("/embeddings")
+	if len(resp.Data) != len(texts) {
+		return fmt.Errorf("%s: %d embeddings for %d texts", where, len(resp.Data), len(texts))
+	}
+	for _, d := range resp.Data {
+		if d.Index < 0 || int(d.Index) >= len(texts) || out[d.Index] != nil {
+			return fmt.Errorf("%s: bad or repeated embedding index %d", where, d.Index)
+		}
+		if len(d.Embedding) == 0 {
+			return fmt.Errorf("%s: empty embedding at index %d", where, d.Index)
+		}
+		out[d.Index] = normalize(d.Embedding)
+	}
+	return nil
+}
+
+// normalize returns v scaled to unit L2 norm as float32 (a zero vector stays zero).
+func normalize(v []float64) []float32 {
+	var ss float64
+	for _, x := range v {
+		ss += x * x
+	}
+	out := make([]float32, len(v))
+	if ss == 0 {
+		return out
+	}
+	inv := 1 / math.Sqrt(ss)
+	for i, x := range v {
+		out[i] = float32(x * inv)
+	}
+	return out
+}

@@ -1,0 +1,731 @@
+package openaicompat_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mbd-dev/mbd/internal/llm"
+	"github.com/mbd-dev/mbd/internal/llm/openaicompat"
+	"github.com/mbd-dev/mbd/internal/llm/openaicompat/vllmtest"
+)
+
+// noKeyEnv names an environment variable that is never set, so tests do not pick up a real key.
+const noKeyEnv = "MBD_OPENAICOMPAT_TEST_NO_KEY"
+
+func newServer(t *testing.T, opts ...vllmtest.Option) *vllmtest.Server {
+	t.Helper()
+	srv := vllmtest.NewServer(fakeModel{}, append([]vllmtest.Option{vllmtest.WithTokenizer(fakeTok{})}, opts...)...)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func newClient(t *testing.T, srv *vllmtest.Server, edit func(*openaicompat.Config)) *openaicompat.Client {
+	t.Helper()
+	cfg := openaicompat.Config{BaseURL: srv.BaseURL(), Model: srv.ModelName(), APIKeyEnv: noKeyEnv, MaxRetryDelay: 20 * time.Millisecond}
+	if edit != nil {
+		edit(&cfg)
+	}
+	c, err := openaicompat.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func collect(t *testing.T, m llm.Model, reqs []llm.GenRequest, s llm.Sampling) (map[string]llm.GenResult, error) {
+	t.Helper()
+	var mu sync.Mutex
+	got := map[string]llm.GenResult{}
+	err := m.Generate(context.Background(), reqs, s, func(r llm.GenResult) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if _, dup := got[r.ID]; dup {
+			t.Errorf("result %s yielded twice", r.ID)
+		}
+		got[r.ID] = r
+		return nil
+	})
+	return got, err
+}
+
+func genReqs(n int) []llm.GenRequest {
+	reqs := make([]llm.GenRequest, n)
+	for i := range reqs {
+		reqs[i] = llm.GenRequest{ID: fmt.Sprintf("r%d", i), Prompt: fmt.Sprintf("prompt number %d", i), Seed: uint64(i * 1000)}
+	}
+	return reqs
+}
+
+func bodyOf(t *testing.T, r vllmtest.Request) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.Body, &m); err != nil {
+		t.Fatalf("request body %s: %v", r.Body, err)
+	}
+	return m
+}
+
+func TestGenerateRoundTrip(t *testing.T) {
+	for _, chat := range []bool{false, true} {
+		t.Run(fmt.Sprintf("chat=%v", chat), func(t *testing.T) {
+			tmpl := func(msgs []vllmtest.ChatMessage) (string, error) {
+				var b strings.Builder
+				for _, m := range msgs {
+					fmt.Fprintf(&b, "<%s>%s", m.Role, m.Content)
+				}
+				return b.String(), nil
+			}
+			srv := newServer(t, vllmtest.WithChatTemplate(tmpl))
+			c := newClient(t, srv, func(cfg *openaicompat.Config) {
+				cfg.Chat = chat
+				if chat {
+					cfg.SystemPrompt = "be brief"
+				}
+			})
+			reqs := genReqs(7)
+			reqs = append(reqs, llm.GenRequest{ID: "huge-seed", Prompt: "x", Seed: math.MaxUint64 - 5})
+			s := llm.Sampling{Temperature: 0.7, MaxTokens: 20, Stop: []string{"|t="}}
+			got, err := collect(t, c, reqs, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(reqs) {
+				t.Fatalf("got %d results for %d requests", len(got), len(reqs))
+			}
+			for _, r := range reqs {
+				local := r
+				if chat {
+					local.Prompt = "<system>be brief<user>" + r.Prompt
+				}
+				want, err := collect(t, fakeModel{}, []llm.GenRequest{local}, s)
+				if err != nil {
+					t.Fatal(err)
+				}
+				w := want[r.ID]
+				g := got[r.ID]
+				if g != w {
+					t.Errorf("%s: remote %+v\n local %+v", r.ID, g, w)
+				}
+			}
+			if chat {
+				if n := len(srv.RequestsTo("/v1/chat/completions")); n != len(reqs) {
+					t.Errorf("%d chat requests, want %d", n, len(reqs))
+				}
+			} else if n := len(srv.RequestsTo("/v1/completions")); n != len(reqs) {
+				t.Errorf("%d completion requests, want %d", n, len(reqs))
+			}
+		})
+	}
+}
+
+func TestGenerateLengthAndNoLogprobs(t *testing.T) {
+	srv := newServer(t)
+	c := newClient(t, srv, func(cfg *openaicompat.Config) { cfg.NoLogprobs = true })
+	got, err := collect(t, c, genReqs(1), llm.Sampling{MaxTokens: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := got["r0"]
+	if r.FinishReason != "length" || r.CompletionTokens != 3 || r.HasLogprob || r.LogprobSum != 0 {
+		t.Errorf("got %+v; want length, 3 tokens, no logprob", r)
+	}
+	if _, ok := bodyOf(t, srv.RequestsTo("/v1/completions")[0])["logprobs"]; ok {
+		t.Error("logprobs requested despite NoLogprobs")
+	}
+}
+
+func TestRequestBodiesSendZeros(t *testing.T) {
+	srv := newServer(t)
+	c := newClient(t, srv, nil)
+	chat := newClient(t, srv, func(cfg *openaicompat.Config) { cfg.Chat = true })
+
+	// Greedy, seed 0, nothing optional set.
+	if _, err := collect(t, c, []llm.GenRequest{{ID: "a", Prompt: "p", Seed: 0}}, llm.Sampling{Temperature: 0}); err != nil {
+		t.Fatal(err)
+	}
+	b := bodyOf(t, srv.RequestsTo("/v1/completions")[0])
+	for k, want := range map[string]any{"temperature": 0.0, "logprobs": 0.0, "seed": 0.0, "prompt": "p", "model": "test-model"} {
+		if v, ok := b[k]; !ok || v != want {
+			t.Errorf("completions body %s = %v (present %v), want %v; body %v", k, v, ok, want, b)
+		}
+	}
+	if v, ok := b["max_tokens"]; !ok || v != nil {
+		t.Errorf("completions body max_tokens = %v (present %v); want an explicit null for \"off\"", v, ok)
+	}
+	for _, k := range []string{"top_k", "min_p", "repetition_penalty", "top_p", "stop", "echo"} {
+		if _, ok := b[k]; ok {
+			t.Errorf("completions body has %s although it is off: %v", k, b)
+		}
+	}
+
+	// vLLM extras only when in effect.
+	s := llm.Sampling{Temperature: 0.5, TopK: 40, MinP: 0.05, RepetitionPenalty: 1.1, TopP: 0.9, MaxTokens: 8, Stop: []string{"\n"}}
+	if _, err := collect(t, c, []llm.GenRequest{{ID: "b", Prompt: "p", Seed: 7}}, s); err != nil {
+		t.Fatal(err)
+	}
+	b = bodyOf(t, srv.RequestsTo("/v1/completions")[1])
+	for k, want := range map[string]any{"top_k": 40.0, "min_p": 0.05, "repetition_penalty": 1.1, "top_p": 0.9, "max_tokens": 8.0, "seed": 7.0} {
+		if b[k] != want {
+			t.Errorf("completions body %s = %v, want %v", k, b[k], want)
+		}
+	}
+	if _, err := collect(t, c, []llm.GenRequest{{ID: "c", Prompt: "p"}}, llm.Sampling{RepetitionPenalty: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := bodyOf(t, srv.RequestsTo("/v1/completions")[2])["repetition_penalty"]; ok {
+		t.Error("repetition_penalty 1 (off) was sent")
+	}
+
+	// Chat asks for logprobs: true.
+	if _, err := collect(t, chat, []llm.GenRequest{{ID: "d", Prompt: "p"}}, llm.Sampling{}); err != nil {
+		t.Fatal(err)
+	}
+	b = bodyOf(t, srv.RequestsTo("/v1/chat/completions")[0])
+	if b["logprobs"] != true || b["temperature"] != 0.0 || b["seed"] != 0.0 {
+		t.Errorf("chat body %v: want logprobs true, temperature 0, seed 0", b)
+	}
+
+	// Scoring: max_tokens 0, echo, prompt_logprobs 0, token-id prompt.
+	if _, err := c.Score(context.Background(), []llm.ScoreRequest{{Prompt: "ab", Completion: "c"}}); err != nil {
+		t.Fatal(err)
+	}
+	b = bodyOf(t, srv.RequestsTo("/v1/completions")[3])
+	for k, want := range map[string]any{"max_tokens": 0.0, "echo": true, "prompt_logprobs": 0.0, "temperature": 0.0} {
+		if v, ok := b[k]; !ok || v != want {
+			t.Errorf("score body %s = %v (present %v), want %v", k, v, ok, want)
+		}
+	}
+	if want := []any{1.0, 'a' + 10.0, 'b' + 10.0, 'c' + 10.0}; !slices.Equal(b["prompt"].([]any), want) {
+		t.Errorf("score prompt %v, want %v", b["prompt"], want)
+	}
+	tk := srv.RequestsTo("/tokenize")
+	if len(tk) != 2 {
+		t.Fatalf("%d tokenize requests, want 2", len(tk))
+	}
+	if b := bodyOf(t, tk[0]); b["prompt"] != "ab" || b["add_special_tokens"] != true || b["model"] != "test-model" {
+		t.Errorf("prompt tokenize body %v", b)
+	}
+	if b := bodyOf(t, tk[1]); b["prompt"] != "c" || b["add_special_tokens"] != false {
+		t.Errorf("completion tokenize body %v", b)
+	}
+}
+
+func TestScoreMatchesModel(t *testing.T) {
+	for _, chat := range []bool{false, true} {
+		t.Run(fmt.Sprintf("chat=%v", chat), func(t *testing.T) {
+			tmpl := func(msgs []vllmtest.ChatMessage) (string, error) {
+				var b strings.Builder
+				for _, m := range msgs {
+					fmt.Fprintf(&b, "[%s]%s", m.Role, m.Content)
+				}
+				return b.String() + "[assistant]", nil
+			}
+			srv := newServer(t, vllmtest.WithChatTemplate(tmpl))
+			c := newClient(t, srv, func(cfg *openaicompat.Config) {
+				cfg.Chat = chat
+				cfg.Concurrency = 3
+				if chat {
+					cfg.SystemPrompt = "sys"
+				}
+			})
+			reqs := []llm.ScoreRequest{
+				{ID: "a", Prompt: "The capital of France is", Completion: " Paris."},
+				{ID: "b", Prompt: "The capital of France is", Completion: " Lyon, obviously"},
+				{ID: "c", Prompt: "Q: 2+2?\nA:", Completion: " 4"},
+				{ID: "empty", Prompt: "anything", Completion: ""},
+				{ID: "unicode", Prompt: "naïve", Completion: " café ☕"},
+				{ID: "ambig1", Prompt: "ab", Completion: "cd"},
+				{ID: "ambig2", Prompt: "abc", Completion: "d"},
+			}
+			got, err := c.Score(context.Background(), reqs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			local := slices.Clone(reqs)
+			if chat {
+				for i := range local {
+					local[i].Prompt = "[system]sys[user]" + reqs[i].Prompt + "[assistant]"
+				}
+			}
+			want, _ := fakeModel{}.Score(context.Background(), local)
+			for i := range reqs {
+				g, w := got[i], want[i]
+				if g.ID != w.ID || !slices.Equal(g.Tokens, w.Tokens) || !slices.Equal(g.Logprobs, w.Logprobs) || g.Sum != w.Sum || g.Mean != w.Mean {
+					t.Errorf("%s: remote %+v\n local %+v", reqs[i].ID, g, w)
+				}
+			}
+			if got[3].Tokens == nil || len(got[3].Tokens) != 0 || got[3].Sum != 0 || got[3].Mean != 0 {
+				t.Errorf("empty completion: %+v", got[3])
+			}
+			// The shared prompt is tokenized once (cache); the empty completion needs no scoring call.
+			if n := len(srv.RequestsTo("/v1/completions")); n != len(reqs)-1 {
+				t.Errorf("%d scoring requests, want %d", n, len(reqs)-1)
+			}
+		})
+	}
+}
+
+func TestRetryAfter429(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		ra   func(time.Time) string
+		min  time.Duration
+	}{
+		{"seconds", vllmtest.RetryAfterSeconds(1), time.Second},
+		// An HTTP date has whole seconds: now+2s truncated is at least 1s away.
+		{"date", vllmtest.RetryAfterDate(2 * time.Second), time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := newServer(t, vllmtest.WithTooManyRequests(1, tc.ra))
+			// MaxRetryDelay caps backoff, not how long a Retry-After is honoured up to; use 5s.
+			c := newClient(t, srv, func(cfg *openaicompat.Config) { cfg.MaxRetryDelay = 5 * time.Second })
+			start := time.Now()
+			got, err := collect(t, c, genReqs(1), llm.Sampling{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 1 {
+				t.Fatalf("got %v", got)
+			}
+			reqs := srv.Requests()
+			if len(reqs) != 2 {
+				t.Fatalf("%d requests, want 2", len(reqs))
+			}
+			if gap := reqs[1].Time.Sub(reqs[0].Time); gap < tc.min {
+				t.Errorf("retried after %v, Retry-After asked for at least %v", gap, tc.min)
+			}
+			if el := time.Since(start); el > 4*time.Second {
+				t.Errorf("took %v", el)
+			}
+		})
+	}
+}
+
+func TestRetryAfterTooLong(t *testing.T) {
+	srv := newServer(t, vllmtest.WithTooManyRequests(1, vllmtest.RetryAfterSeconds(60)))
+	c := newClient(t, srv, func(cfg *openaicompat.Config) { cfg.MaxRetryDelay = time.Second })
+	_, err := collect(t, c, genReqs(1), llm.Sampling{})
+	if err == nil || !strings.Contains(err.Error(), "HTTP 429") || !strings.Contains(err.Error(), `wait "60"`) {
+		t.Fatalf("err = %v; want a 429 error saying the wait was too long", err)
+	}
+}
+
+func TestRetry500ThenSuccess(t *testing.T) {
+	srv := newServer(t, vllmtest.WithServerErrors(2))
+	c := newClient(t, srv, nil)
+	got, err := collect(t, c, genReqs(1), llm.Sampling{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || len(srv.Requests()) != 3 {
+		t.Errorf("got %d results after %d requests; want 1 after 3", len(got), len(srv.Requests()))
+	}
+}
+
+func TestRetriesExhausted(t *testing.T) {
+	srv := newServer(t, vllmtest.WithServerErrors(100))
+	c := newClient(t, srv, func(cfg *openaicompat.Config) { cfg.MaxRetries = 2 })
+	_, err := collect(t, c, genReqs(1), llm.Sampling{})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{srv.BaseURL(), "/completions", "HTTP 500", "injected server error", "gave up after 3 attempts"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if n := len(srv.Requests()); n != 3 {
+		t.Errorf("%d requests, want 3", n)
+	}
+	var he *openaicompat.HTTPError
+	if !errors.As(err, &he) || he.StatusCode != 500 {
+		t.Errorf("error %v is not an HTTPError 500", err)
+	}
+
+	// No retries at all.
+	srv2 := newServer(t, vllmtest.WithServerErrors(100))
+	c2 := newClient(t, srv2, func(cfg *openaicompat.Config) { cfg.MaxRetries = -1 })
+	if _, err := collect(t, c2, genReqs(1), llm.Sampling{}); err == nil || len(srv2.Requests()) != 1 {
+		t.Errorf("err %v after %d requests; want an error after 1", err, len(srv2.Requests()))
+	}
+}
+
+func TestTruncatedJSON(t *testing.T) {
+	srv := newServer(t, vllmtest.WithTruncatedJSON(1))
+	c := newClient(t, srv, nil)
+	_, err := collect(t, c, genReqs(1), llm.Sampling{})
+	if err == nil || !strings.Contains(err.Error(), "invalid JSON") || !strings.Contains(err.Error(), srv.BaseURL()) {
+		t.Fatalf("err = %v; want an invalid JSON error naming the server", err)
+	}
+}
+
+func TestTimeout(t *testing.T) {
+	srv := newServer(t, vllmtest.WithDelay(2*time.Second))
+	c := newClient(t, srv, func(cfg *openaicompat.Config) { cfg.Timeout = 100 * time.Millisecond })
+	start := time.Now()
+	_, err := collect(t, c, genReqs(1), llm.Sampling{})
+	if err == nil || !strings.Contains(err.Error(), "per-request timeout of 100ms") || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v; want a timeout error", err)
+	}
+	if el := time.Since(start); el > time.Second {
+		t.Errorf("timed out after %v", el)
+	}
+}
+
+func TestCallerCancel(t *testing.T) {
+	srv := newServer(t, vllmtest.WithDelay(2*time.Second))
+	c := newClient(t, srv, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	err := c.Generate(ctx, genReqs(20), llm.Sampling{}, func(llm.GenResult) error { return nil })
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v; want the caller's deadline", err)
+	}
+}
+
+func TestYieldErrorStops(t *testing.T) {
+	srv := newServer(t)
+	c := newClient(t, srv, func(cfg *openaicompat.Config) { cfg.Concurrency = 1 })
+	stop := errors.New("enough")
+	n := 0
+	err := c.Generate(context.Background(), genReqs(10), llm.Sampling{}, func(llm.GenResult) error {
+		n++
+		return stop
+	})
+	if !errors.Is(err, stop) || n != 1 {
+		t.Errorf("err %v after %d yields; want %v after 1", err, n, stop)
+	}
+}
+
+func TestYieldMayCallTheClient(t *testing.T) {
+	srv := newServer(t)
+	c := newClient(t, srv, func(cfg *openaicompat.Config) { cfg.Concurrency = 1 })
+	err := c.Generate(context.Background(), genReqs(3), llm.Sampling{MaxTokens: 4}, func(r llm.GenResult) error {
+		_, err := c.Score(context.Background(), []llm.ScoreRequest{{Prompt: "p", Completion: r.Completion}})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestConcurrencyBound(t *testing.T) {
+	srv := newServer(t, vllmtest.WithDelay(40*time.Millisecond))
+	c := newClient(t, srv, func(cfg *openaicompat.Config) { cfg.Concurrency = 3 })
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	// Generate, Score and Embed at the same time share the bound.
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		_, err := collect(t, c, genReqs(9), llm.Sampling{})
+		errs <- err
+	}()
+	go func() {
+		defer wg.Done()
+		_, err := c.Score(context.Background(), []llm.ScoreRequest{{Prompt: "a", Completion: "b"}, {Prompt: "c", Completion: "d"}, {Prompt: "e", Completion: "f"}})
+		errs <- err
+	}()
+	go func() {
+		defer wg.Done()
+		_, err := c.Embed(context.Background(), []string{"a", "b", "c", "d", "e"})
+		errs <- err
+	}()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m := srv.MaxInFlight(); m > 3 || m < 2 {
+		t.Errorf("max in flight %d; want 2..3 (bound 3)", m)
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	srv := newServer(t)
+	c := newClient(t, srv, func(cfg *openaicompat.Config) { cfg.RequestsPerSecond = 20 })
+	start := time.Now()
+	if _, err := collect(t, c, genReqs(5), llm.Sampling{}); err != nil {
+		t.Fatal(err)
+	}
+	// Burst 1 at 20/s: 5 requests need at least 4 intervals of 50ms.
+	if el := time.Since(start); el < 190*time.Millisecond {
+		t.Errorf("5 requests at 20/s took %v", el)
+	}
+}
+
+func TestAPIKeyNeverInErrors(t *testing.T) {
+	const key = "sk-test-0123456789-secret"
+	t.Setenv("MBD_TEST_API_KEY", key)
+
+	// A server that echoes the Authorization header in its error message.
+	var gotAuth string
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotAuth = r.Header.Get("Authorization")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprintf(w, `{"error":{"message":"invalid key %s","type":"auth"}}`, gotAuth)
+	}))
+	defer echo.Close()
+	cfg := openaicompat.Config{BaseURL: echo.URL + "/v1", Model: "m", APIKeyEnv: "MBD_TEST_API_KEY"}
+	c, err := openaicompat.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = collect(t, c, genReqs(1), llm.Sampling{})
+	if gotAuth != "Bearer "+key {
+		t.Errorf("Authorization %q; want the key from the environment", gotAuth)
+	}
+	if err == nil || strings.Contains(err.Error(), key) || strings.Contains(fmt.Sprintf("%+v %#v", err, err), key) || !strings.Contains(err.Error(), "HTTP 401") {
+		t.Errorf("error %v: want a 401 error without the key", err)
+	}
+	if strings.Contains(fmt.Sprintf("%v %+v %+v", cfg, cfg, c.Info()), key) {
+		t.Error("config or info shows the key")
+	}
+	_, err = c.Score(context.Background(), []llm.ScoreRequest{{Prompt: "a", Completion: "b"}})
+	if err == nil || strings.Contains(err.Error(), key) {
+		t.Errorf("score error %v", err)
+	}
+
+	// Connection errors.
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close()
+	c2, _ := openaicompat.New(openaicompat.Config{BaseURL: dead.URL + "/v1", Model: "m", APIKeyEnv: "MBD_TEST_API_KEY", MaxRetries: -1})
+	if _, err := collect(t, c2, genReqs(1), llm.Sampling{}); err == nil || strings.Contains(err.Error(), key) {
+		t.Errorf("connection error %v", err)
+	}
+
+	// The fake server checks the key.
+	srv := newServer(t, vllmtest.WithAPIKey(key))
+	c3 := newClient(t, srv, func(cfg *openaicompat.Config) { cfg.APIKeyEnv = "MBD_TEST_API_KEY" })
+	if _, err := collect(t, c3, genReqs(1), llm.Sampling{}); err != nil {
+		t.Fatal(err)
+	}
+	srv4 := newServer(t, vllmtest.WithAPIKey("other"))
+	c4 := newClient(t, srv4, func(cfg *openaicompat.Config) { cfg.APIKeyEnv = "MBD_TEST_API_KEY" })
+	if _, err := collect(t, c4, genReqs(1), llm.Sampling{}); err == nil || strings.Contains(err.Error(), key) || !strings.Contains(err.Error(), "401") {
+		t.Errorf("wrong key: err %v", err)
+	}
+
+	// openai: refs require a key.
+	t.Setenv("MBD_TEST_EMPTY_KEY", "")
+	rc, err := openaicompat.ParseRef("openai:gpt-4o-mini?key_env=MBD_TEST_EMPTY_KEY")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := openaicompat.New(rc); err == nil || !strings.Contains(err.Error(), "MBD_TEST_EMPTY_KEY") {
+		t.Errorf("missing key: err %v", err)
+	}
+}
+
+func TestCannotScore(t *testing.T) {
+	reqs := []llm.ScoreRequest{{Prompt: "a", Completion: "b"}}
+	t.Run("no prompt_logprobs", func(t *testing.T) {
+		srv := newServer(t, vllmtest.WithoutPromptLogprobs())
+		c := newClient(t, srv, nil)
+		res, err := c.Score(context.Background(), reqs)
+		if !errors.Is(err, llm.ErrCannotScore) || res != nil || !strings.Contains(err.Error(), srv.BaseURL()) || !strings.Contains(err.Error(), "prompt_logprobs") {
+			t.Errorf("res %v err %v; want ErrCannotScore naming the server", res, err)
+		}
+	})
+	t.Run("no tokenize", func(t *testing.T) {
+		srv := newServer(t, vllmtest.WithoutTokenize())
+		c := newClient(t, srv, nil)
+		_, err := c.Score(context.Background(), reqs)
+		if !errors.Is(err, llm.ErrCannotScore) || !strings.Contains(err.Error(), srv.URL+"/tokenize") || !strings.Contains(err.Error(), "404") {
+			t.Errorf("err %v; want ErrCannotScore naming /tokenize", err)
+		}
+	})
+	t.Run("hosted", func(t *testing.T) {
+		t.Setenv("MBD_TEST_API_KEY", "k")
+		cfg, err := openaicompat.ParseRef("openai:gpt-4o-mini?key_env=MBD_TEST_API_KEY")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := openaicompat.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Score(context.Background(), reqs); !errors.Is(err, llm.ErrCannotScore) {
+			t.Errorf("err %v", err)
+		}
+	})
+}
+
+func TestEmbed(t *testing.T) {
+	srv := newServer(t)
+	c := newClient(t, srv, func(cfg *openaicompat.Config) { cfg.EmbedBatchSize = 2 })
+	texts := []string{"a", "banana", "", "cab", "aaaa"}
+	got, err := c.Embed(context.Background(), texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := fakeModel{}.Embed(context.Background(), texts)
+	if len(got) != len(texts) {
+		t.Fatalf("%d vectors", len(got))
+	}
+	for i, v := range got {
+		var norm, n2 float64
+		for j, x := range v {
+			norm += float64(x) * float64(x)
+			n2 += float64(raw[i][j]) * float64(raw[i][j])
+		}
+		if math.Abs(norm-1) > 1e-6 {
+			t.Errorf("vector %d has norm² %v", i, norm)
+		}
+		for j := range v {
+			if want := float64(raw[i][j]) / math.Sqrt(n2); math.Abs(float64(v[j])-want) > 1e-6 {
+				t.Errorf("vector %d[%d] = %v, want %v", i, j, v[j], want)
+			}
+		}
+	}
+	if n := len(srv.RequestsTo("/v1/embeddings")); n != 3 {
+		t.Errorf("%d embedding requests, want 3", n)
+	}
+	if b := bodyOf(t, srv.RequestsTo("/v1/embeddings")[0]); b["encoding_format"] != "float" {
+		t.Errorf("embedding body %v", b)
+	}
+
+	for name, srv := range map[string]*vllmtest.Server{
+		"404":          newServer(t, vllmtest.WithoutEmbeddings()),
+		"model-cannot": vllmtest.NewServer(noEmbedModel{}),
+	} {
+		if name == "model-cannot" {
+			t.Cleanup(srv.Close)
+		}
+		c := newClient(t, srv, nil)
+		if _, err := c.Embed(context.Background(), texts); !errors.Is(err, llm.ErrCannotEmbed) {
+			t.Errorf("%s: err %v; want ErrCannotEmbed", name, err)
+		}
+	}
+}
+
+func TestWrongModelName(t *testing.T) {
+	srv := newServer(t)
+	c := newClient(t, srv, func(cfg *openaicompat.Config) { cfg.Model = "nope" })
+	_, err := collect(t, c, genReqs(1), llm.Sampling{})
+	if err == nil || !strings.Contains(err.Error(), "HTTP 404") || !strings.Contains(err.Error(), "`nope` does not exist") {
+		t.Errorf("err %v", err)
+	}
+}
+
+func TestSystemPromptFile(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "sys.txt")
+	if err := os.WriteFile(f, []byte("You are terse."), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var sys string
+	srv := newServer(t, vllmtest.WithChatTemplate(func(msgs []vllmtest.ChatMessage) (string, error) {
+		sys = msgs[0].Content
+		return msgs[len(msgs)-1].Content, nil
+	}))
+	cfg, err := openaicompat.ParseRef("openai-compat:" + srv.BaseURL() + "#test-model?chat=1&system=" + f + "&key_env=" + noKeyEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := openaicompat.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := collect(t, c, genReqs(1), llm.Sampling{}); err != nil {
+		t.Fatal(err)
+	}
+	if sys != "You are terse." {
+		t.Errorf("system prompt %q", sys)
+	}
+	if c.Info().Ref != cfg.Ref {
+		t.Errorf("Info().Ref = %q", c.Info().Ref)
+	}
+	cfg.SystemPromptFile = filepath.Join(dir, "missing.txt")
+	if _, err := openaicompat.New(cfg); err == nil || !strings.Contains(err.Error(), "missing.txt") {
+		t.Errorf("missing file: err %v", err)
+	}
+}
+
+func TestParseRef(t *testing.T) {
+	good := []struct {
+		ref  string
+		want openaicompat.Config
+	}{
+		{"openai-compat:http://host:8000/v1#model-name", openaicompat.Config{BaseURL: "http://host:8000/v1", Model: "model-name"}},
+		{"openai-compat:http://host:8000/v1/#org/Model-7B?chat=1&system=sys.txt", openaicompat.Config{BaseURL: "http://host:8000/v1", Model: "org/Model-7B", Chat: true, SystemPromptFile: "sys.txt"}},
+		{"openai-compat:https://h/v1#m?key_env=MY_KEY&concurrency=4&rps=2.5&retries=0&timeout=30s&max_retry_delay=1m&embed_batch=16&logprobs=0",
+			openaicompat.Config{BaseURL: "https://h/v1", Model: "m", APIKeyEnv: "MY_KEY", Concurrency: 4, RequestsPerSecond: 2.5, MaxRetries: -1, Timeout: 30 * time.Second, MaxRetryDelay: time.Minute, EmbedBatchSize: 16, NoLogprobs: true}},
+		{"openai:gpt-4o-mini", openaicompat.Config{BaseURL: "https://api.openai.com/v1", Model: "gpt-4o-mini", Chat: true, RequireAPIKey: true}},
+		{"openai:gpt-3.5-turbo-instruct?chat=0&retries=5", openaicompat.Config{BaseURL: "https://api.openai.com/v1", Model: "gpt-3.5-turbo-instruct", RequireAPIKey: true, MaxRetries: 5}},
+	}
+	for _, tc := range good {
+		got, err := openaicompat.ParseRef(tc.ref)
+		if err != nil {
+			t.Errorf("%s: %v", tc.ref, err)
+			continue
+		}
+		tc.want.Ref = tc.ref
+		if got != tc.want {
+			t.Errorf("%s:\n got %+v\nwant %+v", tc.ref, got, tc.want)
+		}
+	}
+	bad := map[string]string{
+		"gguf:x.gguf":                               "not an OpenAI-compatible reference",
+		"openai-compat:http://host:8000/v1":         "missing #model-name",
+		"openai-compat:http://host:8000/v1#":        "empty model name",
+		"openai-compat:ftp://host/v1#m":             "http:// or https://",
+		"openai-compat:http:///v1#m":                "no host",
+		"openai-compat:http://h/v1?x=1#m":           "must not carry a query",
+		"openai-compat:http://user:pw@h/v1#m":       "credentials",
+		"openai-compat:http://h/v1#m?chat=maybe":    "chat=",
+		"openai-compat:http://h/v1#m?temperature=1": `unknown option "temperature"`,
+		"openai-compat:http://h/v1#m?concurrency=0": "positive integer",
+		"openai-compat:http://h/v1#m?system=f.txt":  "needs the chat API",
+		"openai-compat:http://h/v1#m?timeout=soon":  "duration",
+		"openai-compat:http://h/v1#m?chat=1&chat=0": "given 2 times",
+		"openai:":              "empty model name",
+		"openai:gpt-4o?rps=-1": "non-negative",
+	}
+	for ref, want := range bad {
+		_, err := openaicompat.ParseRef(ref)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err %v; want one containing %q", ref, err, want)
+		}
+	}
+}
+
+func TestNewValidation(t *testing.T) {
+	for _, cfg := range []openaicompat.Config{
+		{},
+		{BaseURL: "localhost:8000", Model: "m"},
+		{BaseURL: "http://h/v1"},
+		{BaseURL: "http://h/v1", Model: "m", SystemPrompt: "x"},
+	} {
+		if _, err := openaicompat.New(cfg); err == nil {
+			t.Errorf("New(%+v) accepted", cfg)
+		}
+	}
+}
+
+func TestInfo(t *testing.T) {
+	srv := newServer(t)
+	c := newClient(t, srv, nil)
+	info := c.Info()
+	if info.Ref != "openai-compat:"+srv.BaseURL()+"#test-model" || info.Metadata["model"] != "test-model" {
+		t.Errorf("%+v", info)
+	}
+}
