@@ -26,7 +26,7 @@ func Main(ctx context.Context, args []string, stdio cli.IO) int {
 		Usage: "make a generations table",
 		Description: `Examples:
   mbd-gen import --model-col system answers.csv -o generations.parquet`,
-		Commands: []*ucli.Command{importCommand()},
+		Commands: []*ucli.Command{runCommand(), importCommand()},
 	}, args, stdio)
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -19,7 +20,7 @@ import (
 // import: it must exit with status 130 and leave neither the output nor a temporary file.
 func TestInterruptLeavesNoOutput(t *testing.T) {
 	if args := os.Getenv("MBD_GEN_CHILD_ARGS"); args != "" {
-		os.Exit(Main(context.Background(), filepath.SplitList(args), cli.OS()))
+		os.Exit(Main(context.Background(), strings.Split(args, "\x1f"), cli.OS()))
 	}
 	if testing.Short() {
 		t.Skip("writes a 1M-record input")
@@ -42,7 +43,7 @@ func TestInterruptLeavesNoOutput(t *testing.T) {
 		t.Run(sig.String(), func(t *testing.T) {
 			out := filepath.Join(dir, "out-"+fmt.Sprint(int(sig))+".parquet")
 			cmd := exec.Command(os.Args[0], "-test.run=^TestInterruptLeavesNoOutput$")
-			sep := string(filepath.ListSeparator)
+			sep := "\x1f"
 			cmd.Env = append(os.Environ(), "MBD_GEN_CHILD_ARGS=import"+sep+"-o"+sep+out+sep+in)
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)

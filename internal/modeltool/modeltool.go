@@ -29,8 +29,9 @@ func Main(ctx context.Context, args []string, stdio cli.IO) int {
   mbd-model create --corpus notes.txt --layers 2 --embd 64 -o tiny.gguf
   mbd-model info tiny.gguf
   mbd-model quantize --type Q8_0 tiny.gguf tiny-q8.gguf
-  mbd-model score --model gguf:tiny.gguf generations.parquet -o scores.parquet`,
-		Commands: []*ucli.Command{infoCommand(), quantizeCommand(), scoreCommand(), createCommand()},
+  mbd-model score --model gguf:tiny.gguf generations.parquet -o scores.parquet
+  mbd-model convert ./SmolLM2-135M -o smollm2.gguf`,
+		Commands: []*ucli.Command{infoCommand(), quantizeCommand(), scoreCommand(), createCommand(), convertCommand()},
 	}, args, stdio)
 }
 

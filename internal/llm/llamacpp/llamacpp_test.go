@@ -52,8 +52,13 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// loadT loads a model with one thread: ggml's worker threads spin while they wait, so two of them on
+// a busy 2-core machine (go test runs packages in parallel) slow decoding down a hundredfold.
 func loadT(t *testing.T, o Options) *Model {
 	t.Helper()
+	if o.Threads == 0 {
+		o.Threads = 1
+	}
 	m, err := Load(o)
 	if err != nil {
 		t.Fatal(err)
@@ -318,7 +323,7 @@ func TestQuantizeAndSave(t *testing.T) {
 	}
 	for _, typ := range []string{"F16", "Q8_0", "Q4_0"} {
 		out := filepath.Join(dir, typ+".gguf")
-		if err := Quantize(plain, out, typ, 2); err != nil {
+		if err := Quantize(plain, out, typ, 1); err != nil {
 			t.Fatal(err)
 		}
 		q := loadT(t, Options{Path: out})
@@ -363,7 +368,7 @@ func TestKQuants(t *testing.T) {
 	}
 	for _, typ := range []string{"Q4_K_M", "Q5_K_M", "Q6_K"} {
 		out := filepath.Join(dir, typ+".gguf")
-		if err := Quantize(in, out, typ, 2); err != nil {
+		if err := Quantize(in, out, typ, 1); err != nil {
 			t.Fatal(err)
 		}
 		m := loadT(t, Options{Path: out})

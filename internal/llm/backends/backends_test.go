@@ -1,0 +1,145 @@
+package backends
+
+import (
+	"context"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mbd-dev/mbd/internal/llm"
+	"github.com/mbd-dev/mbd/internal/llm/llamacpp"
+	"github.com/mbd-dev/mbd/internal/llm/openaicompat"
+	"github.com/mbd-dev/mbd/internal/llm/openaicompat/vllmtest"
+	"github.com/mbd-dev/mbd/internal/tinymodel"
+)
+
+func tinyModel(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "tiny.gguf")
+	cfg := tinymodel.DefaultConfig()
+	cfg.InitStd = 0.2
+	if _, err := tinymodel.TrainAndCreate(path, "", cfg, 7); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestRemoteEqualsLocal serves a real in-process model over vLLM's wire format and checks that the
+// OpenAI-compatible client gets the same scores, texts and embeddings as the model gives locally.
+func TestRemoteEqualsLocal(t *testing.T) {
+	local, err := llamacpp.Load(llamacpp.Options{Path: tinyModel(t), Parallel: 4, Ctx: 256, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer local.Close()
+	srv := vllmtest.NewServer(local, vllmtest.WithTokenizer(vllmtest.TokenizerFuncs{
+		TokenizeFunc:   func(text string, addSpecial bool) ([]int32, error) { return local.Tokenize(text, addSpecial, false) },
+		DetokenizeFunc: func(ids []int32) (string, error) { return local.Detokenize(ids, false), nil },
+	}))
+	defer srv.Close()
+	remote, err := openaicompat.New(openaicompat.Config{BaseURL: srv.BaseURL(), Model: srv.ModelName(), APIKeyEnv: "MBD_TEST_NO_KEY"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer remote.Close()
+	ctx := context.Background()
+
+	reqs := []llm.ScoreRequest{
+		{ID: "1", Prompt: "The weather today is", Completion: " sunny with a light wind."},
+		{ID: "2", Prompt: "Once upon a time", Completion: " there was a baker."},
+		{ID: "3", Prompt: "Numbers:", Completion: " 1, 2, 3, café"},
+	}
+	want, err := local.Score(ctx, reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := remote.Score(ctx, reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range reqs {
+		if len(got[i].Logprobs) != len(want[i].Logprobs) {
+			t.Fatalf("%s: %d remote log-probs, %d local", reqs[i].ID, len(got[i].Logprobs), len(want[i].Logprobs))
+		}
+		for j := range want[i].Logprobs {
+			if math.Abs(got[i].Logprobs[j]-want[i].Logprobs[j]) > 1e-9 {
+				t.Errorf("%s token %d: remote %v, local %v", reqs[i].ID, j, got[i].Logprobs[j], want[i].Logprobs[j])
+			}
+		}
+	}
+
+	gen := []llm.GenRequest{{ID: "a", Prompt: "Once upon a time", Seed: 3}, {ID: "b", Prompt: "The weather", Seed: 4}}
+	s := llm.Sampling{Temperature: 0.7, MaxTokens: 8}
+	collect := func(m llm.Model) map[string]string {
+		out := map[string]string{}
+		if err := m.Generate(ctx, gen, s, func(r llm.GenResult) error { out[r.ID] = r.Completion; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	lg, rg := collect(local), collect(remote)
+	for id := range lg {
+		if lg[id] != rg[id] {
+			t.Errorf("%s: remote text %q, local %q", id, rg[id], lg[id])
+		}
+	}
+
+	texts := []string{"the cat sat", "bread and butter"}
+	le, err := local.Embed(ctx, texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	re, err := remote.Embed(ctx, texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range texts {
+		for j := range le[i] {
+			if math.Abs(float64(le[i][j]-re[i][j])) > 1e-6 {
+				t.Fatalf("embedding %d differs at %d: %v vs %v", i, j, re[i][j], le[i][j])
+			}
+		}
+	}
+}
+
+func TestOpenRefs(t *testing.T) {
+	path := tinyModel(t)
+	sys := filepath.Join(t.TempDir(), "sys.txt")
+	os.WriteFile(sys, []byte("Be brief.\n"), 0o644)
+	m, err := Open("gguf:" + path + "?system=" + sys + "&parallel=2&ctx=128&threads=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := m.(*llamacpp.Model).FormatPrompt("Hi"); p != "Be brief.\n\nHi" {
+		t.Errorf("system prompt not applied: %q", p)
+	}
+	m.Close()
+
+	q, err := Open("gguf:" + path + "?quant=q8_0&threads=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ft := q.Info().FileType; ft != "Q8_0" {
+		t.Errorf("quant=q8_0 loaded a %s model", ft)
+	}
+	q.Close()
+	if _, err := os.Stat(strings.TrimSuffix(path, ".gguf") + ".q8_0.gguf"); err != nil {
+		t.Errorf("quantized copy not cached: %v", err)
+	}
+
+	for ref, want := range map[string]string{
+		"tiny.gguf":                   "want gguf:PATH",
+		"ftp:x":                       `unknown scheme "ftp"`,
+		"gguf:" + path + "?color=red": `unknown option "color"`,
+		"gguf:" + path + "?ctx=big":   "want a whole number",
+		"gguf:/nope.gguf":             "no such file",
+		"openai-compat:not a url":     "",
+	} {
+		_, err := Open(ref)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Open(%q): %v, want an error containing %q", ref, err, want)
+		}
+	}
+}
