@@ -445,4 +445,3 @@ func (j *journal) close() {
 		j.f = nil
 	}
 }
-
