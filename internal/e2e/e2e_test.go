@@ -11,6 +11,7 @@ import (
 
 	"github.com/mbd-dev/mbd/internal/cli"
 	"github.com/mbd-dev/mbd/internal/gen"
+	"github.com/mbd-dev/mbd/internal/modeltool"
 	"github.com/mbd-dev/mbd/internal/prompts"
 	"github.com/mbd-dev/mbd/internal/tablecmd"
 )
@@ -24,6 +25,7 @@ func TestMain(m *testing.M) {
 		"mbd-prompts": tool(prompts.Main),
 		"mbd-gen":     tool(gen.Main),
 		"mbd-table":   tool(tablecmd.Main),
+		"mbd-model":   tool(modeltool.Main),
 	}))
 }
 

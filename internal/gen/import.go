@@ -25,8 +25,10 @@ func Main(ctx context.Context, args []string, stdio cli.IO) int {
 		Name:  "mbd-gen",
 		Usage: "make a generations table",
 		Description: `Examples:
-  mbd-gen import --model-col system answers.csv -o generations.parquet`,
-		Commands: []*ucli.Command{runCommand(), importCommand()},
+  mbd-gen run --model gguf:base.gguf --label A --samples 4 prompts.parquet -o gens-a.parquet
+  mbd-gen import --model-col system answers.csv -o generations.parquet
+  mbd-gen batch-export --model gpt-4o-mini --label B --chat prompts.parquet -o requests.jsonl`,
+		Commands: []*ucli.Command{runCommand(), importCommand(), batchExportCommand(), batchImportCommand()},
 	}, args, stdio)
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -322,8 +323,9 @@ func generateChunk(ctx context.Context, model llm.Model, ref string, p genParams
 // per chunk its rows as JSON lines and a closing {"chunk":N} line. Rows after the last closing line
 // (a chunk cut short by a crash) are ignored.
 type journal struct {
-	path   string
-	f      *os.File
+	path     string
+	identity string
+	f        *os.File // nil until the first chunk is written
 	chunks int   // complete chunks
 	size   int64 // bytes up to the end of the last complete chunk
 }
@@ -339,23 +341,15 @@ type journalLine struct {
 }
 
 func openJournal(path, identity string) (*journal, error) {
-	j := &journal{path: path}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	j := &journal{path: path, identity: identity}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return j, nil // created by the first finished chunk
+	}
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
 	j.f = f
-	head, _ := json.Marshal(journalHeader{Journal: 1, Identity: identity})
-	head = append(head, '\n')
-	st, _ := f.Stat()
-	if st.Size() == 0 {
-		if _, err := f.Write(head); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("journal: %w", err)
-		}
-		j.size = int64(len(head))
-		return j, f.Sync()
-	}
 	// Find the end of the last complete chunk.
 	br := bufio.NewReaderSize(f, 1<<20)
 	line, err := br.ReadBytes('\n')
@@ -397,6 +391,19 @@ func openJournal(path, identity string) (*journal, error) {
 }
 
 func (j *journal) appendChunk(rows []schema.Generation) error {
+	if j.f == nil {
+		f, err := os.OpenFile(j.path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			return fmt.Errorf("journal: %w", err)
+		}
+		head, _ := json.Marshal(journalHeader{Journal: 1, Identity: j.identity})
+		head = append(head, '\n')
+		if _, err := f.Write(head); err != nil {
+			f.Close()
+			return fmt.Errorf("journal: %w", err)
+		}
+		j.f, j.size = f, int64(len(head))
+	}
 	var b []byte
 	for i := range rows {
 		line, err := json.Marshal(journalLine{Row: &rows[i]})
@@ -421,6 +428,9 @@ func (j *journal) appendChunk(rows []schema.Generation) error {
 
 // replay calls fn for every row of the complete chunks, in order.
 func (j *journal) replay(fn func(schema.Generation) error) error {
+	if j.f == nil {
+		return nil
+	}
 	r := io.NewSectionReader(j.f, 0, j.size)
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 256<<20)

@@ -115,6 +115,9 @@ Example:
 				return err
 			}
 			env.Manifest.Param("from", dir)
+			if err := env.Manifest.WriteFor(out, "", 0); err != nil {
+				return err
+			}
 			env.Log.Info("converted model", "input", dir, "hf_arch", arch, "output", out,
 				"arch", ggufArch, "tensors", len(g.Tensors), "params", params, "bytes", st.Size())
 			return nil

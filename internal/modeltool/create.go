@@ -75,6 +75,9 @@ loads. For tests and for mbd-finetune to train; no weights are downloaded.`,
 			st, _ := os.Stat(out)
 			env.Manifest.Param("config", cfg)
 			env.Manifest.Seed("weights", cmd.Uint64("seed"))
+			if err := env.Manifest.WriteFor(out, "", 0); err != nil {
+				return err
+			}
 			env.Log.Info("created model", "output", out, "vocab", n, "params", cfg.ParamCount(n), "bytes", st.Size())
 			return nil
 		},

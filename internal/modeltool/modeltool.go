@@ -122,6 +122,11 @@ the K-quants; llama.cpp falls back to another type for tensors that do not fit).
 			if err := os.Rename(tmp, out); err != nil {
 				return err
 			}
+			env.Manifest.Input(in, "", 0, "")
+			env.Manifest.Param("type", strings.ToUpper(cmd.String("type")))
+			if err := env.Manifest.WriteFor(out, "", 0); err != nil {
+				return err
+			}
 			st, _ := os.Stat(out)
 			env.Log.Info("quantized", "in", in, "out", out, "type", strings.ToUpper(cmd.String("type")), "bytes", st.Size())
 			return nil
