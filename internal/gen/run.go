@@ -326,8 +326,8 @@ type journal struct {
 	path     string
 	identity string
 	f        *os.File // nil until the first chunk is written
-	chunks int   // complete chunks
-	size   int64 // bytes up to the end of the last complete chunk
+	chunks   int      // complete chunks
+	size     int64    // bytes up to the end of the last complete chunk
 }
 
 type journalHeader struct {
