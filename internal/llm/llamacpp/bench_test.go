@@ -9,6 +9,11 @@ package llamacpp
 // same process (the metric is left out when the batch-1 sub-benchmark was filtered away; with -count,
 // the latest batch-1 run is the base). Run with -v to see the model's size.
 //
+// Threads: the default, one per CPU; MBD_BENCH_THREADS=n sets another count. ggml's worker threads
+// spin at barriers, so on a busy machine with as many threads as cores a descheduled thread stalls
+// every other one; batch 1 (many small decodes) suffers most, which inflates the speedups. Compare
+// ratios from a quiet machine, or from runs with fewer threads than cores.
+//
 // What the times include: model loading and context creation are excluded (a warm-up call creates
 // the context and faults the weights in before the timer starts). Prompt processing is included:
 // BenchmarkGenerate's time covers tokenizing and prefilling the prompts (short, ~5-10 tokens each,
@@ -21,6 +26,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -84,6 +90,9 @@ func runBatches(b *testing.B, name string, opts Options, warm func(*Model) error
 		b.Run(fmt.Sprintf("batch=%d", par), func(b *testing.B) {
 			o := opts
 			o.Path, o.Parallel = path, par
+			if n, err := strconv.Atoi(os.Getenv("MBD_BENCH_THREADS")); err == nil {
+				o.Threads = n
+			}
 			m, err := Load(o)
 			if err != nil {
 				b.Fatal(err)
