@@ -250,7 +250,9 @@ func runGenerate(ctx context.Context, cmd *ucli.Command) error {
 			env.Log.Debug("chunk done", "chunk", c+1, "of", nChunks, "tokens/s", float64(tokens)/time.Since(start).Seconds())
 		}
 		bar.Done()
-		m.Param("generated_tokens_per_second", float64(tokens)/time.Since(start).Seconds())
+		rate := float64(tokens) / time.Since(start).Seconds()
+		m.Param("generated_tokens_per_second", rate)
+		env.Log.Info("generation done", "tokens", tokens, "tokens/s", fmt.Sprintf("%.1f", rate))
 	}
 
 	// Stream the journal into the table, in job order.
