@@ -46,6 +46,7 @@ type Client struct {
 	complSvc openai.CompletionService
 	chatSvc  openai.ChatCompletionService
 	embSvc   openai.EmbeddingService
+	opts     []option.RequestOption // for the services built on demand (files, fine-tuning)
 
 	tokMu    sync.Mutex
 	tokCache map[tokKey][]int32
@@ -145,6 +146,7 @@ func New(cfg Config) (*Client, error) {
 	c.complSvc = openai.NewCompletionService(opts...)
 	c.chatSvc = openai.NewChatCompletionService(opts...)
 	c.embSvc = openai.NewEmbeddingService(opts...)
+	c.opts = opts
 	return c, nil
 }
 
