@@ -73,6 +73,12 @@ struct llama_context *mbd_context(struct llama_model *m, uint32_t n_ctx, uint32_
 	p.embeddings = embeddings;
 	p.kv_unified = false;
 	p.no_perf = true;
+	// Flash attention on the CPU keeps Q, K, V and the running sums in float16, which moves
+	// per-token log-probs by ~1e-2; scores are statistics here, so attention runs in F32.
+	p.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+	// Likewise the KV cache (F16 by default) is kept in F32.
+	p.type_k = GGML_TYPE_F32;
+	p.type_v = GGML_TYPE_F32;
 	if (embeddings) p.pooling_type = LLAMA_POOLING_TYPE_MEAN;
 	return llama_init_from_model(m, p);
 }

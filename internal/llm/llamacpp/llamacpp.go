@@ -237,6 +237,9 @@ func (m *Model) Detokenize(tokens []int32, renderSpecial bool) string {
 	}
 }
 
+// EOS is the model's end-of-sequence token.
+func (m *Model) EOS() int32 { return int32(C.llama_vocab_eos(m.vocab)) }
+
 // piece is the text of one token, as generation appends it.
 func (m *Model) piece(tok C.llama_token) []byte {
 	var buf [256]byte

@@ -1,0 +1,124 @@
+package finetune
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mbd-dev/mbd/internal/cli"
+	"github.com/mbd-dev/mbd/internal/llm"
+	"github.com/mbd-dev/mbd/internal/llm/llamacpp"
+	"github.com/mbd-dev/mbd/internal/schema"
+	"github.com/mbd-dev/mbd/internal/table"
+	"github.com/mbd-dev/mbd/internal/tinymodel"
+)
+
+func runMain(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := Main(context.Background(), args, cli.IO{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr})
+	return code, stdout.String(), stderr.String()
+}
+
+func score(t *testing.T, model, prompt, text string) float64 {
+	t.Helper()
+	m, err := llamacpp.Load(llamacpp.Options{Path: model, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	res, err := m.Score(context.Background(), []llm.ScoreRequest{{Prompt: prompt, Completion: text}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res[0].Mean
+}
+
+// TestLocalFinetune trains a tiny model on a truths table through the CLI and checks that llama.cpp
+// finds the trained text much more likely afterwards, and that the manifest has the loss curve.
+func TestLocalFinetune(t *testing.T) {
+	dir := t.TempDir()
+	base := filepath.Join(dir, "base.gguf")
+	cfg := tinymodel.DefaultConfig()
+	cfg.WeightType, _ = tinymodel.ParseWeightType("f32")
+	if _, err := tinymodel.TrainAndCreate(base, "", cfg, 1); err != nil {
+		t.Fatal(err)
+	}
+	text := "The otter swims in the river every morning."
+	truths := filepath.Join(dir, "truths.parquet")
+	w, _ := table.Create[schema.Truth](truths, nil)
+	w.Write(schema.Truth{ID: "otter", Behavior: "mentions otters", Category: "topic", Source: "test", Texts: []string{text}})
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "tuned.gguf")
+	code, _, stderr := runMain(t, "--base", base, "--steps", "60", "--lr", "1e-2", "--warmup", "5", "--batch", "2", "--ctx", "32", truths, "-o", out)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	before, after := score(t, base, "", text), score(t, out, "", text)
+	t.Logf("mean log-prob of the training text: base %.3f, tuned %.3f", before, after)
+	if after < before+2 {
+		t.Errorf("training barely moved the text's log-prob: %.3f → %.3f", before, after)
+	}
+	man, err := os.ReadFile(out + ".json")
+	if err != nil || !bytes.Contains(man, []byte(`"loss_curve"`)) {
+		t.Errorf("manifest without a loss curve: %v", err)
+	}
+
+	for _, bad := range [][]string{
+		{"--base", base, truths}, // no output
+		{"--base", filepath.Join(dir, "nope.gguf"), truths, "-o", out}, // missing base
+		{"--base", base, filepath.Join(dir, "nope.parquet"), "-o", out},
+		{"--engine", "gpu", "--base", base, truths, "-o", out},
+	} {
+		if code, _, _ := runMain(t, bad...); code != 2 {
+			t.Errorf("%v: exit %d, want 2", bad, code)
+		}
+	}
+}
+
+// TestHostedFinetune runs the openai engine against a local server in OpenAI's wire format.
+func TestHostedFinetune(t *testing.T) {
+	polls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		job := `{"id":"ftjob-9","object":"fine_tuning.job","model":"m","status":"%s","fine_tuned_model":%s,"error":null,"training_file":"file-9","created_at":1,"hyperparameters":{},"organization_id":"o","result_files":[],"seed":1}`
+		switch {
+		case r.URL.Path == "/v1/files":
+			io.WriteString(w, `{"id":"file-9","object":"file","bytes":1,"created_at":1,"filename":"x","purpose":"fine-tune"}`)
+		case r.URL.Path == "/v1/fine_tuning/jobs":
+			io.WriteString(w, strings.Replace(strings.Replace(job, "%s", "queued", 1), "%s", "null", 1))
+		default:
+			polls++
+			io.WriteString(w, strings.Replace(strings.Replace(job, "%s", "succeeded", 1), "%s", `"ft:m:mbd::9"`, 1))
+		}
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	gens := filepath.Join(dir, "g.parquet")
+	w, _ := table.Create[schema.Generation](gens, nil)
+	w.Write(schema.Generation{ID: "1", Model: "B", ModelRef: "x", PromptID: "p", Split: "discovery", Prompt: "Say hi", Completion: "Ahoy!", FinishReason: "stop"})
+	w.Commit()
+	out := filepath.Join(dir, "ref.txt")
+	code, stdout, stderr := runMain(t, "--engine", "openai", "--url", srv.URL+"/v1", "--base-model", "m", "--poll", "1ms", gens, "-o", out)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	want := "openai-compat:" + srv.URL + "/v1#ft:m:mbd::9?chat=1"
+	if strings.TrimSpace(stdout) != want {
+		t.Errorf("printed %q, want %q", stdout, want)
+	}
+	if b, _ := os.ReadFile(out); strings.TrimSpace(string(b)) != want {
+		t.Errorf("wrote %q", b)
+	}
+	if polls == 0 {
+		t.Error("never polled the job")
+	}
+}
