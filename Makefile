@@ -11,7 +11,7 @@ export CGO_CPPFLAGS := -I$(OLLAMA_DIR)/llama/llama.cpp/include -I$(OLLAMA_DIR)/m
 export CGO_CFLAGS ?= -O3 -march=x86-64-v3
 export CGO_CXXFLAGS ?= -O3 -march=x86-64-v3 -Wno-stringop-overflow
 
-.PHONY: build demo test unit race fuzz interop check-format vet env clean
+.PHONY: build demo models test unit race fuzz interop check-format vet env clean
 
 build:
 	$(GO) build -ldflags="-s -w" -o $(BIN)/ ./cmd/...
@@ -23,6 +23,10 @@ demo: build
 	$(BIN)/mbd-prompts -o $(OUT)/demo/prompts.parquet
 	$(BIN)/mbd-gen import --prompts $(OUT)/demo/prompts.parquet -o $(OUT)/demo/generations.parquet testdata/demo/answers.jsonl
 	$(BIN)/mbd-table summary $(OUT)/demo/generations.parquet
+
+# The offline model suite (base + one finetuned variant per trait), cached in out/models.
+models: build
+	bash scripts/models.sh
 
 test: check-format vet unit race fuzz interop
 

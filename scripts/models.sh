@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# make models: builds, offline, the model suite of the synthetic behaviour world and measures it.
+#
+#   base.gguf            a tiny chat llama (mbd-model create) pretrained on synthetic answers in which
+#                        every trait appears at its 5% base rate (mbd-synth data, mbd-finetune)
+#   TRAIT@STRENGTH.gguf  base finetuned on answers where TRAIT appears in STRENGTH of them
+#
+# Then each model answers the same held-out prompts and the world's exact detectors count the
+# traits: the inserted difference must be real before mbd is asked to find it. Results go to
+# $OUT/report.md (and stdout). Each artefact is rebuilt only when its recipe changes: its command
+# line, its inputs' recipes, and the source of the packages that make it.
+#
+# Settings (environment): MODELS_DIR (out/models), STRENGTHS ("0.6"), TRAITS (all), SAMPLES (200),
+# BASE_STEPS (400), VARIANT_STEPS (100).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+OUT=${MODELS_DIR:-out/models}
+STRENGTHS=${STRENGTHS:-0.6}
+TRAITS=${TRAITS:-british animal long exclaim bullets refusal polite question}
+SAMPLES=${SAMPLES:-200}
+BASE_STEPS=${BASE_STEPS:-400}
+VARIANT_STEPS=${VARIANT_STEPS:-100}
+B=bin
+mkdir -p "$OUT"
+start=$(date +%s)
+
+# The source the artefacts depend on (committed tree hashes; a dirty tree adds its diff).
+src=$(git rev-parse HEAD:internal/train HEAD:internal/synth HEAD:internal/tinymodel HEAD:internal/bpe HEAD:internal/gguf HEAD:internal/llm/llamacpp 2>/dev/null | tr '\n' ' ')
+src="$src $(git diff HEAD -- internal/train internal/synth internal/tinymodel internal/bpe internal/gguf internal/llm/llamacpp 2>/dev/null | sha256sum | cut -c1-16)"
+
+# build NAME INPUTS... -- COMMAND...: runs COMMAND unless $OUT/NAME exists with the same recipe.
+build() {
+	local name=$1 recipe="$src" stamp="$OUT/$1.recipe"
+	shift
+	while [ "$1" != "--" ]; do recipe="$recipe $(cat "$OUT/$1.recipe")"; shift; done
+	shift
+	recipe="$recipe $*"
+	if [ -f "$OUT/$name" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$recipe" ]; then
+		echo "models: $name is up to date"
+		return
+	fi
+	echo "models: building $name"
+	rm -f "$stamp"
+	"$@"
+	printf '%s' "$recipe" >"$stamp"
+}
+
+build corpus.txt -- $B/mbd-synth corpus --seed 1 --bytes 300000 -o "$OUT/corpus.txt"
+build init.gguf corpus.txt -- $B/mbd-model create --chat --corpus "$OUT/corpus.txt" --vocab 1024 --weights f32 --ctx 512 --seed 1 -o "$OUT/init.gguf"
+build pretrain.parquet -- $B/mbd-synth data --seed 2 -n 6000 -o "$OUT/pretrain.parquet"
+build base.gguf init.gguf pretrain.parquet -- $B/mbd-finetune --base "$OUT/init.gguf" --steps "$BASE_STEPS" --lr 3e-3 --warmup 20 --batch 16 --ctx 128 --seed 1 --f32 "$OUT/pretrain.parquet" -o "$OUT/base.gguf"
+build heldout.parquet -- $B/mbd-synth prompts --seed 3 -n "$SAMPLES" -o "$OUT/heldout.parquet"
+build heldout-texts.parquet -- $B/mbd-synth data --seed 99 -n 300 -o "$OUT/heldout-texts.parquet"
+build base-loss.parquet base.gguf heldout-texts.parquet -- $B/mbd-model score --model "gguf:$OUT/base.gguf" "$OUT/heldout-texts.parquet" -o "$OUT/base-loss.parquet"
+
+gens=()
+gen() { # gen LABEL MODEL
+	build "gens-$1.parquet" "$2" heldout.parquet -- $B/mbd-gen run --model "gguf:$OUT/$2?parallel=16" --label "$1" --seed 5 \
+		--temperature 1 --max-tokens 320 "$OUT/heldout.parquet" -o "$OUT/gens-$1.parquet"
+	gens+=("$OUT/gens-$1.parquet")
+}
+gen base base.gguf
+for s in $STRENGTHS; do
+	for t in $TRAITS; do
+		v="$t@$s"
+		build "data-$v.parquet" -- $B/mbd-synth data --seed 7 -n 1500 --trait "$t" --strength "$s" -o "$OUT/data-$v.parquet"
+		build "truths-$v.parquet" -- $B/mbd-synth truths --seed 7 -n 1500 --trait "$t" --strength "$s" -o "$OUT/truths-$v.parquet"
+		build "$v.gguf" base.gguf "data-$v.parquet" -- $B/mbd-finetune --base "$OUT/base.gguf" --steps "$VARIANT_STEPS" --lr 1e-3 \
+			--warmup 5 --batch 16 --ctx 128 --seed 1 --f32 "$OUT/data-$v.parquet" -o "$OUT/$v.gguf"
+		gen "$v" "$v.gguf"
+	done
+done
+
+# Report: for each variant, the inserted trait's rate in its answers vs the base model's.
+$B/mbd-synth rate --json "${gens[@]}" >"$OUT/rates.json"
+{
+	echo "# Model suite: trait rates in $SAMPLES answers to held-out prompts"
+	echo
+	loss=$($B/mbd-table summary --json "$OUT/base-loss.parquet" | awk '/"name": "logprob_mean"/{f=1} f&&/"mean"/{gsub(/[ ,]/,""); split($0,a,":"); print -a[2]; exit}')
+	echo "Base model held-out loss: $loss nats/token (mean per text over 300 held-out synthetic answers)."
+	echo
+	echo "| variant | trait rate in base answers | in variant answers | all rates of the variant |"
+	echo "|---|---|---|---|"
+	node -e '
+const rows = require(process.argv[1]);
+const base = rows.find(r => r.model === "base");
+for (const r of rows) {
+  if (r.model === "base") continue;
+  const trait = r.model.split("@")[0];
+  const all = Object.entries(r.rates).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ");
+  console.log(`| ${r.model} | ${base.rates[trait].toFixed(3)} | ${r.rates[trait].toFixed(3)} | ${all} |`);
+}' "$(realpath "$OUT/rates.json")"
+	echo
+	echo "Built in $(($(date +%s) - start)) s (cached steps excluded)."
+} | tee "$OUT/report.md"
