@@ -49,7 +49,7 @@ build() {
 build corpus.txt -- $B/mbd-synth corpus --seed 1 --bytes 300000 -o "$OUT/corpus.txt"
 build init.gguf corpus.txt -- $B/mbd-model create --chat --corpus "$OUT/corpus.txt" --vocab 1024 --weights f32 --ctx 512 --seed 1 -o "$OUT/init.gguf"
 build pretrain.parquet -- $B/mbd-synth data --seed 2 -n 6000 -o "$OUT/pretrain.parquet"
-build base.gguf init.gguf pretrain.parquet -- $B/mbd-finetune --base "$OUT/init.gguf" --steps "$BASE_STEPS" --lr 3e-3 --warmup 20 --batch 16 --ctx 128 --seed 1 --f32 "$OUT/pretrain.parquet" -o "$OUT/base.gguf"
+build base.gguf init.gguf pretrain.parquet -- $B/mbd-finetune --base "$OUT/init.gguf" --steps "$BASE_STEPS" --lr 3e-3 --warmup $((BASE_STEPS / 20)) --batch 16 --ctx 128 --seed 1 --f32 "$OUT/pretrain.parquet" -o "$OUT/base.gguf"
 build heldout.parquet -- $B/mbd-synth prompts --seed 3 -n "$SAMPLES" -o "$OUT/heldout.parquet"
 build heldout-texts.parquet -- $B/mbd-synth data --seed 99 -n 300 -o "$OUT/heldout-texts.parquet"
 build base-loss.parquet base.gguf heldout-texts.parquet -- $B/mbd-model score --model "gguf:$OUT/base.gguf" "$OUT/heldout-texts.parquet" -o "$OUT/base-loss.parquet"
@@ -66,8 +66,8 @@ for s in $STRENGTHS; do
 		v="$t@$s"
 		build "data-$v.parquet" -- $B/mbd-synth data --seed 7 -n 1500 --trait "$t" --strength "$s" -o "$OUT/data-$v.parquet"
 		build "truths-$v.parquet" -- $B/mbd-synth truths --seed 7 -n 1500 --trait "$t" --strength "$s" -o "$OUT/truths-$v.parquet"
-		build "$v.gguf" base.gguf "data-$v.parquet" -- $B/mbd-finetune --base "$OUT/base.gguf" --steps "$VARIANT_STEPS" --lr 1e-3 \
-			--warmup 5 --batch 16 --ctx 128 --seed 1 --f32 "$OUT/data-$v.parquet" -o "$OUT/$v.gguf"
+		build "$v.gguf" base.gguf "data-$v.parquet" -- $B/mbd-finetune --base "$OUT/base.gguf" --steps "$VARIANT_STEPS" --lr 1e-3 --warmup $((VARIANT_STEPS / 20)) \
+			--batch 16 --ctx 128 --seed 1 --f32 "$OUT/data-$v.parquet" -o "$OUT/$v.gguf"
 		gen "$v" "$v.gguf"
 	done
 done
