@@ -222,6 +222,7 @@ func runLocal(ctx context.Context, cmd *ucli.Command) error {
 	err = m.Train(ctx, tokens, cfg, func(step int, loss, tokPerSec float64) {
 		curve = append(curve, point{step, loss})
 		rate = tokPerSec
+		bar.SetStatus(fmt.Sprintf("loss %.3f, %.0f tok/s", loss, tokPerSec))
 		bar.Add(1)
 		if step%10 == 0 || step == cfg.Steps {
 			env.Log.Debug("step", "step", step, "loss", fmt.Sprintf("%.4f", loss), "tokens/s", fmt.Sprintf("%.0f", tokPerSec))

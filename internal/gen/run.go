@@ -246,6 +246,7 @@ func runGenerate(ctx context.Context, cmd *ucli.Command) error {
 					tokens += int(*r.CompletionTokens)
 				}
 			}
+			bar.SetStatus(fmt.Sprintf("%.0f tok/s", float64(tokens)/time.Since(start).Seconds()))
 			bar.Add(int64(len(part)))
 			env.Log.Debug("chunk done", "chunk", c+1, "of", nChunks, "tokens/s", float64(tokens)/time.Since(start).Seconds())
 		}

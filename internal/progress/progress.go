@@ -23,6 +23,7 @@ type Bar struct {
 	n        int64
 	start    time.Time
 	lastDraw time.Time
+	status   string
 }
 
 // IsTerminal reports whether w is a terminal.
@@ -52,6 +53,16 @@ func (b *Bar) Add(n int64) {
 		b.lastDraw = now
 		b.draw(false)
 	}
+}
+
+// SetStatus sets text shown after the counts, such as "loss 2.31, 3900 tok/s".
+func (b *Bar) SetStatus(s string) {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	b.status = s
+	b.mu.Unlock()
 }
 
 // Done draws the final state and ends the line.
@@ -85,6 +96,9 @@ func (b *Bar) draw(final bool) {
 	}
 	if final {
 		fmt.Fprintf(&s, ", %.0f/s, %s", rate, time.Since(b.start).Round(time.Millisecond))
+	}
+	if b.status != "" {
+		s.WriteString(" | " + b.status)
 	}
 	s.WriteString("\x1b[K") // clear the rest of the line
 	if final {

@@ -279,4 +279,3 @@ func traitIDs() string {
 	}
 	return strings.Join(ids, ", ")
 }
-
