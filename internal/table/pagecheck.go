@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/parquet-go/parquet-go/encoding/thrift"
 	"github.com/parquet-go/parquet-go/format"
@@ -26,7 +27,7 @@ func checkParquetPages(r io.ReaderAt, size int64, md *format.FileMetaData) error
 	for gi, rg := range md.RowGroups {
 		for _, col := range rg.Columns {
 			cm := col.MetaData
-			where := fmt.Sprintf("row group %d, column %s", gi, bytes.Join(bytesOf(cm.PathInSchema), []byte(".")))
+			where := fmt.Sprintf("row group %d, column %s", gi, strings.Join(cm.PathInSchema, "."))
 			start := cm.DataPageOffset
 			if cm.DictionaryPageOffset > 0 && cm.DictionaryPageOffset < start {
 				start = cm.DictionaryPageOffset
@@ -70,12 +71,4 @@ func checkParquetPages(r io.ReaderAt, size int64, md *format.FileMetaData) error
 		}
 	}
 	return nil
-}
-
-func bytesOf(ss []string) [][]byte {
-	out := make([][]byte, len(ss))
-	for i, s := range ss {
-		out[i] = []byte(s)
-	}
-	return out
 }
