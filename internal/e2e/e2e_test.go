@@ -13,6 +13,7 @@ import (
 	"github.com/mbd-dev/mbd/internal/gen"
 	"github.com/mbd-dev/mbd/internal/modeltool"
 	"github.com/mbd-dev/mbd/internal/prompts"
+	"github.com/mbd-dev/mbd/internal/synthcmd"
 	"github.com/mbd-dev/mbd/internal/tablecmd"
 )
 
@@ -26,6 +27,7 @@ func TestMain(m *testing.M) {
 		"mbd-gen":     tool(gen.Main),
 		"mbd-table":   tool(tablecmd.Main),
 		"mbd-model":   tool(modeltool.Main),
+		"mbd-synth":   tool(synthcmd.Main),
 	}))
 }
 
