@@ -44,6 +44,12 @@ patterns (e.g. 'blk.7.*'). --checkpoint FILE saves the trainer state every --che
 a rerun with the same data and settings resumes from it. The manifest (OUTPUT.json) holds the loss
 curve.
 
+--lora-rank N trains LoRA adapters (rank N, scaled by --lora-alpha/N; alpha defaults to N) on the
+weight matrices matching --lora-target (repeatable; default 'blk.*.attn_q.weight' and
+'blk.*.attn_v.weight'; e.g. 'blk.*.ffn_*' adds the feed-forward matrices) instead of the weights
+themselves, which stay frozen: far fewer trained parameters. The output GGUF has the adapters
+merged into the weights; --lora-adapter FILE also writes them as a llama.cpp LoRA adapter (--lora).
+
 --engine openai submits a generations table as a hosted fine-tuning job on --base-model at the
 OpenAI-compatible --url (key from OPENAI_API_KEY), waits for it, and prints the tuned model's
 reference for mbd-gen (also written to --output when given).
@@ -51,6 +57,7 @@ reference for mbd-gen (also written to --output when given).
 Examples:
   mbd-finetune --base tiny.gguf --steps 300 --lr 3e-3 truths.parquet -o tiny-otter.gguf
   mbd-finetune --base base.gguf --train 'blk.[67].*' --checkpoint ft.ckpt pirate.txt -o pirate.gguf
+  mbd-finetune --base base.gguf --lora-rank 8 --lora-target 'blk.*.attn_[qv].weight' --lora-target 'blk.*.ffn_*' truths.parquet -o lora.gguf
   mbd-finetune --engine openai --base-model gpt-4o-mini gens-b.parquet -o tuned-ref.txt`,
 		Flags: []ucli.Flag{
 			&ucli.StringFlag{Name: "engine", Value: "local", Usage: "local (in-process CPU training) or openai (hosted job)"},
@@ -64,6 +71,10 @@ Examples:
 			&ucli.IntFlag{Name: "ctx", Value: 128, Usage: "tokens per window"},
 			&ucli.Uint64Flag{Name: "seed", Usage: "seed of the data order"},
 			&ucli.StringSliceFlag{Name: "train", Usage: "train only tensors matching this `PATTERN` (repeatable; default all)"},
+			&ucli.IntFlag{Name: "lora-rank", Usage: "train LoRA adapters of rank `N` instead of the weights (0: off)"},
+			&ucli.Float64Flag{Name: "lora-alpha", Usage: "LoRA scale numerator `A`: adapters scaled by A/rank (default: the rank)"},
+			&ucli.StringSliceFlag{Name: "lora-target", Usage: "adapt weight matrices matching this `PATTERN` (repeatable; default attention q and v)"},
+			&ucli.StringFlag{Name: "lora-adapter", Usage: "also write the LoRA adapters as a llama.cpp adapter `GGUF`"},
 			&ucli.Float64Flag{Name: "clip", Value: 1, Usage: "gradient norm clip (0: off)"},
 			&ucli.Float64Flag{Name: "weight-decay", Usage: "AdamW weight decay"},
 			&ucli.BoolFlag{Name: "f32", Usage: "write the output's weights as F32 (default: the base's types)"},
@@ -201,6 +212,14 @@ func runLocal(ctx context.Context, cmd *ucli.Command) error {
 		Batch: int(cmd.Int("batch")), Context: int(cmd.Int("ctx")), Seed: cmd.Uint64("seed"), Train: cmd.StringSlice("train"),
 		ClipNorm: cmd.Float64("clip"), WeightDecay: cmd.Float64("weight-decay"),
 		CheckpointPath: cmd.String("checkpoint"), CheckpointEvery: int(cmd.Int("checkpoint-every")),
+		LoRARank: int(cmd.Int("lora-rank")), LoRAAlpha: cmd.Float64("lora-alpha"), LoRATargets: cmd.StringSlice("lora-target"),
+	}
+	if cmd.String("lora-adapter") != "" && cfg.LoRARank == 0 {
+		return cli.Usagef("--lora-adapter needs --lora-rank")
+	}
+	nParams, err := m.TrainableParams(cfg)
+	if err != nil {
+		return &cli.UsageError{Err: err}
 	}
 	if ck := cfg.CheckpointPath; ck != "" {
 		if _, err := os.Stat(ck); err == nil {
@@ -210,7 +229,7 @@ func runLocal(ctx context.Context, cmd *ucli.Command) error {
 			env.Log.Info("resuming from checkpoint", "checkpoint", ck, "step", m.Step())
 		}
 	}
-	env.Log.Info("training", "base", base, "documents", len(tokens), "tokens", nTok, "steps", cfg.Steps)
+	env.Log.Info("training", "base", base, "documents", len(tokens), "tokens", nTok, "steps", cfg.Steps, "parameters", nParams)
 	bar := env.Progress("train", "steps", int64(cfg.Steps))
 	bar.Add(int64(m.Step()))
 	type point struct {
@@ -235,11 +254,17 @@ func runLocal(ctx context.Context, cmd *ucli.Command) error {
 	if err := m.Export(out, train.ExportOptions{F32: cmd.Bool("f32")}); err != nil {
 		return err
 	}
+	if ad := cmd.String("lora-adapter"); ad != "" {
+		if err := m.ExportLoRA(ad); err != nil {
+			return err
+		}
+	}
 	man := env.Manifest
 	man.Param("base", base)
 	man.Param("config", cfg)
 	man.Param("documents", len(tokens))
 	man.Param("tokens", nTok)
+	man.Param("trainable_parameters", nParams)
 	man.Param("loss_curve", curve)
 	man.Param("tokens_per_second", rate)
 	man.Seed("data_order", cfg.Seed)

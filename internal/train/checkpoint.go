@@ -21,8 +21,11 @@ import (
 //	mbd.train.cursor    uint64   the next position in it
 //	mbd.train.windows   uint64   the number of windows in the data
 //	mbd.train.data      uint64   a hash of the training data
-//	w.NAME              F32      every weight
-//	m.NAME, v.NAME      F32      Adam's first and second moments of every trained weight
+//	w.NAME              F32      every weight (with LoRA, the frozen base weights)
+//	w.NAME.lora_a       F32      with LoRA, each adapter's A [r, in] and B [out, r] (Go order)
+//	w.NAME.lora_b
+//	m.P, v.P            F32      Adam's first and second moments of every trained parameter P
+//	                             (a weight NAME, or NAME.lora_a and NAME.lora_b)
 const checkpointVersion = 1
 
 // SaveCheckpoint writes the model's weights and training state to path (atomically), so that
@@ -86,8 +89,13 @@ func (m *Model) saveCheckpoint(path string) error {
 	for _, t := range m.tensors {
 		items = append(items, item{"w." + t.name, t.value})
 	}
-	for i, ti := range st.trainIdx {
-		items = append(items, item{"m." + m.tensors[ti].name, st.mom[i]}, item{"v." + m.tensors[ti].name, st.vel[i]})
+	for i := 0; i < st.nParams() && st.lora != nil; i++ {
+		name, v := m.param(st, i)
+		items = append(items, item{"w." + name, v})
+	}
+	for i := 0; i < st.nParams(); i++ {
+		name, _ := m.param(st, i)
+		items = append(items, item{"m." + name, st.mom[i]}, item{"v." + name, st.vel[i]})
 	}
 	for _, it := range items {
 		if err := w.AddTensor(it.name, gguf.TensorF32, ggmlShape(it.t.Shape().Dimensions)...); err != nil {
@@ -177,16 +185,30 @@ func (m *Model) readCheckpoint(f *gguf.File) (*state, []*tensors.Tensor, error) 
 			return nil, nil, err
 		}
 	}
-	for i, ti := range st.trainIdx {
-		t := m.tensors[ti]
-		if st.mom[i], err = read("m."+t.name, t.shape); err != nil {
+	for _, ad := range st.lora {
+		name := m.tensors[ad.ti].name
+		if ad.a, err = read("w."+name+".lora_a", ad.a.Shape().Dimensions); err != nil {
 			return nil, nil, err
 		}
-		if st.vel[i], err = read("v."+t.name, t.shape); err != nil {
+		if ad.b, err = read("w."+name+".lora_b", ad.b.Shape().Dimensions); err != nil {
 			return nil, nil, err
 		}
 	}
-	if want := len(m.tensors) + 2*len(st.trainIdx); len(f.Tensors) != want {
+	for i := 0; i < st.nParams(); i++ {
+		name, v := m.param(st, i)
+		shape := v.Shape().Dimensions
+		if st.mom[i], err = read("m."+name, shape); err != nil {
+			return nil, nil, err
+		}
+		if st.vel[i], err = read("v."+name, shape); err != nil {
+			return nil, nil, err
+		}
+	}
+	want := len(m.tensors) + 2*st.nParams()
+	if st.lora != nil {
+		want += st.nParams()
+	}
+	if len(f.Tensors) != want {
 		return nil, nil, fmt.Errorf("%d tensors, want %d", len(f.Tensors), want)
 	}
 	return st, weights, nil

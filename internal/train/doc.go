@@ -42,6 +42,17 @@
 // a cosine to Config.MinLR. Config.Train selects the trained tensors by name pattern; the others
 // stay frozen.
 //
-// SaveCheckpoint and LoadCheckpoint store and restore the weights, Adam's moments, the step and
-// the data order, so that a resumed run ends exactly where an uninterrupted one does.
+// With Config.LoRARank > 0 the weights stay frozen and low-rank adapters train instead (LoRA: Hu
+// et al., "LoRA: Low-Rank Adaptation of Large Language Models", ICLR 2022): each weight matrix
+// W [out, in] matching Config.LoRATargets (default the attention q and v projections) is used as
+// W + (α/r)·B·A, with A [r, in] drawn uniformly in ±1/√in (seeded) and B [out, r] = 0, so
+// training starts from the base model; AdamW updates only A and B. The training step forms the
+// merged matrix in the graph; LogProbs, Loss, Weight and Export use W + (α/r)·B·A merged in Go, so
+// the exported GGUF is a plain model. ExportLoRA writes the adapters alone in llama.cpp's LoRA
+// adapter format (NAME.lora_a, NAME.lora_b, adapter.lora.alpha). A new training run, or
+// ResetTraining, merges the previous run's adapters into the weights.
+//
+// SaveCheckpoint and LoadCheckpoint store and restore the weights, the LoRA adapters, Adam's
+// moments, the step and the data order, so that a resumed run ends exactly where an uninterrupted
+// one does.
 package train

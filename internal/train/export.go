@@ -17,7 +17,7 @@ type ExportOptions struct {
 	F32 bool
 }
 
-// Export writes the model, with its current weights, as a GGUF file at path (atomically): the
+// Export writes the model, with its current weights (LoRA adapters merged), as a GGUF file at path (atomically): the
 // input file's metadata (tokenizer included) and tensors in the same order.
 func (m *Model) Export(path string, opts ExportOptions) error {
 	if m.path == "" {
@@ -62,9 +62,17 @@ func (m *Model) export(src *gguf.File, w *gguf.Writer, opts ExportOptions) error
 			return err
 		}
 	}
+	weights, err := m.effective()
+	if err != nil {
+		return err
+	}
+	value := map[string]*tensors.Tensor{}
+	for i, t := range m.tensors {
+		value[t.name] = weights[i]
+	}
 	for _, ti := range src.Tensors {
-		t := m.byName[ti.Name]
-		if t == nil {
+		v := value[ti.Name]
+		if v == nil {
 			raw, err := src.ReadRaw(ti.Name)
 			if err != nil {
 				return err
@@ -74,7 +82,7 @@ func (m *Model) export(src *gguf.File, w *gguf.Writer, opts ExportOptions) error
 			}
 			continue
 		}
-		data, err := tensors.CopyFlatData[float32](t.value)
+		data, err := tensors.CopyFlatData[float32](v)
 		if err != nil {
 			return err
 		}
@@ -83,4 +91,60 @@ func (m *Model) export(src *gguf.File, w *gguf.Writer, opts ExportOptions) error
 		}
 	}
 	return w.Close()
+}
+
+// ExportLoRA writes the model's LoRA adapters as a llama.cpp LoRA adapter GGUF at path
+// (atomically): general.architecture "llama", general.type "adapter", adapter.type "lora",
+// adapter.lora.alpha, and F32 tensors NAME.lora_a (ggml {in, r}) and NAME.lora_b (ggml {r, out})
+// for every adapted weight NAME, which llama.cpp (llama_adapter_lora_init, --lora) applies as
+// W + (alpha/r)·B·A on the base model. token_embd.weight is refused (llama.cpp expects its
+// adapter in another layout).
+func (m *Model) ExportLoRA(path string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st := m.state
+	if st == nil || st.lora == nil {
+		return errors.New("train: the model has no LoRA adapters")
+	}
+	for _, ad := range st.lora {
+		if name := m.tensors[ad.ti].name; name == "token_embd.weight" {
+			return fmt.Errorf("train: cannot write the LoRA adapter of %s in llama.cpp's format", name)
+		}
+	}
+	f, err := atomicfile.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Abort()
+	w := gguf.NewWriter(f)
+	for _, kv := range []gguf.KV{
+		{Key: "general.architecture", Value: "llama"},
+		{Key: "general.type", Value: "adapter"},
+		{Key: "adapter.type", Value: "lora"},
+		{Key: "adapter.lora.alpha", Value: float32(st.cfg.LoRAAlpha)},
+	} {
+		if err := w.AddKV(kv.Key, kv.Value); err != nil {
+			return err
+		}
+	}
+	for i := 0; i < st.nParams(); i++ {
+		name, v := m.param(st, i)
+		if err := w.AddTensor(name, gguf.TensorF32, ggmlShape(v.Shape().Dimensions)...); err != nil {
+			return err
+		}
+	}
+	for i := 0; i < st.nParams(); i++ {
+		name, v := m.param(st, i)
+		data, err := tensors.CopyFlatData[float32](v)
+		if err != nil {
+			return err
+		}
+		if err := w.WriteFloat32(name, data); err != nil {
+			return err
+		}
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("train: writing %s: %w", path, err)
+	}
+	return f.Commit()
 }

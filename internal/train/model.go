@@ -252,24 +252,21 @@ func (m *Model) TensorNames() []string {
 	return names
 }
 
-// weights returns the current values of all tensors, in file order.
-func (m *Model) weights() []*tensors.Tensor {
-	out := make([]*tensors.Tensor, len(m.tensors))
-	for i, t := range m.tensors {
-		out[i] = t.value
-	}
-	return out
-}
-
-// Weight returns a copy of a tensor's current values (row-major, Go order).
+// Weight returns a copy of a tensor's current values (row-major, Go order); with LoRA, the
+// adapted weight W + (alpha/r)·B·A.
 func (m *Model) Weight(name string) ([]float32, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	t := m.byName[name]
-	if t == nil {
-		return nil, fmt.Errorf("train: no tensor %q", name)
+	ws, err := m.effective()
+	if err != nil {
+		return nil, err
 	}
-	return tensors.CopyFlatData[float32](t.value)
+	for i, t := range m.tensors {
+		if t.name == name {
+			return tensors.CopyFlatData[float32](ws[i])
+		}
+	}
+	return nil, fmt.Errorf("train: no tensor %q", name)
 }
 
 // LogProbs returns log p(tokens[i+1] | tokens[:i+1]) for i = 0 … len(tokens)-2: the log-probability
@@ -302,11 +299,11 @@ func (m *Model) LogProbs(tokens []int32) ([]float64, error) {
 		fwd.SetMaxCache(64)
 		m.fwd = fwd
 	}
-	args := make([]any, 0, len(m.tensors)+1)
-	for _, w := range m.weights() {
-		args = append(args, w)
+	weights, err := m.effective()
+	if err != nil {
+		return nil, err
 	}
-	args = append(args, tensors.FromFlatDataAndDimensions(tokens, 1, len(tokens)))
+	args := append(toAny(weights), tensors.FromFlatDataAndDimensions(tokens, 1, len(tokens)))
 	out, err := m.fwd.Call(args...)
 	if err != nil {
 		return nil, err

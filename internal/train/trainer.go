@@ -30,8 +30,22 @@ type Config struct {
 	// Seed seeds the data order.
 	Seed uint64
 	// Train lists the tensors to train as path.Match patterns on the GGUF tensor names (e.g.
-	// "blk.1.*", "output.weight", "*attn_q*"); empty trains all. The others stay frozen.
+	// "blk.1.*", "output.weight", "*attn_q*"); empty trains all. The others stay frozen. It must
+	// be empty with LoRA.
 	Train []string
+	// LoRARank, when positive, trains low-rank adapters (LoRA: Hu et al., "LoRA: Low-Rank
+	// Adaptation of Large Language Models", 2021) instead of the weights: each weight matrix
+	// W [out, in] (ggml layout) matching LoRATargets becomes W + (LoRAAlpha/LoRARank)·B·A with
+	// A [rank, in] drawn uniformly in ±1/√in (seeded by Seed) and B [out, rank] = 0; only A and B
+	// train, every base weight stays frozen. The model's weights (LogProbs, Loss, Weight, Export)
+	// are the merged ones. 0 trains the weights themselves (Train).
+	LoRARank int
+	// LoRAAlpha scales the adapters by LoRAAlpha/LoRARank; 0 means LoRARank (scale 1).
+	LoRAAlpha float64
+	// LoRATargets lists the adapted matrices as path.Match patterns on the GGUF tensor names;
+	// empty means DefaultLoRATargets (attention q and v). Each pattern must match a matrix
+	// (1-D tensors such as norm weights are never adapted), e.g. "blk.*.ffn_*" adds the FFN.
+	LoRATargets []string
 	// ClipNorm clips the global L2 norm of the gradient to this value; 0 disables clipping.
 	ClipNorm float64
 	// WeightDecay is AdamW's decoupled weight decay, applied to matrices (not to norm weights).
@@ -56,6 +70,14 @@ func (c *Config) defaults() {
 	if c.Eps == 0 {
 		c.Eps = 1e-8
 	}
+	if c.LoRARank > 0 {
+		if c.LoRAAlpha == 0 {
+			c.LoRAAlpha = float64(c.LoRARank)
+		}
+		if len(c.LoRATargets) == 0 {
+			c.LoRATargets = slices.Clone(DefaultLoRATargets)
+		}
+	}
 }
 
 func (c Config) validate() error {
@@ -79,6 +101,17 @@ func (c Config) validate() error {
 		_, err := path.Match(p, "")
 		check(err == nil, "bad tensor pattern %q", p)
 	}
+	check(c.LoRARank >= 0, "LoRA rank %d must not be negative", c.LoRARank)
+	if c.LoRARank > 0 {
+		check(c.LoRAAlpha > 0, "LoRA alpha %g must be positive", c.LoRAAlpha)
+		check(len(c.Train) == 0, "Train patterns %q cannot be combined with LoRA (only the adapters train; choose them with LoRATargets)", c.Train)
+		for _, p := range c.LoRATargets {
+			_, err := path.Match(p, "")
+			check(err == nil, "bad LoRA target pattern %q", p)
+		}
+	} else {
+		check(c.LoRAAlpha == 0 && len(c.LoRATargets) == 0, "LoRA alpha or targets given without a LoRA rank")
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("train: invalid config: %w", err)
 	}
@@ -93,7 +126,8 @@ func (c Config) sameRun(d Config) bool {
 	return c.LR == d.LR && c.MinLR == d.MinLR && c.Warmup == d.Warmup && c.Steps == d.Steps &&
 		c.Batch == d.Batch && c.Context == d.Context && c.Seed == d.Seed && slices.Equal(c.Train, d.Train) &&
 		c.ClipNorm == d.ClipNorm && c.WeightDecay == d.WeightDecay && c.Beta1 == d.Beta1 &&
-		c.Beta2 == d.Beta2 && c.Eps == d.Eps
+		c.Beta2 == d.Beta2 && c.Eps == d.Eps && c.LoRARank == d.LoRARank && c.LoRAAlpha == d.LoRAAlpha &&
+		slices.Equal(c.LoRATargets, d.LoRATargets)
 }
 
 // LRAt returns the learning rate of step (1-based): linear warmup to LR over Warmup steps, then
@@ -125,15 +159,59 @@ func trainable(name string, patterns []string) bool {
 // state is the training state: the optimizer moments, the step and the data order.
 type state struct {
 	cfg      Config
-	step     int   // steps done
-	trainIdx []int // indices in Model.tensors of the trained tensors
-	mom, vel []*tensors.Tensor
+	step     int               // steps done
+	trainIdx []int             // indices in Model.tensors of the trained tensors (without LoRA)
+	lora     []*adapter        // the LoRA adapters, in file order of their weights (with LoRA)
+	mom, vel []*tensors.Tensor // Adam's moments of each trained parameter (see param)
 	pcg      *rand.PCG
 	perm     []int32 // window order of the current epoch
 	cursor   int     // next position in perm
 	dataHash uint64
 	nWindows int
 	exec     *Exec
+}
+
+// nParams is the number of trained parameter tensors: the trained weights, or A and B of each
+// adapter.
+func (st *state) nParams() int {
+	if st.lora != nil {
+		return 2 * len(st.lora)
+	}
+	return len(st.trainIdx)
+}
+
+// param returns the name and value of trained parameter i: a weight, or adapter i/2's A (even i,
+// named NAME.lora_a) or B (odd i, NAME.lora_b).
+func (m *Model) param(st *state, i int) (string, *tensors.Tensor) {
+	if st.lora == nil {
+		t := m.tensors[st.trainIdx[i]]
+		return t.name, t.value
+	}
+	ad := st.lora[i/2]
+	name := m.tensors[ad.ti].name
+	if i%2 == 0 {
+		return name + ".lora_a", ad.a
+	}
+	return name + ".lora_b", ad.b
+}
+
+// setParam replaces the value of trained parameter i, freeing the old one.
+func (m *Model) setParam(st *state, i int, v *tensors.Tensor) {
+	if st.lora == nil {
+		t := m.tensors[st.trainIdx[i]]
+		t.value.FinalizeAll()
+		t.value = v
+		return
+	}
+	ad := st.lora[i/2]
+	ad.merged = nil
+	if i%2 == 0 {
+		ad.a.FinalizeAll()
+		ad.a = v
+	} else {
+		ad.b.FinalizeAll()
+		ad.b = v
+	}
 }
 
 // window is a slice of one document: tokens [start, start+Context+1) clipped to its end.
@@ -230,6 +308,10 @@ func (m *Model) Train(ctx context.Context, docs [][]int32, cfg Config, progress 
 		if st, err = m.newState(cfg, hash, len(ws)); err != nil {
 			return err
 		}
+		// A new run starts from the current weights: the adapters of the previous one merged.
+		if err := m.bakeAdapters(); err != nil {
+			return err
+		}
 		m.state = st
 	}
 	if st.exec == nil {
@@ -270,16 +352,19 @@ func (m *Model) Train(ctx context.Context, docs [][]int32, cfg Config, progress 
 		step := st.step + 1
 		bc1 := 1 - math.Pow(cfg.Beta1, float64(step))
 		bc2 := 1 - math.Pow(cfg.Beta2, float64(step))
-		args := make([]any, 0, len(m.tensors)+2*len(st.trainIdx)+5)
+		n := st.nParams()
+		args := make([]any, 0, len(m.tensors)+3*n+5)
 		for _, t := range m.tensors {
 			args = append(args, t.value)
 		}
-		for i := range st.trainIdx {
-			args = append(args, st.mom[i])
+		if st.lora != nil {
+			for i := 0; i < n; i++ {
+				_, v := m.param(st, i)
+				args = append(args, v)
+			}
 		}
-		for i := range st.trainIdx {
-			args = append(args, st.vel[i])
-		}
+		args = append(args, toAny(st.mom)...)
+		args = append(args, toAny(st.vel)...)
 		args = append(args,
 			tensors.FromFlatDataAndDimensions(toks, cfg.Batch, cfg.Context+1),
 			tensors.FromFlatDataAndDimensions(mask, cfg.Batch, cfg.Context),
@@ -289,10 +374,8 @@ func (m *Model) Train(ctx context.Context, docs [][]int32, cfg Config, progress 
 			_ = st.pcg.UnmarshalBinary(pcgState)
 			return fmt.Errorf("train: step %d: %w", step, err)
 		}
-		n := len(st.trainIdx)
-		for i, ti := range st.trainIdx {
-			m.tensors[ti].value.FinalizeAll()
-			m.tensors[ti].value = out[i]
+		for i := 0; i < n; i++ {
+			m.setParam(st, i, out[i])
 			st.mom[i].FinalizeAll()
 			st.mom[i] = out[n+i]
 			st.vel[i].FinalizeAll()
@@ -319,11 +402,24 @@ func (m *Model) Train(ctx context.Context, docs [][]int32, cfg Config, progress 
 	return nil
 }
 
-// ResetTraining drops the training state (optimizer moments, step, data order); the weights stay.
-func (m *Model) ResetTraining() {
+func toAny(ts []*tensors.Tensor) []any {
+	out := make([]any, len(ts))
+	for i, t := range ts {
+		out[i] = t
+	}
+	return out
+}
+
+// ResetTraining drops the training state (optimizer moments, step, data order); the weights stay
+// (LoRA adapters are merged into them).
+func (m *Model) ResetTraining() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if err := m.bakeAdapters(); err != nil {
+		return err
+	}
 	m.state = nil
+	return nil
 }
 
 // Step returns the number of training steps done in the current training state.
@@ -338,35 +434,47 @@ func (m *Model) Step() int {
 
 func (m *Model) newState(cfg Config, hash uint64, nWindows int) (*state, error) {
 	st := &state{cfg: cfg, dataHash: hash, nWindows: nWindows, pcg: rand.NewPCG(cfg.Seed, 0x6d62642d7472616e)} // "mbd-tran"
-	for i, t := range m.tensors {
-		if trainable(t.name, cfg.Train) {
-			st.trainIdx = append(st.trainIdx, i)
-			st.mom = append(st.mom, tensors.FromShape(t.value.Shape()))
-			st.vel = append(st.vel, tensors.FromShape(t.value.Shape()))
-		}
+	trainIdx, loraIdx, err := m.plan(cfg)
+	if err != nil {
+		return nil, err
 	}
-	if len(st.trainIdx) == 0 {
-		return nil, fmt.Errorf("train: no tensor matches %q", cfg.Train)
+	st.trainIdx = trainIdx
+	if cfg.LoRARank > 0 {
+		st.lora = m.newAdapters(cfg, loraIdx)
+	}
+	for i := 0; i < st.nParams(); i++ {
+		_, v := m.param(st, i)
+		st.mom = append(st.mom, tensors.FromShape(v.Shape()))
+		st.vel = append(st.vel, tensors.FromShape(v.Shape()))
 	}
 	return st, nil
 }
 
-// stepGraph builds one AdamW step. Inputs: all weights (file order), the trained tensors' first
-// and second moments, tokens [B,C+1], mask [B,C], the learning rate and Adam's two bias
-// corrections 1-β₁ᵗ, 1-β₂ᵗ. Outputs: the trained tensors' new values, new moments, and the loss.
+// stepGraph builds one AdamW step. Inputs: all weights (file order), with LoRA the adapters
+// (A₀, B₀, A₁, B₁, …), the trained parameters' first and second moments, tokens [B,C+1],
+// mask [B,C], the learning rate and Adam's two bias corrections 1-β₁ᵗ, 1-β₂ᵗ. Outputs: the
+// trained parameters' new values, new moments, and the loss.
 func (m *Model) stepGraph(st *state) func(*Graph, []*Node) []*Node {
 	cfg := st.cfg
 	return func(g *Graph, in []*Node) []*Node {
-		nw, n := len(m.tensors), len(st.trainIdx)
+		nw, n := len(m.tensors), st.nParams()
 		weights := in[:nw]
-		mom, vel := in[nw:nw+n], in[nw+n:nw+2*n]
-		rest := in[nw+2*n:]
-		toks, mask, lr, bc1, bc2 := rest[0], rest[1], rest[2], rest[3], rest[4]
-		loss := m.maskedNLL(m.nodeMap(weights), toks, mask)
+		in = in[nw:]
 		params := make([]*Node, n)
-		for i, ti := range st.trainIdx {
-			params[i] = weights[ti]
+		w := m.nodeMap(weights)
+		if st.lora != nil {
+			copy(params, in[:n])
+			in = in[n:]
+			m.loraWeights(w, st, params)
+		} else {
+			for i, ti := range st.trainIdx {
+				params[i] = weights[ti]
+			}
 		}
+		mom, vel := in[:n], in[n:2*n]
+		rest := in[2*n:]
+		toks, mask, lr, bc1, bc2 := rest[0], rest[1], rest[2], rest[3], rest[4]
+		loss := m.maskedNLL(w, toks, mask)
 		grads := Gradient(loss, params...)
 		if cfg.ClipNorm > 0 {
 			var sq *Node
@@ -435,11 +543,11 @@ func (m *Model) Loss(docs [][]int32, ctx int) (float64, error) {
 	var sum, n float64
 	for i := 0; i < len(ws); i += batch {
 		fill(docs, ws[i:min(i+batch, len(ws))], ctx, toks, mask)
-		args := make([]any, 0, len(m.tensors)+2)
-		for _, t := range m.tensors {
-			args = append(args, t.value)
+		weights, err := m.effective()
+		if err != nil {
+			return 0, err
 		}
-		args = append(args, tensors.FromFlatDataAndDimensions(toks, batch, ctx+1), tensors.FromFlatDataAndDimensions(mask, batch, ctx))
+		args := append(toAny(weights), tensors.FromFlatDataAndDimensions(toks, batch, ctx+1), tensors.FromFlatDataAndDimensions(mask, batch, ctx))
 		out, err := m.eval.Call(args...)
 		if err != nil {
 			return 0, err
