@@ -112,8 +112,18 @@ func TestLocalLoRA(t *testing.T) {
 	if after < before+2 {
 		t.Errorf("LoRA training barely moved the text's log-prob: %.3f → %.3f", before, after)
 	}
-	if _, err := os.Stat(adapter); err != nil {
-		t.Errorf("no adapter file: %v", err)
+	// llama.cpp applying the adapter to the base gives the merged model's scores.
+	m, err := llamacpp.Load(llamacpp.Options{Path: base, LoRA: adapter, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := m.Score(context.Background(), []llm.ScoreRequest{{Completion: text}})
+	m.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := res[0].Mean - after; d > 1e-3 || d < -1e-3 {
+		t.Errorf("base + adapter in llama.cpp scores %.5f, the merged model %.5f", res[0].Mean, after)
 	}
 	man, err := os.ReadFile(out + ".json")
 	if err != nil || !bytes.Contains(man, []byte(`"LoRARank"`)) || !bytes.Contains(man, []byte(`"trainable_parameters"`)) {

@@ -1,11 +1,11 @@
 // Package backends opens a model from its reference string (DESIGN.md §3):
 //
-//	gguf:PATH[?system=FILE&chat=auto|on|off&quant=TYPE&ctx=N&parallel=N&batch=N&threads=N&gpu-layers=N]
+//	gguf:PATH[?system=FILE&chat=auto|on|off&lora=ADAPTER&lora-scale=S&quant=TYPE&ctx=N&parallel=N&batch=N&threads=N&gpu-layers=N]
 //	openai-compat:URL#MODEL[?chat=1&system=FILE]
 //	openai:MODEL
 //
 // gguf: runs in-process through llama.cpp. system= makes a prompt-induced variant (a hidden system
-// prompt read from FILE); quant= quantizes the file once (cached beside it as PATH.TYPE.gguf) and
+// prompt read from FILE); lora= applies a llama.cpp LoRA adapter (mbd-finetune --lora-adapter); quant= quantizes the file once (cached beside it as PATH.TYPE.gguf) and
 // loads the quantized copy.
 package backends
 
@@ -63,12 +63,20 @@ func ParseGGUF(rest string) (llamacpp.Options, error) {
 			opts.System = strings.TrimSpace(string(b))
 		case "chat":
 			opts.Chat = v
+		case "lora":
+			opts.LoRA = v
+		case "lora-scale":
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return opts, fmt.Errorf("lora-scale=%q: want a number", v)
+			}
+			opts.LoRAScale = f
 		case "quant":
 			// applied below, after the other options
 		default:
 			p, ok := ints[key]
 			if !ok {
-				return opts, fmt.Errorf("unknown option %q (want system, chat, quant, ctx, parallel, batch, threads, gpu-layers)", key)
+				return opts, fmt.Errorf("unknown option %q (want system, chat, lora, lora-scale, quant, ctx, parallel, batch, threads, gpu-layers)", key)
 			}
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 {

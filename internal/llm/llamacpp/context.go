@@ -36,6 +36,10 @@ func (m *Model) newContext(embeddings bool) (*lctx, error) {
 	if c == nil {
 		return nil, fmt.Errorf("%s: cannot create a llama.cpp context (ctx %d x %d sequences): %s", o.Path, o.Ctx, o.Parallel, lastLogError())
 	}
+	if m.lora != nil && C.llama_set_adapter_lora(c, m.lora, C.float(o.LoRAScale)) != 0 {
+		C.llama_free(c)
+		return nil, fmt.Errorf("%s: cannot apply the LoRA adapter %s", o.Path, o.LoRA)
+	}
 	cx := &lctx{
 		ctx:    c,
 		batch:  C.llama_batch_init(C.int32_t(o.Batch), 0, 1),

@@ -55,6 +55,9 @@ type Options struct {
 	Threads int
 	// GPULayers is the number of layers to offload once a GPU backend is loaded.
 	GPULayers int
+	// LoRA is a llama.cpp LoRA adapter GGUF applied to the model, at LoRAScale (default 1).
+	LoRA      string
+	LoRAScale float64
 }
 
 func (o *Options) defaults() {
@@ -73,6 +76,9 @@ func (o *Options) defaults() {
 	if o.Chat == "" {
 		o.Chat = "auto"
 	}
+	if o.LoRAScale == 0 {
+		o.LoRAScale = 1
+	}
 }
 
 // Model is a GGUF model loaded in-process. It implements llm.Model.
@@ -81,9 +87,10 @@ type Model struct {
 	opts  Options
 	model *C.struct_llama_model
 	vocab *C.struct_llama_vocab
-	gen   *lctx  // generation and scoring, created on first use
-	emb   *lctx  // embeddings, created on first use
-	tmpl  string // chat template in use, "" for none
+	gen   *lctx                        // generation and scoring, created on first use
+	emb   *lctx                        // embeddings, created on first use
+	tmpl  string                       // chat template in use, "" for none
+	lora  *C.struct_llama_adapter_lora // nil without an adapter
 }
 
 var initOnce sync.Once
@@ -142,6 +149,19 @@ func load(opts Options, vocabOnly bool) (*Model, error) {
 		return nil, fmt.Errorf("%s: llama.cpp cannot load the model: %s", opts.Path, lastLogError())
 	}
 	mod := &Model{opts: opts, model: m, vocab: C.llama_model_get_vocab(m)}
+	if opts.LoRA != "" {
+		if err := checkGGUF(opts.LoRA); err != nil {
+			mod.Close()
+			return nil, err
+		}
+		cl := C.CString(opts.LoRA)
+		defer C.free(unsafe.Pointer(cl))
+		clearLogErrors()
+		if mod.lora = C.llama_adapter_lora_init(m, cl); mod.lora == nil {
+			mod.Close()
+			return nil, fmt.Errorf("%s: llama.cpp cannot load the LoRA adapter for %s: %s", opts.LoRA, opts.Path, lastLogError())
+		}
+	}
 	switch opts.Chat {
 	case "auto", "on":
 		if t := C.llama_model_chat_template(m, nil); t != nil {
