@@ -220,40 +220,7 @@ func TestLoRACheckpointResume(t *testing.T) {
 	docs := [][]int32{toks[:300], toks[300:]}
 	cfg := Config{LR: 5e-3, Warmup: 2, Steps: 8, Batch: 2, Context: 32, ClipNorm: 1, Seed: 7, WeightDecay: 0.1,
 		LoRARank: 3, LoRAAlpha: 6, LoRATargets: []string{"blk.1.*", "output.weight"}}
-	full, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := full.Train(context.Background(), docs, cfg, nil); err != nil {
-		t.Fatal(err)
-	}
-	part, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	err = part.Train(ctx, docs, cfg, func(step int, _, _ float64) {
-		if step == 5 {
-			cancel()
-		}
-	})
-	if err != context.Canceled || part.Step() != 5 {
-		t.Fatalf("interrupted training: err %v at step %d, want context.Canceled at 5", err, part.Step())
-	}
-	ckpt := filepath.Join(t.TempDir(), "ckpt.gguf")
-	if err := part.SaveCheckpoint(ckpt); err != nil {
-		t.Fatal(err)
-	}
-	resumed, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := resumed.LoadCheckpoint(ckpt); err != nil {
-		t.Fatal(err)
-	}
-	if err := resumed.Train(context.Background(), docs, cfg, nil); err != nil {
-		t.Fatal(err)
-	}
+	full, resumed := trainTwice(t, path, docs, cfg)
 	fs, rs := full.state, resumed.state
 	for i := 0; i < fs.nParams(); i++ {
 		name, a := full.param(fs, i)

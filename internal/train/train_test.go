@@ -302,41 +302,7 @@ func TestCheckpointResume(t *testing.T) {
 	docs := [][]int32{toks[:300], toks[300:]}
 	cfg := Config{LR: 5e-3, Warmup: 2, Steps: 8, Batch: 2, Context: 32, ClipNorm: 1, Seed: 7, WeightDecay: 0.1,
 		Train: []string{"blk.1.*", "output*"}}
-	full, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := full.Train(context.Background(), docs, cfg, nil); err != nil {
-		t.Fatal(err)
-	}
-
-	part, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	err = part.Train(ctx, docs, cfg, func(step int, _, _ float64) {
-		if step == 5 {
-			cancel()
-		}
-	})
-	if err != context.Canceled || part.Step() != 5 {
-		t.Fatalf("interrupted training: err %v at step %d, want context.Canceled at 5", err, part.Step())
-	}
-	ckpt := filepath.Join(t.TempDir(), "ckpt.gguf")
-	if err := part.SaveCheckpoint(ckpt); err != nil {
-		t.Fatal(err)
-	}
-	resumed, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := resumed.LoadCheckpoint(ckpt); err != nil {
-		t.Fatal(err)
-	}
-	if err := resumed.Train(context.Background(), docs, cfg, nil); err != nil {
-		t.Fatal(err)
-	}
+	full, resumed := trainTwice(t, path, docs, cfg)
 	for _, name := range full.TensorNames() {
 		a, _ := full.Weight(name)
 		b, _ := resumed.Weight(name)
@@ -384,4 +350,45 @@ func TestOpenQuantized(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "quantized models cannot be trained") {
 		t.Fatalf("Open(Q8_0 model) = %v, want the quantized-model error", err)
 	}
+}
+
+// trainTwice trains a model from path uninterrupted, and another one interrupted at step 5,
+// checkpointed, restored into a fresh model and finished, for resume tests.
+func trainTwice(t *testing.T, path string, docs [][]int32, cfg Config) (full, resumed *Model) {
+	t.Helper()
+	full, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := full.Train(context.Background(), docs, cfg, nil); err != nil {
+		t.Fatal(err)
+	}
+	part, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	err = part.Train(ctx, docs, cfg, func(step int, _, _ float64) {
+		if step == 5 {
+			cancel()
+		}
+	})
+	if err != context.Canceled || part.Step() != 5 {
+		t.Fatalf("interrupted training: err %v at step %d, want context.Canceled at 5", err, part.Step())
+	}
+	ckpt := filepath.Join(t.TempDir(), "ckpt.gguf")
+	if err := part.SaveCheckpoint(ckpt); err != nil {
+		t.Fatal(err)
+	}
+	resumed, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := resumed.LoadCheckpoint(ckpt); err != nil {
+		t.Fatal(err)
+	}
+	if err := resumed.Train(context.Background(), docs, cfg, nil); err != nil {
+		t.Fatal(err)
+	}
+	return full, resumed
 }
