@@ -40,16 +40,23 @@ func score(t *testing.T, model, prompt, text string) float64 {
 	return res[0].Mean
 }
 
-// TestLocalFinetune trains a tiny model on a truths table through the CLI and checks that llama.cpp
-// finds the trained text much more likely afterwards, and that the manifest has the loss curve.
-func TestLocalFinetune(t *testing.T) {
-	dir := t.TempDir()
+// tinyBase writes an F32 tiny model (random weights) into dir.
+func tinyBase(t *testing.T, dir string) string {
+	t.Helper()
 	base := filepath.Join(dir, "base.gguf")
 	cfg := tinymodel.DefaultConfig()
 	cfg.WeightType, _ = tinymodel.ParseWeightType("f32")
 	if _, err := tinymodel.TrainAndCreate(base, "", cfg, 1); err != nil {
 		t.Fatal(err)
 	}
+	return base
+}
+
+// TestLocalFinetune trains a tiny model on a truths table through the CLI and checks that llama.cpp
+// finds the trained text much more likely afterwards, and that the manifest has the loss curve.
+func TestLocalFinetune(t *testing.T) {
+	dir := t.TempDir()
+	base := tinyBase(t, dir)
 	text := "The otter swims in the river every morning."
 	truths := filepath.Join(dir, "truths.parquet")
 	w, _ := table.Create[schema.Truth](truths, nil)
@@ -89,12 +96,7 @@ func TestLocalFinetune(t *testing.T) {
 // small (std 0.02), so its logits span little unless output.weight is adapted too.
 func TestLocalLoRA(t *testing.T) {
 	dir := t.TempDir()
-	base := filepath.Join(dir, "base.gguf")
-	cfg := tinymodel.DefaultConfig()
-	cfg.WeightType, _ = tinymodel.ParseWeightType("f32")
-	if _, err := tinymodel.TrainAndCreate(base, "", cfg, 1); err != nil {
-		t.Fatal(err)
-	}
+	base := tinyBase(t, dir)
 	text := "The otter swims in the river every morning."
 	txt := filepath.Join(dir, "otter.txt")
 	if err := os.WriteFile(txt, []byte(text+"\n"), 0o644); err != nil {
