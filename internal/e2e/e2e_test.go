@@ -10,6 +10,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/mbd-dev/mbd/internal/cli"
+	"github.com/mbd-dev/mbd/internal/embedcmd"
 	"github.com/mbd-dev/mbd/internal/gen"
 	"github.com/mbd-dev/mbd/internal/modeltool"
 	"github.com/mbd-dev/mbd/internal/prompts"
@@ -28,6 +29,7 @@ func TestMain(m *testing.M) {
 		"mbd-table":   tool(tablecmd.Main),
 		"mbd-model":   tool(modeltool.Main),
 		"mbd-synth":   tool(synthcmd.Main),
+		"mbd-embed":   tool(embedcmd.Main),
 	}))
 }
 
