@@ -10,6 +10,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/mbd-dev/mbd/internal/cli"
+	"github.com/mbd-dev/mbd/internal/clustercmd"
 	"github.com/mbd-dev/mbd/internal/embedcmd"
 	"github.com/mbd-dev/mbd/internal/gen"
 	"github.com/mbd-dev/mbd/internal/modeltool"
@@ -30,6 +31,7 @@ func TestMain(m *testing.M) {
 		"mbd-model":   tool(modeltool.Main),
 		"mbd-synth":   tool(synthcmd.Main),
 		"mbd-embed":   tool(embedcmd.Main),
+		"mbd-cluster": tool(clustercmd.Main),
 	}))
 }
 
