@@ -13,6 +13,7 @@ import (
 	"github.com/mbd-dev/mbd/internal/clustercmd"
 	"github.com/mbd-dev/mbd/internal/embedcmd"
 	"github.com/mbd-dev/mbd/internal/gen"
+	"github.com/mbd-dev/mbd/internal/match"
 	"github.com/mbd-dev/mbd/internal/modeltool"
 	"github.com/mbd-dev/mbd/internal/prompts"
 	"github.com/mbd-dev/mbd/internal/synthcmd"
@@ -32,6 +33,7 @@ func TestMain(m *testing.M) {
 		"mbd-synth":   tool(synthcmd.Main),
 		"mbd-embed":   tool(embedcmd.Main),
 		"mbd-cluster": tool(clustercmd.Main),
+		"mbd-match":   tool(match.Main),
 	}))
 }
 

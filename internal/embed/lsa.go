@@ -130,12 +130,35 @@ func Fingerprint(texts []string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// Tokenize returns the lower-cased words of s (maximal runs of letters, marks and digits).
+// Tokenize returns the terms of s: lower-cased words (maximal runs of letters, marks and digits),
+// each punctuation or symbol character as a term of its own, and "¶" for each line break. The
+// non-word terms make form visible to LSA — bullet lists ("¶", "-"), exclamations ("!"), questions
+// ("?") — not only vocabulary: behaviour differences are often of form.
 func Tokenize(s string) []string {
-	s = strings.ToLower(s)
-	return strings.FieldsFunc(s, func(r rune) bool {
-		return !(unicode.IsLetter(r) || unicode.IsMark(r) || unicode.IsDigit(r))
-	})
+	var out []string
+	var word strings.Builder
+	flush := func() {
+		if word.Len() > 0 {
+			out = append(out, word.String())
+			word.Reset()
+		}
+	}
+	for _, r := range strings.ToLower(s) {
+		switch {
+		case unicode.IsLetter(r) || unicode.IsMark(r) || unicode.IsDigit(r):
+			word.WriteRune(r)
+		case r == '\n':
+			flush()
+			out = append(out, "¶")
+		case unicode.IsPunct(r) || unicode.IsSymbol(r):
+			flush()
+			out = append(out, string(r))
+		default:
+			flush()
+		}
+	}
+	flush()
+	return out
 }
 
 // termCounts returns the n-gram counts of one text.

@@ -37,8 +37,8 @@ func cos(a, b []float32) float64 {
 }
 
 func TestTokenize(t *testing.T) {
-	got := Tokenize("Héllo, WORLD! Don't stop—naïve café 42x")
-	want := []string{"héllo", "world", "don", "t", "stop", "naïve", "café", "42x"}
+	got := Tokenize("Héllo, WORLD! Don't stop—naïve café 42x\n- yes?")
+	want := []string{"héllo", ",", "world", "!", "don", "'", "t", "stop", "—", "naïve", "café", "42x", "¶", "-", "yes", "?"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("Tokenize = %q, want %q", got, want)
 	}
