@@ -4,6 +4,7 @@ package embedcmd
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 
@@ -39,9 +40,26 @@ Examples:
 			&ucli.StringFlag{Name: "text", Value: "completion", Usage: "what to embed: completion or prompt+completion"},
 			&ucli.StringFlag{Name: "cache", Usage: "cache `DIR` (default ~/.cache/mbd/embed)"},
 			&ucli.BoolFlag{Name: "no-cache", Usage: "do not read or write the cache"},
+			&ucli.StringFlag{Name: "shard", Usage: "`i/N`: embed only shard i of N (by generation id; not for builtin:lsa, which is fitted on all texts)"},
 		},
 		Action: run,
 	}, args, stdio)
+}
+
+func parseShard(s string) (i, n int, err error) {
+	if s == "" {
+		return 0, 0, nil
+	}
+	if _, err := fmt.Sscanf(s, "%d/%d", &i, &n); err != nil || n < 1 || i < 1 || i > n || fmt.Sprintf("%d/%d", i, n) != s {
+		return 0, 0, cli.Usagef("--shard %q: want i/N with 1 <= i <= N", s)
+	}
+	return i, n, nil
+}
+
+// shardOf is the 1-based shard of a generation id.
+func shardOf(id string, n int) int {
+	h := sha256.Sum256([]byte("shard\x00" + id))
+	return int(binary.LittleEndian.Uint64(h[:])%uint64(n)) + 1
 }
 
 func run(ctx context.Context, cmd *ucli.Command) error {
@@ -55,6 +73,10 @@ func run(ctx context.Context, cmd *ucli.Command) error {
 	case cmd.String("text") != "completion" && cmd.String("text") != "prompt+completion":
 		return cli.Usagef("--text %q: want completion or prompt+completion", cmd.String("text"))
 	}
+	shardI, shardN, err := parseShard(cmd.String("shard"))
+	if err != nil {
+		return err
+	}
 	var ids, texts []string
 	for _, path := range cmd.Args().Slice() {
 		r, err := table.Open[schema.Generation](path, env.Stdin)
@@ -65,6 +87,9 @@ func run(ctx context.Context, cmd *ucli.Command) error {
 			if err != nil {
 				r.Close()
 				return err
+			}
+			if shardN > 0 && shardOf(g.ID, shardN) != shardI {
+				continue
 			}
 			text := g.Completion
 			if cmd.String("text") == "prompt+completion" {
@@ -87,6 +112,11 @@ func run(ctx context.Context, cmd *ucli.Command) error {
 		return &cli.UsageError{Err: err}
 	}
 	defer embed.Close(e)
+	cd, ok := e.(embed.CorpusDependent)
+	corpusDependent := ok && cd.CorpusDependent()
+	if corpusDependent && shardN > 0 {
+		return cli.Usagef("--shard: %s is fitted on all the texts at once; shard only with model embedders", e.ID())
+	}
 	if !cmd.Bool("no-cache") {
 		dir := cmd.String("cache")
 		if dir == "" {
@@ -99,10 +129,22 @@ func run(ctx context.Context, cmd *ucli.Command) error {
 		e = c
 	}
 	env.Log.Info("embedding", "texts", len(texts), "embedder", e.ID())
-	vecs, err := e.Embed(ctx, texts)
-	if err != nil {
-		return err
+	// Model embedders go in chunks, for progress; a corpus-dependent one sees every text at once.
+	chunk := len(texts)
+	if !corpusDependent {
+		chunk = 256
 	}
+	bar := env.Progress("embed", "texts", int64(len(texts)))
+	vecs := make([][]float32, 0, len(texts))
+	for i := 0; i < len(texts); i += chunk {
+		v, err := e.Embed(ctx, texts[i:min(i+chunk, len(texts))])
+		if err != nil {
+			return err
+		}
+		vecs = append(vecs, v...)
+		bar.Add(int64(len(v)))
+	}
+	bar.Done()
 	if c, ok := e.(*embed.CachedEmbedder); ok {
 		hits, misses := c.Stats()
 		env.Log.Info("cache", "hits", hits, "misses", misses)
