@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"sort"
 	"strconv"
 
@@ -55,9 +56,10 @@ Examples:
 	}, args, stdio)
 }
 
+// point is what clustering needs of a generation (not its texts: inputs may be large).
 type point struct {
-	gen schema.Generation
-	vec []float32
+	id, model, promptID string
+	vec                 []float32
 }
 
 func run(ctx context.Context, cmd *ucli.Command) error {
@@ -102,18 +104,25 @@ func run(ctx context.Context, cmd *ucli.Command) error {
 	er.Close()
 	var pts []point
 	for _, path := range cmd.Args().Slice() {
-		rows, err := table.ReadAll[schema.Generation](path, nil)
+		r, err := table.Open[schema.Generation](path, nil)
 		if err != nil {
 			return err
 		}
-		for _, g := range rows {
+		for g, err := range r.All() {
+			if err != nil {
+				r.Close()
+				return err
+			}
 			v, ok := vecs[g.ID]
 			if !ok {
+				r.Close()
 				return &table.InputError{Path: embPath, Msg: fmt.Sprintf("has no vector for generation %s of %s", g.ID, path)}
 			}
-			pts = append(pts, point{gen: g, vec: v})
+			pts = append(pts, point{id: g.ID, model: g.Model, promptID: g.PromptID, vec: v})
 		}
+		r.Close()
 	}
+	vecs = nil
 	if len(pts) == 0 {
 		return &table.InputError{Path: cmd.Args().First(), Msg: "no generations"}
 	}
@@ -124,7 +133,7 @@ func run(ctx context.Context, cmd *ucli.Command) error {
 	for i, p := range pts {
 		name := "pooled"
 		if mode == "per-model" {
-			name = "per-model:" + p.gen.Model
+			name = "per-model:" + p.model
 		}
 		if _, ok := groups[name]; !ok {
 			names = append(names, name)
@@ -156,10 +165,10 @@ func run(ctx context.Context, cmd *ucli.Command) error {
 			ids := map[string]int{}
 			a = make([]int, len(idx))
 			for j, i := range idx {
-				id, ok := ids[pts[i].gen.PromptID]
+				id, ok := ids[pts[i].promptID]
 				if !ok {
 					id = len(ids)
-					ids[pts[i].gen.PromptID] = id
+					ids[pts[i].promptID] = id
 				}
 				a[j] = id
 			}
@@ -229,7 +238,7 @@ func run(ctx context.Context, cmd *ucli.Command) error {
 	for i, c := range cents {
 		cv[i] = c.vec
 	}
-	txy, cxy, err := cluster.PCA2(all, cv)
+	txy, cxy, err := pcaMap(all, cv, cmd.Uint64("seed"))
 	if err != nil {
 		return &table.InputError{Path: embPath, Msg: "cannot make the 2-D map", Err: err}
 	}
@@ -250,7 +259,7 @@ func run(ctx context.Context, cmd *ucli.Command) error {
 	}
 	defer w.Abort()
 	for i, p := range pts {
-		if err := w.Write(schema.Cluster{GenerationID: p.gen.ID, Model: p.gen.Model, Clustering: clusteringOf[i], Cluster: int32(assign[i]),
+		if err := w.Write(schema.Cluster{GenerationID: p.id, Model: p.model, Clustering: clusteringOf[i], Cluster: int32(assign[i]),
 			Distance: float32(dist[i]), X: float32(txy[i][0]), Y: float32(txy[i][1])}); err != nil {
 			return err
 		}
@@ -274,6 +283,33 @@ func run(ctx context.Context, cmd *ucli.Command) error {
 	}
 	env.Log.Info("clustered", "texts", len(pts), "clusters", len(cents), "output", out)
 	return nil
+}
+
+// pcaSample bounds the points the 2-D map is fitted on: the SVD of all of them would copy the data
+// twice in float64 (measured: 9.4 GB peak for 1M × 384). A seeded sample of this size estimates two
+// axes closely; every point is then projected.
+const pcaSample = 20000
+
+func pcaMap(all, centroids [][]float32, seed uint64) (txy, cxy [][2]float64, err error) {
+	fit := all
+	if len(all) > pcaSample {
+		r := rand.New(rand.NewPCG(seed, 0x70ca))
+		idx := r.Perm(len(all))[:pcaSample]
+		sort.Ints(idx)
+		fit = make([][]float32, pcaSample)
+		for i, j := range idx {
+			fit[i] = all[j]
+		}
+	}
+	p, err := cluster.FitPCA(fit)
+	if err != nil {
+		return nil, nil, err
+	}
+	if txy, err = p.Project(all); err != nil {
+		return nil, nil, err
+	}
+	cxy, err = p.Project(centroids)
+	return txy, cxy, err
 }
 
 func dot(a, b []float32) float64 {
