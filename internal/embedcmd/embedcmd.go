@@ -4,7 +4,6 @@ package embedcmd
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 
@@ -46,22 +45,6 @@ Examples:
 	}, args, stdio)
 }
 
-func parseShard(s string) (i, n int, err error) {
-	if s == "" {
-		return 0, 0, nil
-	}
-	if _, err := fmt.Sscanf(s, "%d/%d", &i, &n); err != nil || n < 1 || i < 1 || i > n || fmt.Sprintf("%d/%d", i, n) != s {
-		return 0, 0, cli.Usagef("--shard %q: want i/N with 1 <= i <= N", s)
-	}
-	return i, n, nil
-}
-
-// shardOf is the 1-based shard of a generation id.
-func shardOf(id string, n int) int {
-	h := sha256.Sum256([]byte("shard\x00" + id))
-	return int(binary.LittleEndian.Uint64(h[:])%uint64(n)) + 1
-}
-
 func run(ctx context.Context, cmd *ucli.Command) error {
 	env := cli.FromContext(ctx)
 	out := cmd.String("output")
@@ -73,7 +56,7 @@ func run(ctx context.Context, cmd *ucli.Command) error {
 	case cmd.String("text") != "completion" && cmd.String("text") != "prompt+completion":
 		return cli.Usagef("--text %q: want completion or prompt+completion", cmd.String("text"))
 	}
-	shardI, shardN, err := parseShard(cmd.String("shard"))
+	shard, err := cli.ParseShard(cmd.String("shard"))
 	if err != nil {
 		return err
 	}
@@ -88,7 +71,7 @@ func run(ctx context.Context, cmd *ucli.Command) error {
 				r.Close()
 				return err
 			}
-			if shardN > 0 && shardOf(g.ID, shardN) != shardI {
+			if !shard.Has(g.ID) {
 				continue
 			}
 			text := g.Completion
@@ -114,7 +97,7 @@ func run(ctx context.Context, cmd *ucli.Command) error {
 	defer embed.Close(e)
 	cd, ok := e.(embed.CorpusDependent)
 	corpusDependent := ok && cd.CorpusDependent()
-	if corpusDependent && shardN > 0 {
+	if corpusDependent && shard.N > 0 {
 		return cli.Usagef("--shard: %s is fitted on all the texts at once; shard only with model embedders", e.ID())
 	}
 	if !cmd.Bool("no-cache") {

@@ -11,8 +11,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	ucli "github.com/urfave/cli/v3"
@@ -92,7 +90,7 @@ type genParams struct {
 	samples  int
 	seed     uint64
 	split    string
-	shard    [2]int // i, n; {0,0} for none
+	shard    cli.Shard
 }
 
 func parseGenFlags(cmd *ucli.Command) (genParams, error) {
@@ -119,25 +117,12 @@ func parseGenFlags(cmd *ucli.Command) (genParams, error) {
 	case p.split != "all" && p.split != prompts.Discovery && p.split != prompts.Validation:
 		return p, cli.Usagef("--split %q: want all, discovery or validation", p.split)
 	}
-	if s := cmd.String("shard"); s != "" {
-		i, n, ok := strings.Cut(s, "/")
-		ii, err1 := strconv.Atoi(i)
-		nn, err2 := strconv.Atoi(n)
-		if !ok || err1 != nil || err2 != nil || nn < 1 || ii < 1 || ii > nn {
-			return p, cli.Usagef("--shard %q: want i/N with 1 <= i <= N", s)
-		}
-		p.shard = [2]int{ii, nn}
+	sh, err := cli.ParseShard(cmd.String("shard"))
+	if err != nil {
+		return p, err
 	}
+	p.shard = sh
 	return p, nil
-}
-
-// inShard reports whether a prompt belongs to shard i of n (1-based).
-func inShard(promptID string, i, n int) bool {
-	if n == 0 {
-		return true
-	}
-	h := sha256.Sum256([]byte("shard\x00" + promptID))
-	return int(binary.LittleEndian.Uint64(h[:])%uint64(n)) == i-1
 }
 
 // loadJobs reads the prompts and lists the completions to make, in prompt order.
@@ -152,7 +137,7 @@ func loadJobs(path string, stdin io.Reader, p genParams) ([]job, string, error) 
 		if err != nil {
 			return nil, "", err
 		}
-		if (p.split != "all" && pr.Split != p.split) || !inShard(pr.ID, p.shard[0], p.shard[1]) {
+		if (p.split != "all" && pr.Split != p.split) || !p.shard.Has(pr.ID) {
 			continue
 		}
 		for s := range int32(p.samples) {
@@ -198,7 +183,7 @@ func runGenerate(ctx context.Context, cmd *ucli.Command) error {
 		Sampling                 llm.Sampling
 		Samples, Chunk           int
 		Seed                     uint64
-		Shard                    [2]int
+		Shard                    cli.Shard
 	}{ref, p.label, inHash, p.split, p.sampling, p.samples, int(cmd.Int("chunk")), p.seed, p.shard})
 	sum := sha256.Sum256(ident)
 	j, err := openJournal(out+".journal", hex.EncodeToString(sum[:]))
