@@ -33,9 +33,17 @@ Methods: kmeans (k-means++, seeded restarts; --k auto picks k in [--k-min, --k-m
 cosine silhouette on a sample) and louvain (modularity communities of the cosine k-NN graph, for
 shapes k-means handles badly). Every text and centroid also gets a 2-D position (PCA of all texts).
 
+--center prompt clusters what is left of each vector after subtracting the mean vector of all texts
+(of every model) that answer the same prompt, renormalised. When both models answer the same
+prompts, this removes what the prompt asks for (its topic, its task) and leaves how the answers
+differ, so a behaviour that cuts across topics (a phrase, a habit, a format) forms its own region
+instead of hiding inside topic regions. It needs at least two texts per prompt; texts identical to
+their prompt's mean keep a zero vector.
+
 Examples:
   mbd-cluster --embeddings emb.parquet gens-a.parquet gens-b.parquet -o clusters.parquet --centroids centroids.parquet
   mbd-cluster --mode per-model --k 12 --embeddings emb.parquet gens.parquet -o c.parquet --centroids cent.parquet
+  mbd-cluster --center prompt --embeddings emb.parquet gens-a.parquet gens-b.parquet -o c.parquet --centroids cent.parquet
   mbd-cluster --method louvain --neighbours 15 --embeddings emb.parquet gens.parquet -o c.parquet --centroids cent.parquet`,
 		Flags: []ucli.Flag{
 			&ucli.StringFlag{Name: "embeddings", Usage: "embeddings `TABLE`"},
@@ -43,6 +51,7 @@ Examples:
 			&ucli.StringFlag{Name: "centroids", Usage: "output centroids table `PATH`"},
 			&ucli.StringFlag{Name: "mode", Value: "pooled", Usage: "pooled, per-model or by-prompt"},
 			&ucli.StringFlag{Name: "method", Value: "kmeans", Usage: "kmeans or louvain"},
+			&ucli.StringFlag{Name: "center", Value: "none", Usage: "none, or prompt: cluster each text's difference from its prompt's mean vector"},
 			&ucli.StringFlag{Name: "k", Value: "auto", Usage: "clusters per clustering, or auto"},
 			&ucli.IntFlag{Name: "k-min", Value: 2, Usage: "smallest k tried by --k auto"},
 			&ucli.IntFlag{Name: "k-max", Value: 20, Usage: "largest k tried by --k auto"},
@@ -79,6 +88,10 @@ func run(ctx context.Context, cmd *ucli.Command) error {
 	}
 	if method != "kmeans" && method != "louvain" {
 		return cli.Usagef("--method %q: want kmeans or louvain", method)
+	}
+	center := cmd.String("center")
+	if center != "none" && center != "prompt" {
+		return cli.Usagef("--center %q: want none or prompt", center)
 	}
 	k := 0
 	if s := cmd.String("k"); s != "auto" {
@@ -125,6 +138,11 @@ func run(ctx context.Context, cmd *ucli.Command) error {
 	vecs = nil
 	if len(pts) == 0 {
 		return &table.InputError{Path: cmd.Args().First(), Msg: "no generations"}
+	}
+	if center == "prompt" {
+		if err := centerByPrompt(pts); err != nil {
+			return &table.InputError{Path: cmd.Args().First(), Msg: "cannot center by prompt", Err: err}
+		}
 	}
 
 	// Groups to cluster separately, in a stable order.
@@ -273,6 +291,7 @@ func run(ctx context.Context, cmd *ucli.Command) error {
 	m := env.Manifest
 	m.Param("mode", mode)
 	m.Param("method", method)
+	m.Param("center", center)
 	m.Param("k", cmd.String("k"))
 	m.Seed("kmeans", cmd.Uint64("seed"))
 	if err := m.WriteFor(cent, schema.Centroids.ID(), cw.Rows()); err != nil {
@@ -282,6 +301,43 @@ func run(ctx context.Context, cmd *ucli.Command) error {
 		return err
 	}
 	env.Log.Info("clustered", "texts", len(pts), "clusters", len(cents), "output", out)
+	return nil
+}
+
+// centerByPrompt replaces each point's vector by its difference from the mean vector of its
+// prompt's points, renormalised (a zero difference stays zero). Every prompt needs two points.
+func centerByPrompt(pts []point) error {
+	byPrompt := map[string][]int{}
+	for i, p := range pts {
+		byPrompt[p.promptID] = append(byPrompt[p.promptID], i)
+	}
+	for id, idx := range byPrompt {
+		if len(idx) < 2 {
+			return fmt.Errorf("prompt %s has only one text (generation %s): centering needs two or more per prompt", id, pts[idx[0]].id)
+		}
+		mean := make([]float64, len(pts[idx[0]].vec))
+		for _, i := range idx {
+			for d, x := range pts[i].vec {
+				mean[d] += float64(x)
+			}
+		}
+		for d := range mean {
+			mean[d] /= float64(len(idx))
+		}
+		for _, i := range idx {
+			r := make([]float64, len(mean))
+			norm := 0.0
+			for d, x := range pts[i].vec {
+				r[d] = float64(x) - mean[d]
+				norm += r[d] * r[d]
+			}
+			if norm < 1e-12 {
+				pts[i].vec = make([]float32, len(r))
+				continue
+			}
+			pts[i].vec = unit(r)
+		}
+	}
 	return nil
 }
 

@@ -6,7 +6,8 @@
 // Cohen's h, and Benjamini-Hochberg q-values over all regions of the table. Per-model clusterings
 // (each model clustered alone) are matched one-to-one by the Hungarian algorithm on centroid cosine
 // distance; pairs less similar than --min-similarity are split into only-in-A and only-in-B regions;
-// every region then gets the same share test. Regions are ranked by q, then by |h|, and carry
+// every region also lists its cluster's --nearest clusters of the other model (with similarities),
+// and gets the same share test. Regions are ranked by q, then by |h|, and carry
 // sample ids of discovery-split texts (most central first) for mbd-hypo.
 package match
 
@@ -50,6 +51,7 @@ Examples:
 			&ucli.Float64Flag{Name: "alpha", Value: 0.05, Usage: "q at or below which a region counts as shifted"},
 			&ucli.Float64Flag{Name: "min-similarity", Value: 0.5, Usage: "per-model mode: least centroid cosine similarity of a matched pair"},
 			&ucli.IntFlag{Name: "samples", Value: 20, Usage: "discovery-split sample ids per region"},
+			&ucli.IntFlag{Name: "nearest", Value: 3, Usage: "per-model mode: nearest clusters of the other model listed per region"},
 		},
 		Action: run,
 	}, args, stdio)
@@ -197,27 +199,45 @@ func run(ctx context.Context, cmd *ucli.Command) error {
 			return err
 		}
 		minSim := cmd.Float64("min-similarity")
+		kn := int(cmd.Int("nearest"))
+		// nearestOf lists the K clusters of other nearest to c (by centroid cosine).
+		nearestOf := func(c schema.Centroid, other []schema.Centroid) ([]int32, []float64) {
+			sims := make([]float64, len(other))
+			idx := make([]int, len(other))
+			for j := range other {
+				sims[j], idx[j] = cosine(c.Vector, other[j].Vector), j
+			}
+			sort.SliceStable(idx, func(x, y int) bool { return sims[idx[x]] > sims[idx[y]] })
+			var ids []int32
+			var ss []float64
+			for _, j := range idx[:min(kn, len(idx))] {
+				ids, ss = append(ids, other[j].Cluster), append(ss, sims[j])
+			}
+			return ids, ss
+		}
 		usedB := make([]bool, len(cb))
 		for i, j := range rowToCol {
 			ia := ca[i].Cluster
 			msA := members[key{ca[i].Clustering, ia}]
+			near, nearSim := nearestOf(ca[i], cb)
 			if j >= 0 && 1-cost[i][j] >= minSim {
 				usedB[j] = true
 				ib := cb[j].Cluster
 				sim := 1 - cost[i][j]
 				msB := members[key{cb[j].Clustering, ib}]
-				regions = append(regions, schema.Match{ClusterA: &ia, ClusterB: &ib, Similarity: &sim, CountA: int64(len(msA)), CountB: int64(len(msB))})
+				regions = append(regions, schema.Match{ClusterA: &ia, ClusterB: &ib, Similarity: &sim, CountA: int64(len(msA)), CountB: int64(len(msB)), Nearest: near, NearestSim: nearSim})
 				regionMembers = append(regionMembers, append(append([]member{}, msA...), msB...))
 				continue
 			}
-			regions = append(regions, schema.Match{ClusterA: &ia, CountA: int64(len(msA))})
+			regions = append(regions, schema.Match{ClusterA: &ia, CountA: int64(len(msA)), Nearest: near, NearestSim: nearSim})
 			regionMembers = append(regionMembers, msA)
 		}
 		for j := range cb {
 			if !usedB[j] {
 				ib := cb[j].Cluster
 				msB := members[key{cb[j].Clustering, ib}]
-				regions = append(regions, schema.Match{ClusterB: &ib, CountB: int64(len(msB))})
+				near, nearSim := nearestOf(cb[j], ca)
+				regions = append(regions, schema.Match{ClusterB: &ib, CountB: int64(len(msB)), Nearest: near, NearestSim: nearSim})
 				regionMembers = append(regionMembers, msB)
 			}
 		}

@@ -108,22 +108,24 @@ type Centroid struct {
 
 // Match is a row of the matches table.
 type Match struct {
-	Region     int32    `parquet:"region" doc:"Region id, unique in the table."`
-	Rank       int32    `parquet:"rank" doc:"Rank of the region by how worth describing it is (1 = first)."`
-	Category   string   `parquet:"category,dict" doc:"same, shifted, only-in-A or only-in-B."`
-	ClusterA   *int32   `parquet:"cluster_a,optional" doc:"Cluster of model A's clustering (the pooled cluster in pooled mode); null for only-in-B."`
-	ClusterB   *int32   `parquet:"cluster_b,optional" doc:"Cluster of model B's clustering (the pooled cluster in pooled mode); null for only-in-A."`
-	Similarity *float64 `parquet:"similarity,optional" doc:"Cosine similarity of the matched centroids; null in pooled mode and for unmatched clusters."`
-	CountA     int64    `parquet:"count_a" doc:"Texts of model A in the region."`
-	CountB     int64    `parquet:"count_b" doc:"Texts of model B in the region."`
-	TotalA     int64    `parquet:"total_a" doc:"All texts of model A in the clustering."`
-	TotalB     int64    `parquet:"total_b" doc:"All texts of model B in the clustering."`
-	ShareDiff  float64  `parquet:"share_diff" doc:"count_b/total_b - count_a/total_a."`
-	CohensH    float64  `parquet:"cohens_h" doc:"Cohen's h of the two shares (B minus A)."`
-	Test       string   `parquet:"test,dict" doc:"Test of equal shares: fisher (exact, two-sided) or chi2 (Pearson, 1 df)."`
-	P          float64  `parquet:"p" doc:"Two-sided p-value of the test."`
-	Q          float64  `parquet:"q" doc:"Benjamini-Hochberg q-value over all regions of the table."`
-	SampleIDs  []string `parquet:"sample_ids,list" doc:"ids of discovery-split generations in the region, for describing it."`
+	Region     int32     `parquet:"region" doc:"Region id, unique in the table."`
+	Rank       int32     `parquet:"rank" doc:"Rank of the region by how worth describing it is (1 = first)."`
+	Category   string    `parquet:"category,dict" doc:"same, shifted, only-in-A or only-in-B."`
+	ClusterA   *int32    `parquet:"cluster_a,optional" doc:"Cluster of model A's clustering (the pooled cluster in pooled mode); null for only-in-B."`
+	ClusterB   *int32    `parquet:"cluster_b,optional" doc:"Cluster of model B's clustering (the pooled cluster in pooled mode); null for only-in-A."`
+	Similarity *float64  `parquet:"similarity,optional" doc:"Cosine similarity of the matched centroids; null in pooled mode and for unmatched clusters."`
+	CountA     int64     `parquet:"count_a" doc:"Texts of model A in the region."`
+	CountB     int64     `parquet:"count_b" doc:"Texts of model B in the region."`
+	TotalA     int64     `parquet:"total_a" doc:"All texts of model A in the clustering."`
+	TotalB     int64     `parquet:"total_b" doc:"All texts of model B in the clustering."`
+	ShareDiff  float64   `parquet:"share_diff" doc:"count_b/total_b - count_a/total_a."`
+	CohensH    float64   `parquet:"cohens_h" doc:"Cohen's h of the two shares (B minus A)."`
+	Test       string    `parquet:"test,dict" doc:"Test of equal shares: fisher (exact, two-sided) or chi2 (Pearson, 1 df)."`
+	P          float64   `parquet:"p" doc:"Two-sided p-value of the test."`
+	Q          float64   `parquet:"q" doc:"Benjamini-Hochberg q-value over all regions of the table."`
+	SampleIDs  []string  `parquet:"sample_ids,list" doc:"ids of discovery-split generations in the region, for describing it."`
+	Nearest    []int32   `parquet:"nearest,list" doc:"Per-model mode: the clusters of the other model nearest to this region's cluster, nearest first (B's clusters for regions with an A cluster, else A's); empty in pooled mode."`
+	NearestSim []float64 `parquet:"nearest_similarity,list" doc:"Cosine similarities of the nearest clusters' centroids, in the order of nearest."`
 }
 
 // Hypothesis is a row of the hypotheses table.

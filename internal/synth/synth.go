@@ -385,6 +385,9 @@ type grammar struct {
 	topics  []*topic
 	byName  map[string]*topic
 	heldOut []promptEntry
+
+	indexOnce sync.Once
+	index     map[string]promptEntry // every prompt by text (lookup)
 }
 
 var (
@@ -602,4 +605,73 @@ func lowerFirst(s string) string {
 		return s
 	}
 	return strings.ToLower(s[:1]) + s[1:]
+}
+
+// Respond answers prompt as a model trained on a mixture with the given trait rates would, ideally:
+// the neutral answer to the prompt's topic and task, with each trait applied with its rate. A
+// prompt of the grammar (a Prompts or Generate prompt) keeps its topic and task; any other prompt
+// gets a topic and task chosen by a hash of its text (the answer is then fluent but off the point,
+// as a tiny model's would be). seed selects the sample: the same (prompt, seed, rates) give the
+// same answer, and, as in Generate, the neutral answer does not depend on the rates and raising a
+// rate only adds the trait to more answers.
+func Respond(prompt string, seed uint64, rates map[string]float64) (Example, error) {
+	return respond(prompt, "", seed, rates)
+}
+
+// RespondOffTopic is Respond for a model that ignores the prompt and talks about topic (one of
+// Topics) instead: the answer is about a task of that topic chosen by a hash of the prompt.
+func RespondOffTopic(prompt, topic string, seed uint64, rates map[string]float64) (Example, error) {
+	if theGrammar().byName[topic] == nil {
+		return Example{}, fmt.Errorf("synth: unknown topic %q (want one of %s)", topic, strings.Join(Topics(), ", "))
+	}
+	return respond(prompt, topic, seed, rates)
+}
+
+func respond(prompt, offTopic string, seed uint64, rates map[string]float64) (Example, error) {
+	ps, err := rateVector(rates)
+	if err != nil {
+		return Example{}, err
+	}
+	g := theGrammar()
+	h := sha256.Sum256([]byte("synth-respond\x00" + prompt))
+	ph := binary.LittleEndian.Uint64(h[:8])
+	t, task := g.lookup(prompt)
+	if offTopic != "" {
+		t = g.byName[offTopic]
+		task = t.slots["task"][(ph>>32)%uint64(len(t.slots["task"]))]
+	} else if t == nil {
+		t = g.topics[ph%uint64(len(g.topics))]
+		task = t.slots["task"][(ph>>32)%uint64(len(t.slots["task"]))]
+	}
+	stream := func(k uint64) *rand.Rand { return rand.New(rand.NewPCG(seed^ph, k)) }
+	a := t.answer(stream(streamContent), task)
+	dr, ar := stream(streamDecide), stream(streamApply)
+	var applied []string
+	for k, tr := range traits {
+		if dr.Float64() < ps[k] {
+			a = tr.Apply(ar, a)
+			applied = append(applied, tr.ID)
+		}
+	}
+	return Example{Topic: t.name, Prompt: prompt, Answer: a.String(), Traits: applied}, nil
+}
+
+// lookup finds a grammar prompt by its text.
+func (g *grammar) lookup(text string) (*topic, string) {
+	g.indexOnce.Do(func() {
+		g.index = map[string]promptEntry{}
+		for _, p := range g.heldOut {
+			g.index[p.text] = p
+		}
+		for _, t := range g.topics {
+			for _, p := range t.train {
+				g.index[p.text] = p
+			}
+		}
+	})
+	p, ok := g.index[text]
+	if !ok {
+		return nil, ""
+	}
+	return g.byName[p.topic], p.task
 }

@@ -3,6 +3,7 @@
 //	gguf:PATH[?system=FILE&chat=auto|on|off&lora=ADAPTER&lora-scale=S&quant=TYPE&ctx=N&parallel=N&batch=N&threads=N&gpu-layers=N]
 //	openai-compat:URL#MODEL[?chat=1&system=FILE]
 //	openai:MODEL
+//	synth:SPEC[?seed=N]   (the synthetic world's ideal text source; see package synthmodel)
 //
 // gguf: runs in-process through llama.cpp. system= makes a prompt-induced variant (a hidden system
 // prompt read from FILE); lora= applies a llama.cpp LoRA adapter (mbd-finetune --lora-adapter); quant= quantizes the file once (cached beside it as PATH.TYPE.gguf) and
@@ -18,13 +19,14 @@ import (
 
 	"github.com/mbd-dev/mbd/internal/llm"
 	"github.com/mbd-dev/mbd/internal/llm/llamacpp"
+	"github.com/mbd-dev/mbd/internal/llm/synthmodel"
 )
 
 // Open opens the model a reference names.
 func Open(ref string) (llm.Model, error) {
 	scheme, rest, ok := strings.Cut(ref, ":")
 	if !ok {
-		return nil, fmt.Errorf("model reference %q: want gguf:PATH, openai-compat:URL#MODEL or openai:MODEL", ref)
+		return nil, fmt.Errorf("model reference %q: want gguf:PATH, openai-compat:URL#MODEL, openai:MODEL or synth:SPEC", ref)
 	}
 	switch scheme {
 	case "gguf":
@@ -35,8 +37,14 @@ func Open(ref string) (llm.Model, error) {
 		return llamacpp.Load(opts)
 	case "openai-compat", "openai":
 		return openRemote(ref)
+	case "synth":
+		m, err := synthmodel.Open(rest)
+		if err != nil {
+			return nil, fmt.Errorf("model reference %q: %w", ref, err)
+		}
+		return m, nil
 	}
-	return nil, fmt.Errorf("model reference %q: unknown scheme %q (want gguf, openai-compat or openai)", ref, scheme)
+	return nil, fmt.Errorf("model reference %q: unknown scheme %q (want gguf, openai-compat, openai or synth)", ref, scheme)
 }
 
 // ParseGGUF parses the part of a gguf: reference after the scheme. With quant= it quantizes the file
