@@ -130,34 +130,38 @@ type Match struct {
 
 // Hypothesis is a row of the hypotheses table.
 type Hypothesis struct {
-	ID             string   `parquet:"id" doc:"Stable id: the first 16 hex digits of SHA-256 of the text and direction."`
-	Text           string   `parquet:"text" doc:"The hypothesis as a testable property, e.g. B's answers more often end with a question."`
+	ID             string   `parquet:"id" doc:"Stable id: the first 16 hex digits of SHA-256 of the property and direction."`
+	Text           string   `parquet:"text" doc:"The hypothesis for people, naming the models, e.g. B's answers more often than A's: end with a question to the user."`
+	Property       string   `parquet:"property" doc:"The property alone, without model names: what judges see, e.g. ends with a question to the user."`
 	Direction      string   `parquet:"direction,dict" doc:"B>A when the property is more typical of B, A>B when more typical of A."`
-	Kind           string   `parquet:"kind,dict" doc:"How it was made: llm (assistant-proposed), lexical (builtin describer) or share (cluster shares)."`
-	Proposer       string   `parquet:"proposer,dict" doc:"Reference of the assistant (or builtin method) that proposed it."`
-	Regions        []int32  `parquet:"regions,list" doc:"Regions (matches.region) the hypothesis was written from."`
+	Kind           string   `parquet:"kind,dict" doc:"How it was made: llm (assistant-proposed) or lexical (builtin describer)."`
+	Proposer       string   `parquet:"proposer,dict" doc:"Reference of the assistant (or builtin) that proposed it."`
+	Regions        []int32  `parquet:"regions,list" doc:"Regions (matches.region) the hypothesis was written from; -1 stands for all discovery texts."`
 	EvidenceIDs    []string `parquet:"evidence_ids,list" doc:"Generation ids shown to the proposer; these never validate the hypothesis."`
-	ProposerPrompt string   `parquet:"proposer_prompt_hash" doc:"First 16 hex digits of SHA-256 of the full proposer request."`
+	ProposerPrompt string   `parquet:"proposer_prompt_hash" doc:"First 16 hex digits of SHA-256 of the texts and instructions given to the proposer."`
+	ShareA         *float64 `parquet:"share_a,optional" doc:"Share of the proposer's A texts showing the property by the builtin judge; null when unknown (llm proposals, length)."`
+	ShareB         *float64 `parquet:"share_b,optional" doc:"Same for B's texts."`
 }
 
 // Validation is a row of the validations table.
 type Validation struct {
-	HypothesisID string  `parquet:"hypothesis_id" doc:"id of the tested hypothesis."`
-	Method       string  `parquet:"method,dict" doc:"discriminative, generative, interactive or cluster-share."`
-	Judge        string  `parquet:"judge,dict" doc:"Reference of the judge or scorer used."`
-	N            int64   `parquet:"n" doc:"Valid trials (pairs, texts or conversations) that entered the statistic."`
-	NInvalid     int64   `parquet:"n_invalid" doc:"Trials whose judge answer could not be parsed or was refused; excluded, never guessed."`
-	Statistic    float64 `parquet:"statistic" doc:"Value of the test statistic (see statistic_name)."`
-	StatName     string  `parquet:"statistic_name,dict" doc:"Name of the statistic: accuracy, auc, mann_whitney_u, ..."`
-	Effect       float64 `parquet:"effect" doc:"Effect size (see effect_name)."`
-	EffectName   string  `parquet:"effect_name,dict" doc:"Name of the effect size: accuracy-0.5, auc-0.5, cohens_h, shift, ..."`
-	CILow        float64 `parquet:"ci_low" doc:"Lower end of the 95% confidence interval of the effect."`
-	CIHigh       float64 `parquet:"ci_high" doc:"Upper end of the 95% confidence interval of the effect."`
-	P            float64 `parquet:"p" doc:"p-value of the test."`
-	Q            float64 `parquet:"q" doc:"Multiple-comparison-adjusted p-value over every test of the run (see correction)."`
-	Correction   string  `parquet:"correction,dict" doc:"bh (Benjamini-Hochberg) or holm."`
-	Alpha        float64 `parquet:"alpha" doc:"Level at which the verdict was taken."`
-	Verdict      string  `parquet:"verdict,dict" doc:"validated (q <= alpha and effect in the stated direction), rejected, or invalid (too few valid trials)."`
+	HypothesisID string   `parquet:"hypothesis_id" doc:"id of the tested hypothesis."`
+	Method       string   `parquet:"method,dict" doc:"discriminative, generative, interactive or cluster-share."`
+	Judge        string   `parquet:"judge,dict" doc:"Reference of the judge or scorer used."`
+	N            int64    `parquet:"n" doc:"Valid trials (pairs, texts or conversations) that entered the statistic."`
+	NInvalid     int64    `parquet:"n_invalid" doc:"Trials whose judge answer could not be parsed or was refused; excluded, never guessed."`
+	Statistic    float64  `parquet:"statistic" doc:"Value of the test statistic (see statistic_name)."`
+	StatName     string   `parquet:"statistic_name,dict" doc:"Name of the statistic: accuracy, auc, mann_whitney_u, ..."`
+	Effect       float64  `parquet:"effect" doc:"Effect size (see effect_name)."`
+	EffectName   string   `parquet:"effect_name,dict" doc:"Name of the effect size: accuracy-0.5, auc-0.5, cohens_h, shift, ..."`
+	CILow        float64  `parquet:"ci_low" doc:"Lower end of the 95% confidence interval of the effect."`
+	CIHigh       float64  `parquet:"ci_high" doc:"Upper end of the 95% confidence interval of the effect."`
+	P            float64  `parquet:"p" doc:"p-value of the test."`
+	Q            float64  `parquet:"q" doc:"Multiple-comparison-adjusted p-value over every test of the run (see correction)."`
+	Correction   string   `parquet:"correction,dict" doc:"bh (Benjamini-Hochberg) or holm."`
+	Alpha        float64  `parquet:"alpha" doc:"Level at which the verdict was taken."`
+	Verdict      string   `parquet:"verdict,dict" doc:"validated (q <= alpha and effect in the stated direction), rejected, invalid (too few valid trials) or unavailable (the assistant or a model cannot do this test; p, q are NaN and it is not in the correction)."`
+	Baseline     *float64 `parquet:"baseline,optional" doc:"Discriminative: the same judge's accuracy on the same pairs with the hypothesis withheld (a generic property instead); null when not measured."`
 }
 
 // Truth is a row of the truths table.
