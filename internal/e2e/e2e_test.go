@@ -13,11 +13,14 @@ import (
 	"github.com/mbd-dev/mbd/internal/clustercmd"
 	"github.com/mbd-dev/mbd/internal/embedcmd"
 	"github.com/mbd-dev/mbd/internal/gen"
+	"github.com/mbd-dev/mbd/internal/hypo"
 	"github.com/mbd-dev/mbd/internal/match"
 	"github.com/mbd-dev/mbd/internal/modeltool"
 	"github.com/mbd-dev/mbd/internal/prompts"
+	"github.com/mbd-dev/mbd/internal/roles/rolestest"
 	"github.com/mbd-dev/mbd/internal/synthcmd"
 	"github.com/mbd-dev/mbd/internal/tablecmd"
+	"github.com/mbd-dev/mbd/internal/validate"
 )
 
 func tool(main func(context.Context, []string, cli.IO) int) func() int {
@@ -26,17 +29,31 @@ func tool(main func(context.Context, []string, cli.IO) int) func() int {
 
 func TestMain(m *testing.M) {
 	os.Exit(testscript.RunMain(m, map[string]func() int{
-		"mbd-prompts": tool(prompts.Main),
-		"mbd-gen":     tool(gen.Main),
-		"mbd-table":   tool(tablecmd.Main),
-		"mbd-model":   tool(modeltool.Main),
-		"mbd-synth":   tool(synthcmd.Main),
-		"mbd-embed":   tool(embedcmd.Main),
-		"mbd-cluster": tool(clustercmd.Main),
-		"mbd-match":   tool(match.Main),
+		"mbd-prompts":  tool(prompts.Main),
+		"mbd-gen":      tool(gen.Main),
+		"mbd-table":    tool(tablecmd.Main),
+		"mbd-model":    tool(modeltool.Main),
+		"mbd-synth":    tool(synthcmd.Main),
+		"mbd-embed":    tool(embedcmd.Main),
+		"mbd-cluster":  tool(clustercmd.Main),
+		"mbd-match":    tool(match.Main),
+		"mbd-hypo":     tool(hypo.Main),
+		"mbd-validate": tool(validate.Main),
 	}))
 }
 
 func TestScripts(t *testing.T) {
-	testscript.Run(t, testscript.Params{Dir: "testdata/script", UpdateScripts: os.Getenv("UPDATE_SCRIPTS") == "1"})
+	// A fake OpenAI-compatible assistant (answers by the builtin describer and judge, with a broken
+	// answer every 9th judgment) for the LLM code paths: $ASSISTANT is its reference.
+	fake := rolestest.New()
+	fake.Faults = 9
+	t.Cleanup(fake.Close) // after the parallel scripts, not when Run returns
+	testscript.Run(t, testscript.Params{
+		Dir:           "testdata/script",
+		UpdateScripts: os.Getenv("UPDATE_SCRIPTS") == "1",
+		Setup: func(e *testscript.Env) error {
+			e.Setenv("ASSISTANT", "openai-compat:"+fake.URL+"/v1#fake")
+			return nil
+		},
+	})
 }

@@ -1,0 +1,12 @@
+// Command mbd-hypo proposes hypotheses about how two models' behaviour differs.
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/mbd-dev/mbd/internal/cli"
+	"github.com/mbd-dev/mbd/internal/hypo"
+)
+
+func main() { os.Exit(hypo.Main(context.Background(), os.Args[1:], cli.OS())) }

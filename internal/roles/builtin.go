@@ -1,0 +1,82 @@
+package roles
+
+import (
+	"context"
+	"math"
+
+	"github.com/mbd-dev/mbd/internal/lexical"
+)
+
+// Builtin is the offline assistant: the lexical describer and judge.
+type Builtin struct{ Options lexical.Options }
+
+// BuiltinRef is the builtin assistant's reference.
+const BuiltinRef = "builtin"
+
+// Ref is "builtin".
+func (Builtin) Ref() string { return BuiltinRef }
+
+// Propose runs lexical.Describe on the texts.
+func (b Builtin) Propose(_ context.Context, as, bs []Sample, earlier []string, n int) ([]Proposal, error) {
+	o := b.Options
+	o.Max = n
+	var out []Proposal
+	for _, h := range lexical.Describe(texts(as), texts(bs), o, earlier) {
+		p := Proposal{Property: h.Property, Direction: h.Direction, Text: h.Text(), Kind: "lexical", ShareA: h.ShareA, ShareB: h.ShareB}
+		if h.Property == lexical.LengthProperty {
+			p.ShareA, p.ShareB = math.NaN(), math.NaN()
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func texts(ss []Sample) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = s.Text
+	}
+	return out
+}
+
+// JudgePair is lexical.JudgePair.
+func (Builtin) JudgePair(_ context.Context, property, _, first, second string) (Verdict, error) {
+	return lexical.JudgePair(property, first, second), nil
+}
+
+// Exemplify is not available: the builtin assistant does not write texts.
+func (Builtin) Exemplify(context.Context, string, string, bool) (string, bool, error) {
+	return "", false, ErrNotAvailable
+}
+
+// Interrogate asks the first rounds prompts, counts the answers that contain one of the property's
+// terms (k of r) and calls "shows" when the binomial likelihood of k under the B share exceeds that
+// under the A share of ref, with the larger share as "shows". Without quoted terms or reference
+// shares the trial is invalid.
+func (Builtin) Interrogate(ctx context.Context, property string, ref Reference, prompts []string, rounds int, ask func(context.Context, string) (string, error)) (Interrogation, error) {
+	terms := lexical.Terms(property)
+	if len(terms) == 0 || math.IsNaN(ref.ShareA) || math.IsNaN(ref.ShareB) || ref.ShareA == ref.ShareB {
+		return Interrogation{}, nil
+	}
+	var it Interrogation
+	k := 0
+	for _, q := range prompts[:min(rounds, len(prompts))] {
+		ans, err := ask(ctx, q)
+		if err != nil {
+			return it, err
+		}
+		it.Turns = append(it.Turns, Turn{Question: q, Answer: ans})
+		if lexical.Score(ans, terms) > 0 {
+			k++
+		}
+	}
+	if len(it.Turns) == 0 {
+		return it, nil
+	}
+	clamp := func(p float64) float64 { return math.Min(math.Max(p, 0.01), 0.99) }
+	hi, lo := clamp(math.Max(ref.ShareA, ref.ShareB)), clamp(math.Min(ref.ShareA, ref.ShareB))
+	r := float64(len(it.Turns))
+	llr := float64(k)*math.Log(hi/lo) + (r-float64(k))*math.Log((1-hi)/(1-lo))
+	it.Valid, it.Shows = true, llr > 0
+	return it, nil
+}

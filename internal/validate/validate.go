@@ -1,0 +1,756 @@
+// Package validate is mbd-validate: hypotheses + held-out prompts + the two models → validations.
+//
+// Only validation-split prompts and fresh samples are used (a hypothesis is written from
+// discovery-split texts, so the texts it was written from never validate it). Three tests, each a
+// row of the validations table:
+//
+//   - discriminative: for each of --pairs validation prompts, A's and B's fresh answers form a pair;
+//     the judge sees the property (never a model name) and the pair, in a seeded random order, and
+//     again in the other order. A pair counts for the hypothesis when both orders pick the answer of
+//     the model the hypothesis says shows the property more, against it when both pick the other,
+//     and as a tie when the orders disagree (position bias) or the judge says "same"; a pair with
+//     an invalid answer is excluded and counted in n_invalid. Statistic: accuracy over decided
+//     pairs with an exact two-sided binomial (sign) test; effect: the paired AUC − 0.5 (ties count
+//     one half) with a percentile-bootstrap 95% CI. Baseline: the same judge on the same pairs with
+//     a generic property instead of the hypothesis ("differs from what a typical assistant would
+//     write"); the lift is accuracy − baseline.
+//   - generative: the assistant writes, for --exemplars validation prompts, an answer that shows the
+//     property and one that clearly does not; both models score every text given its prompt; the
+//     statistic is the shift of Δ = log p_B − log p_A (summed over tokens) between the two groups:
+//     Mann-Whitney AUC and a two-sided permutation p-value of the difference of means (the effect,
+//     with a bootstrap CI), in the direction the hypothesis states. Unavailable when the assistant
+//     cannot write texts (builtin) or a model cannot score (hosted APIs, synth).
+//   - interactive: in each of --trials trials a seeded coin hides A or B; the judge, knowing only
+//     the property, asks --rounds questions (held-out prompts offered) and says whether the hidden
+//     model shows it; correct when that matches the hidden model. Exact binomial test.
+//
+// Every p-value of the run is adjusted together (Benjamini-Hochberg, or Holm with --correction
+// holm). A test validates its hypothesis when q ≤ --alpha and the effect points the stated way;
+// fewer than --min-valid valid trials make it invalid. Every judgment, the order shown, and every
+// transcript go to the trials log (JSON Lines) next to the output.
+package validate
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+
+	ucli "github.com/urfave/cli/v3"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/mbd-dev/mbd/internal/assistant"
+	"github.com/mbd-dev/mbd/internal/atomicfile"
+	"github.com/mbd-dev/mbd/internal/cli"
+	"github.com/mbd-dev/mbd/internal/llm"
+	"github.com/mbd-dev/mbd/internal/llm/backends"
+	"github.com/mbd-dev/mbd/internal/prompts"
+	"github.com/mbd-dev/mbd/internal/roles"
+	"github.com/mbd-dev/mbd/internal/schema"
+	"github.com/mbd-dev/mbd/internal/stats"
+	"github.com/mbd-dev/mbd/internal/table"
+)
+
+// Methods.
+const (
+	Discriminative = "discriminative"
+	Generative     = "generative"
+	Interactive    = "interactive"
+)
+
+// BaselineProperty is what the no-hypothesis judge is asked about.
+const BaselineProperty = "differs from what a typical AI assistant would write"
+
+// Main is mbd-validate.
+func Main(ctx context.Context, args []string, stdio cli.IO) int {
+	flags := []ucli.Flag{
+		&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output validations table (`PATH` or -)"},
+		&ucli.StringFlag{Name: "hypotheses", Usage: "hypotheses `TABLE` from mbd-hypo"},
+		&ucli.StringFlag{Name: "prompts", Usage: "prompts `TABLE` (its validation split is used)"},
+		&ucli.StringFlag{Name: "model-a", Usage: "model A `REF` (gguf:PATH, openai-compat:URL#MODEL, openai:MODEL, synth:SPEC)"},
+		&ucli.StringFlag{Name: "model-b", Usage: "model B `REF`"},
+		&ucli.StringFlag{Name: "methods", Value: "discriminative,generative,interactive", Usage: "tests to run, comma-separated"},
+		&ucli.IntFlag{Name: "pairs", Value: 50, Usage: "discriminative: validation prompts (one pair each)"},
+		&ucli.BoolFlag{Name: "no-baseline", Usage: "discriminative: skip the no-hypothesis baseline judge (builtin has none)"},
+		&ucli.IntFlag{Name: "exemplars", Value: 20, Usage: "generative: prompts (one text that shows the property and one that does not, each)"},
+		&ucli.IntFlag{Name: "trials", Value: 20, Usage: "interactive: trials"},
+		&ucli.IntFlag{Name: "rounds", Value: 3, Usage: "interactive: questions per trial"},
+		&ucli.Float64Flag{Name: "alpha", Value: 0.05, Usage: "level: validated when q <= alpha"},
+		&ucli.StringFlag{Name: "correction", Value: "bh", Usage: "bh (Benjamini-Hochberg) or holm"},
+		&ucli.IntFlag{Name: "min-valid", Value: 5, Usage: "least valid trials for a verdict (else invalid)"},
+		&ucli.Float64Flag{Name: "temperature", Value: 0.7, Usage: "sampling temperature of the models' fresh answers"},
+		&ucli.IntFlag{Name: "max-tokens", Value: 256, Usage: "most tokens of a model answer"},
+		&ucli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the samples, orders and coins"},
+		&ucli.StringFlag{Name: "trials-log", Usage: "JSON Lines `PATH` of every judgment and transcript (default OUTPUT.trials.jsonl)"},
+	}
+	return cli.Run(ctx, &ucli.Command{
+		Name:      "mbd-validate",
+		Usage:     "test hypotheses on held-out prompts with fresh samples of both models",
+		Description: `Tests every hypothesis of --hypotheses on the validation split of --prompts with fresh answers of
+--model-a and --model-b: discriminative (blinded pairs, both orders), generative (assistant-written
+texts scored by both models) and interactive (the judge questions a hidden model). p-values of the
+whole run are corrected together; a hypothesis is validated at q <= --alpha.
+
+Examples:
+  mbd-validate --hypotheses h.parquet --prompts prompts.parquet --model-a gguf:base.gguf --model-b gguf:tuned.gguf -o v.parquet
+  mbd-validate --assistant openai:gpt-4o-mini --budget 5 --methods discriminative --hypotheses h.parquet --prompts p.parquet --model-a synth:base --model-b synth:animal=0.6 -o v.parquet`,
+		Flags:  append(flags, roles.Flags()...),
+		Action: run,
+	}, args, stdio)
+}
+
+type config struct {
+	pairs, exemplars, trials, rounds, minValid int
+	alpha                                      float64
+	sampling                                   llm.Sampling
+	seed                                       uint64
+	baseline                                   bool
+}
+
+// trialLog is one line of the trials log.
+type trialLog struct {
+	Hypothesis string       `json:"hypothesis_id"`
+	Method     string       `json:"method"`
+	PromptID   string       `json:"prompt_id,omitempty"`
+	Trial      int          `json:"trial"`
+	BFirst     *bool        `json:"b_first,omitempty"` // discriminative: B's answer shown first in the first order
+	Verdicts   []string     `json:"verdicts,omitempty"`
+	Outcome    string       `json:"outcome,omitempty"` // for, against, tie, invalid; correct, wrong
+	Hidden     string       `json:"hidden,omitempty"`
+	Turns      []roles.Turn `json:"turns,omitempty"`
+	Texts      []string     `json:"texts,omitempty"`
+	Delta      *float64     `json:"delta,omitempty"`
+	Baseline   bool         `json:"baseline,omitempty"`
+}
+
+func run(ctx context.Context, cmd *ucli.Command) error {
+	env := cli.FromContext(ctx)
+	out, hp, pp := cmd.String("output"), cmd.String("hypotheses"), cmd.String("prompts")
+	switch {
+	case out == "":
+		return cli.Usagef("no output: give -o PATH (or -o - for stdout)")
+	case hp == "" || pp == "":
+		return cli.Usagef("give --hypotheses and --prompts")
+	case cmd.String("model-a") == "" || cmd.String("model-b") == "":
+		return cli.Usagef("give --model-a and --model-b (model references)")
+	}
+	methods := map[string]bool{}
+	for _, m := range strings.Split(cmd.String("methods"), ",") {
+		m = strings.TrimSpace(m)
+		if m != Discriminative && m != Generative && m != Interactive {
+			return cli.Usagef("--methods: unknown test %q (want discriminative, generative, interactive)", m)
+		}
+		methods[m] = true
+	}
+	correction := cmd.String("correction")
+	if correction != "bh" && correction != "holm" {
+		return cli.Usagef("--correction %q: want bh or holm", correction)
+	}
+	cfg := config{pairs: int(cmd.Int("pairs")), exemplars: int(cmd.Int("exemplars")), trials: int(cmd.Int("trials")),
+		rounds: int(cmd.Int("rounds")), minValid: int(cmd.Int("min-valid")), alpha: cmd.Float64("alpha"),
+		sampling: llm.Sampling{Temperature: cmd.Float64("temperature"), MaxTokens: int(cmd.Int("max-tokens"))},
+		seed:     cmd.Uint64("seed"), baseline: !cmd.Bool("no-baseline") && cmd.String("assistant") != roles.BuiltinRef}
+	if !(cfg.alpha > 0 && cfg.alpha < 1) {
+		return cli.Usagef("--alpha %v: want a level in (0, 1)", cfg.alpha)
+	}
+
+	hyps, err := table.ReadAll[schema.Hypothesis](hp, env.Stdin)
+	if err != nil {
+		return err
+	}
+	if len(hyps) == 0 {
+		env.Log.Warn("no hypotheses: writing an empty validations table", "hypotheses", hp)
+	}
+	ps, err := table.ReadAll[schema.Prompt](pp, nil)
+	if err != nil {
+		return err
+	}
+	var val []schema.Prompt
+	for _, p := range ps {
+		if p.Split == prompts.Validation {
+			val = append(val, p)
+		}
+	}
+	if len(val) == 0 && len(hyps) > 0 {
+		return &table.InputError{Path: pp, Column: "split", Msg: "has no validation-split prompts (make them with mbd-prompts --validation-fraction)"}
+	}
+
+	sess, err := roles.Open(cmd, env.Log)
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+	ma, err := backends.Open(cmd.String("model-a"))
+	if err != nil {
+		return err
+	}
+	defer ma.Close()
+	mb, err := backends.Open(cmd.String("model-b"))
+	if err != nil {
+		return err
+	}
+	defer mb.Close()
+
+	logPath := cmd.String("trials-log")
+	if logPath == "" && out != "-" {
+		logPath = out + ".trials.jsonl"
+	}
+	v := &validator{cfg: cfg, as: sess, ma: ma, mb: mb, val: val, conc: max(1, int(cmd.Int("concurrency"))), answers: map[answerKey]string{}}
+	var rows []schema.Validation
+	budgetHit := false
+	bar := env.Progress("validating", "hypotheses", int64(len(hyps)))
+	for _, h := range hyps {
+		for _, m := range []string{Discriminative, Generative, Interactive} {
+			if !methods[m] || budgetHit {
+				continue
+			}
+			row, err := v.test(ctx, m, h)
+			if errors.Is(err, assistant.ErrBudget) {
+				env.Log.Warn("assistant budget reached: writing the tests finished so far; rerun with a larger --budget to go on (answers so far are cached)")
+				budgetHit = true
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("hypothesis %s, %s test: %w", h.ID, m, err)
+			}
+			row.Judge = sess.Ref()
+			rows = append(rows, row)
+		}
+		bar.Add(1)
+	}
+	bar.Done()
+	if err := adjust(rows, correction, cfg); err != nil {
+		return err
+	}
+
+	if logPath != "" {
+		if err := writeLog(logPath, v.log); err != nil {
+			return err
+		}
+	}
+	w, err := table.Create[schema.Validation](out, env.Stdout)
+	if err != nil {
+		return err
+	}
+	defer w.Abort()
+	for _, r := range rows {
+		if err := w.Write(r); err != nil {
+			return err
+		}
+	}
+	if err := w.Commit(); err != nil {
+		return err
+	}
+	m := env.Manifest
+	m.Param("model_a", cmd.String("model-a"))
+	m.Param("model_b", cmd.String("model-b"))
+	m.Param("assistant", sess.Ref())
+	m.Param("assistant_usage", sess.Usage())
+	m.Param("methods", cmd.String("methods"))
+	m.Param("alpha", cfg.alpha)
+	m.Param("correction", correction)
+	m.Param("budget_reached", budgetHit)
+	m.Seed("validate", cfg.seed)
+	if err := m.WriteFor(out, schema.Validations.ID(), w.Rows()); err != nil {
+		return err
+	}
+	validated := map[string]bool{}
+	for _, r := range rows {
+		if r.Verdict == "validated" {
+			validated[r.HypothesisID] = true
+		}
+	}
+	u := sess.Usage()
+	env.Log.Info("validated", "hypotheses", len(hyps), "validated", len(validated), "tests", len(rows),
+		"calls", u.Calls, "cache_hits", u.CacheHits, "cost", fmt.Sprintf("$%.4f", u.Cost), "output", out)
+	if out != "-" {
+		printSummary(env, hyps, rows, validated, cfg.alpha)
+	}
+	if budgetHit {
+		return fmt.Errorf("stopped at the assistant budget ($%.2f): %w", cmd.Float64("budget"), assistant.ErrBudget)
+	}
+	return nil
+}
+
+func printSummary(env *cli.Env, hyps []schema.Hypothesis, rows []schema.Validation, validated map[string]bool, alpha float64) {
+	fmt.Fprintf(env.Stdout, "%d of %d hypotheses validated (q <= %g)\n", len(validated), len(hyps), alpha)
+	for _, h := range hyps {
+		var parts []string
+		for _, r := range rows {
+			if r.HypothesisID != h.ID {
+				continue
+			}
+			if r.Verdict == "unavailable" {
+				parts = append(parts, r.Method+" n/a")
+				continue
+			}
+			parts = append(parts, fmt.Sprintf("%s %s=%.2f q=%.3g", r.Method, r.StatName, r.Statistic, r.Q))
+		}
+		mark := "  "
+		if validated[h.ID] {
+			mark = "✓ "
+		}
+		fmt.Fprintf(env.Stdout, "%s%s  %s\n     %s\n", mark, h.ID, h.Text, strings.Join(parts, "; "))
+	}
+}
+
+func writeLog(path string, lines []trialLog) error {
+	f, err := atomicfile.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Abort()
+	enc := json.NewEncoder(f)
+	for _, l := range lines {
+		if err := enc.Encode(l); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	return f.Commit()
+}
+
+// adjust fills q and verdicts: every finite p of the run corrected together.
+func adjust(rows []schema.Validation, correction string, cfg config) error {
+	var idx []int
+	var ps []float64
+	for i, r := range rows {
+		if !math.IsNaN(r.P) {
+			idx, ps = append(idx, i), append(ps, r.P)
+		}
+	}
+	var qs []float64
+	var err error
+	if correction == "holm" {
+		qs, err = stats.HolmAdjust(ps)
+	} else {
+		qs, err = stats.BHAdjust(ps)
+	}
+	if err != nil {
+		return err
+	}
+	for i := range rows {
+		rows[i].Q, rows[i].Correction, rows[i].Alpha = math.NaN(), correction, cfg.alpha
+	}
+	for k, i := range idx {
+		r := &rows[i]
+		r.Q = qs[k]
+		switch {
+		case r.Verdict != "":
+			// invalid already
+		case r.Q <= cfg.alpha && r.Effect > 0:
+			r.Verdict = "validated"
+		default:
+			r.Verdict = "rejected"
+		}
+	}
+	return nil
+}
+
+type answerKey struct {
+	b      bool
+	prompt string
+	seed   uint64
+}
+
+type validator struct {
+	cfg    config
+	as     roles.Session
+	ma, mb llm.Model
+	val    []schema.Prompt
+	conc   int
+
+	mu      sync.Mutex
+	answers map[answerKey]string // fresh answers, shared by every hypothesis
+	log     []trialLog
+}
+
+func (v *validator) addLog(l ...trialLog) {
+	v.mu.Lock()
+	v.log = append(v.log, l...)
+	v.mu.Unlock()
+}
+
+// seedOf hashes the run seed with labels into a seed.
+func seedOf(base uint64, parts ...string) uint64 {
+	h := sha256.New()
+	binary.Write(h, binary.LittleEndian, base)
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return binary.LittleEndian.Uint64(h.Sum(nil))
+}
+
+// answer returns model A's or B's fresh answer to prompt (memoised: every hypothesis judges the
+// same pairs).
+func (v *validator) answer(ctx context.Context, b bool, prompt string, seed uint64) (string, error) {
+	k := answerKey{b, prompt, seed}
+	v.mu.Lock()
+	s, ok := v.answers[k]
+	v.mu.Unlock()
+	if ok {
+		return s, nil
+	}
+	m := v.ma
+	if b {
+		m = v.mb
+	}
+	var got string
+	err := m.Generate(ctx, []llm.GenRequest{{ID: "x", Prompt: prompt, Seed: seed}}, v.cfg.sampling, func(r llm.GenResult) error {
+		got = r.Completion
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("model %s: %w", m.Info().Ref, err)
+	}
+	v.mu.Lock()
+	v.answers[k] = got
+	v.mu.Unlock()
+	return got, nil
+}
+
+func (v *validator) test(ctx context.Context, method string, h schema.Hypothesis) (schema.Validation, error) {
+	switch method {
+	case Discriminative:
+		return v.discriminative(ctx, h)
+	case Generative:
+		return v.generative(ctx, h)
+	}
+	return v.interactive(ctx, h)
+}
+
+// forB reports whether the hypothesis says B shows the property more.
+func forB(h schema.Hypothesis) bool { return h.Direction == "B>A" }
+
+func (v *validator) discriminative(ctx context.Context, h schema.Hypothesis) (schema.Validation, error) {
+	n := min(v.cfg.pairs, len(v.val))
+	type res struct{ out, base string }
+	results := make([]res, n)
+	logs := make([]trialLog, 0, 2*n)
+	var logMu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(v.conc)
+	for i := range n {
+		p := v.val[i]
+		g.Go(func() error {
+			a, err := v.answer(gctx, false, p.Text, seedOf(v.cfg.seed, "A", p.ID))
+			if err != nil {
+				return err
+			}
+			b, err := v.answer(gctx, true, p.Text, seedOf(v.cfg.seed, "B", p.ID))
+			if err != nil {
+				return err
+			}
+			bFirst := seedOf(v.cfg.seed, "order", h.ID, p.ID)&1 == 1
+			outcome, verdicts, err := v.judgeBothOrders(gctx, h.Property, p.Text, a, b, bFirst, forB(h))
+			if err != nil {
+				return err
+			}
+			results[i].out = outcome
+			l := []trialLog{{Hypothesis: h.ID, Method: Discriminative, PromptID: p.ID, Trial: i, BFirst: &bFirst, Verdicts: verdicts, Outcome: outcome}}
+			if v.cfg.baseline {
+				// The baseline judge picks the answer that differs from a typical assistant's; it
+				// scores for the hypothesis when that is B's answer (the model that changed).
+				bo, bv, err := v.judgeBothOrders(gctx, BaselineProperty, p.Text, a, b, bFirst, true)
+				if err != nil {
+					return err
+				}
+				results[i].base = bo
+				l = append(l, trialLog{Hypothesis: h.ID, Method: Discriminative, PromptID: p.ID, Trial: i, BFirst: &bFirst, Verdicts: bv, Outcome: bo, Baseline: true})
+			}
+			logMu.Lock()
+			logs = append(logs, l...)
+			logMu.Unlock()
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return schema.Validation{}, err
+	}
+	slices.SortFunc(logs, func(x, y trialLog) int {
+		if x.Trial != y.Trial {
+			return x.Trial - y.Trial
+		}
+		return map[bool]int{false: 0, true: 1}[x.Baseline] - map[bool]int{false: 0, true: 1}[y.Baseline]
+	})
+	v.addLog(logs...)
+
+	var forN, against, ties, invalid, bFor, bAgainst int
+	var scores []float64
+	for _, r := range results {
+		switch r.out {
+		case "for":
+			forN++
+			scores = append(scores, 1)
+		case "against":
+			against++
+			scores = append(scores, 0)
+		case "tie":
+			ties++
+			scores = append(scores, 0.5)
+		default:
+			invalid++
+		}
+		switch r.base {
+		case "for":
+			bFor++
+		case "against":
+			bAgainst++
+		}
+	}
+	row := schema.Validation{HypothesisID: h.ID, Method: Discriminative, N: int64(len(scores)), NInvalid: int64(invalid),
+		StatName: "accuracy", EffectName: "auc-0.5"}
+	if len(scores) < v.cfg.minValid || forN+against == 0 {
+		row.Statistic, row.Effect, row.CILow, row.CIHigh, row.P, row.Verdict = math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN(), "invalid"
+		if len(scores) >= v.cfg.minValid { // all ties: a valid test with no evidence
+			row.P, row.Verdict = 1, ""
+			row.Statistic, row.Effect, row.CILow, row.CIHigh = 0.5, 0, 0, 0
+		}
+		return row, nil
+	}
+	p, err := stats.BinomTest(forN, forN+against, 0.5)
+	if err != nil {
+		return row, err
+	}
+	auc := mean(scores)
+	lo, hi, err := stats.BootstrapMeanCI(scores, 0.95, 2000, seedOf(v.cfg.seed, "ci", h.ID))
+	if err != nil {
+		return row, err
+	}
+	row.Statistic, row.P, row.Effect, row.CILow, row.CIHigh = float64(forN)/float64(forN+against), p, auc-0.5, lo-0.5, hi-0.5
+	if bFor+bAgainst > 0 {
+		b := float64(bFor) / float64(bFor+bAgainst)
+		row.Baseline = &b
+	}
+	return row, nil
+}
+
+// judgeBothOrders judges the pair in the seeded order and in the other one. The outcome is for
+// (both orders pick the answer of the model the property is said to favour), against (both pick
+// the other), tie, or invalid.
+func (v *validator) judgeBothOrders(ctx context.Context, property, prompt, a, b string, bFirst, favoursB bool) (string, []string, error) {
+	first, second := a, b
+	if bFirst {
+		first, second = b, a
+	}
+	v1, err := v.as.JudgePair(ctx, property, prompt, first, second)
+	if err != nil {
+		return "", nil, err
+	}
+	v2, err := v.as.JudgePair(ctx, property, prompt, second, first)
+	if err != nil {
+		return "", nil, err
+	}
+	verdicts := []string{v1.String(), v2.String()}
+	if v1 == roles.Invalid || v2 == roles.Invalid {
+		return "invalid", verdicts, nil
+	}
+	// Which model each order's pick belongs to ("" for a tie).
+	pick := func(vd roles.Verdict, firstIsB bool) string {
+		switch {
+		case vd == roles.Tie:
+			return ""
+		case (vd == roles.First) == firstIsB:
+			return "B"
+		}
+		return "A"
+	}
+	p1, p2 := pick(v1, bFirst), pick(v2, !bFirst)
+	want := "A"
+	if favoursB {
+		want = "B"
+	}
+	switch {
+	case p1 == "" || p2 == "" || p1 != p2:
+		return "tie", verdicts, nil
+	case p1 == want:
+		return "for", verdicts, nil
+	}
+	return "against", verdicts, nil
+}
+
+func (v *validator) generative(ctx context.Context, h schema.Hypothesis) (schema.Validation, error) {
+	row := schema.Validation{HypothesisID: h.ID, Method: Generative, StatName: "auc", EffectName: "shift_logp_b_minus_a"}
+	unavailable := func(why string) (schema.Validation, error) {
+		row.Statistic, row.Effect, row.CILow, row.CIHigh, row.P, row.Verdict = math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN(), "unavailable"
+		v.addLog(trialLog{Hypothesis: h.ID, Method: Generative, Outcome: "unavailable: " + why})
+		return row, nil
+	}
+	n := min(v.cfg.exemplars, len(v.val))
+	if n == 0 {
+		return unavailable("no validation prompts")
+	}
+	// Probe scoring first: no assistant calls for a test that cannot run.
+	for _, m := range []llm.Model{v.ma, v.mb} {
+		if _, err := m.Score(ctx, []llm.ScoreRequest{{ID: "probe", Prompt: v.val[0].Text, Completion: " ok"}}); errors.Is(err, llm.ErrCannotScore) {
+			return unavailable(m.Info().Ref + " cannot score texts")
+		} else if err != nil {
+			return row, err
+		}
+	}
+	type ex struct {
+		prompt, text string
+		shows        bool
+	}
+	exs := make([]*ex, 2*n)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(v.conc)
+	for i := range 2 * n {
+		p, shows := v.val[i/2], i%2 == 0
+		g.Go(func() error {
+			t, ok, err := v.as.Exemplify(gctx, h.Property, p.Text, shows)
+			if err != nil {
+				return err
+			}
+			if ok {
+				exs[i] = &ex{p.Text, t, shows}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); errors.Is(err, roles.ErrNotAvailable) {
+		return unavailable("the assistant " + v.as.Ref() + " does not write texts")
+	} else if err != nil {
+		return row, err
+	}
+	var reqs []llm.ScoreRequest
+	var kept []*ex
+	for i, e := range exs {
+		if e == nil {
+			row.NInvalid++
+			continue
+		}
+		reqs = append(reqs, llm.ScoreRequest{ID: fmt.Sprint(i), Prompt: e.prompt, Completion: e.text})
+		kept = append(kept, e)
+	}
+	sa, err := v.ma.Score(ctx, reqs)
+	if err != nil {
+		return row, fmt.Errorf("model A scoring: %w", err)
+	}
+	sb, err := v.mb.Score(ctx, reqs)
+	if err != nil {
+		return row, fmt.Errorf("model B scoring: %w", err)
+	}
+	var pos, neg []float64
+	for i, e := range kept {
+		d := sb[i].Sum - sa[i].Sum
+		if !forB(h) {
+			d = -d // orient so that the hypothesis predicts a positive shift
+		}
+		if e.shows {
+			pos = append(pos, d)
+		} else {
+			neg = append(neg, d)
+		}
+		dd := d
+		v.addLog(trialLog{Hypothesis: h.ID, Method: Generative, Trial: i, Texts: []string{e.text}, Delta: &dd, Outcome: map[bool]string{true: "shows", false: "opposite"}[e.shows]})
+	}
+	row.N = int64(len(pos) + len(neg))
+	if len(pos) < v.cfg.minValid || len(neg) < v.cfg.minValid {
+		row.Statistic, row.Effect, row.CILow, row.CIHigh, row.P, row.Verdict = math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN(), "invalid"
+		return row, nil
+	}
+	mw, err := stats.MannWhitneyU(pos, neg, stats.MethodAuto)
+	if err != nil {
+		return row, err
+	}
+	perm, err := stats.PermutationTestMeanDiff(pos, neg, 10000, seedOf(v.cfg.seed, "perm", h.ID))
+	if err != nil {
+		return row, err
+	}
+	lo, hi, err := stats.BootstrapMeanDiffCI(pos, neg, 0.95, 2000, seedOf(v.cfg.seed, "ci", h.ID))
+	if err != nil {
+		return row, err
+	}
+	row.Statistic, row.P, row.Effect, row.CILow, row.CIHigh = mw.AUC, perm.PValue, perm.Diff, lo, hi
+	return row, nil
+}
+
+func (v *validator) interactive(ctx context.Context, h schema.Hypothesis) (schema.Validation, error) {
+	row := schema.Validation{HypothesisID: h.ID, Method: Interactive, StatName: "accuracy", EffectName: "accuracy-0.5"}
+	ref := roles.Reference{ShareA: math.NaN(), ShareB: math.NaN()}
+	if h.ShareA != nil && h.ShareB != nil {
+		ref = roles.Reference{ShareA: *h.ShareA, ShareB: *h.ShareB}
+	}
+	type res struct {
+		valid, correct bool
+	}
+	results := make([]res, v.cfg.trials)
+	logs := make([]trialLog, v.cfg.trials)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(v.conc)
+	for t := range v.cfg.trials {
+		g.Go(func() error {
+			hiddenB := seedOf(v.cfg.seed, "coin", h.ID, fmt.Sprint(t))&1 == 1
+			offered := make([]string, v.cfg.rounds)
+			for r := range offered {
+				offered[r] = v.val[(t*v.cfg.rounds+r)%len(v.val)].Text
+			}
+			ask := func(ctx context.Context, q string) (string, error) {
+				return v.answer(ctx, hiddenB, q, seedOf(v.cfg.seed, "interactive", h.ID, fmt.Sprint(t), q))
+			}
+			it, err := v.as.Interrogate(gctx, h.Property, ref, offered, v.cfg.rounds, ask)
+			if err != nil {
+				return err
+			}
+			hidden := map[bool]string{false: "A", true: "B"}[hiddenB]
+			l := trialLog{Hypothesis: h.ID, Method: Interactive, Trial: t, Hidden: hidden, Turns: it.Turns, Outcome: "invalid"}
+			if it.Valid {
+				// The hidden model shows the property more exactly when it is the favoured one.
+				correct := it.Shows == (hiddenB == forB(h))
+				results[t] = res{true, correct}
+				l.Outcome = map[bool]string{true: "correct", false: "wrong"}[correct]
+			}
+			logs[t] = l
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return row, err
+	}
+	v.addLog(logs...)
+	k, n := 0, 0
+	for _, r := range results {
+		if !r.valid {
+			row.NInvalid++
+			continue
+		}
+		n++
+		if r.correct {
+			k++
+		}
+	}
+	row.N = int64(n)
+	if n < v.cfg.minValid {
+		row.Statistic, row.Effect, row.CILow, row.CIHigh, row.P, row.Verdict = math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN(), "invalid"
+		if row.NInvalid == int64(v.cfg.trials) && v.as.Client == nil {
+			row.Verdict = "unavailable" // builtin without reference shares or quoted terms
+		}
+		return row, nil
+	}
+	p, err := stats.BinomTest(k, n, 0.5)
+	if err != nil {
+		return row, err
+	}
+	lo, hi, err := stats.ClopperPearsonCI(k, n, 0.95)
+	if err != nil {
+		return row, err
+	}
+	acc := float64(k) / float64(n)
+	row.Statistic, row.P, row.Effect, row.CILow, row.CIHigh = acc, p, acc-0.5, lo-0.5, hi-0.5
+	return row, nil
+}
+
+func mean(x []float64) float64 {
+	s := 0.0
+	for _, v := range x {
+		s += v
+	}
+	return s / float64(len(x))
+}
