@@ -90,8 +90,8 @@ func Main(ctx context.Context, args []string, stdio cli.IO) int {
 		&ucli.StringFlag{Name: "trials-log", Usage: "JSON Lines `PATH` of every judgment and transcript (default OUTPUT.trials.jsonl)"},
 	}
 	return cli.Run(ctx, &ucli.Command{
-		Name:      "mbd-validate",
-		Usage:     "test hypotheses on held-out prompts with fresh samples of both models",
+		Name:  "mbd-validate",
+		Usage: "test hypotheses on held-out prompts with fresh samples of both models",
 		Description: `Tests every hypothesis of --hypotheses on the validation split of --prompts with fresh answers of
 --model-a and --model-b: discriminative (blinded pairs, both orders), generative (assistant-written
 texts scored by both models) and interactive (the judge questions a hidden model). p-values of the
