@@ -16,13 +16,10 @@ export CGO_CXXFLAGS ?= -O3 -march=x86-64-v3 -Wno-stringop-overflow
 build:
 	$(GO) build -ldflags="-s -w" -o $(BIN)/ ./cmd/...
 
-# The main job, offline: prompts → imported answers of two models → a table summary.
-# (Later stages replace the import with generation, and add clustering, hypotheses and a report.)
+# The main job, offline: the whole pipeline on two synthetic text sources, B with two inserted
+# behaviours (scripts/demo.sh).
 demo: build
-	@mkdir -p $(OUT)/demo
-	$(BIN)/mbd-prompts -o $(OUT)/demo/prompts.parquet
-	$(BIN)/mbd-gen import --prompts $(OUT)/demo/prompts.parquet -o $(OUT)/demo/generations.parquet testdata/demo/answers.jsonl
-	$(BIN)/mbd-table summary $(OUT)/demo/generations.parquet
+	BIN=$(BIN) OUT=$(OUT) bash scripts/demo.sh
 
 # The offline model suite (base + one finetuned variant per trait), cached in out/models.
 models: build

@@ -49,6 +49,7 @@ func Main(ctx context.Context, args []string, stdio cli.IO) int {
 		&ucli.IntFlag{Name: "samples", Value: 8, Usage: "texts per model shown to an LLM assistant per round (builtin reads every text)"},
 		&ucli.Float64Flag{Name: "dedup", Value: 0.8, Usage: "cosine similarity at or above which two properties are duplicates"},
 		&ucli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the text sampling"},
+		&ucli.Float64Flag{Name: "min-z", Value: 3.29, Usage: "builtin: least |log-odds z| of a proposed term (lower proposes more, weaker hypotheses)"},
 	}
 	return cli.Run(ctx, &ucli.Command{
 		Name:      "mbd-hypo",
@@ -138,6 +139,10 @@ func run(ctx context.Context, cmd *ucli.Command) error {
 		return err
 	}
 	defer sess.Close()
+	if b, ok := sess.Assistant.(roles.Builtin); ok {
+		b.Options.MinZ = cmd.Float64("min-z")
+		sess.Assistant = b
+	}
 
 	type kept struct {
 		row   schema.Hypothesis

@@ -1,0 +1,175 @@
+package validate
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/mbd-dev/mbd/internal/llm"
+	"github.com/mbd-dev/mbd/internal/roles"
+	"github.com/mbd-dev/mbd/internal/schema"
+)
+
+// scorer is a model whose log-probability of a text is -0.1 per word, plus bonus when the text
+// mentions otters.
+type scorer struct{ bonus float64 }
+
+func (s scorer) Generate(context.Context, []llm.GenRequest, llm.Sampling, func(llm.GenResult) error) error {
+	return nil
+}
+func (s scorer) Score(_ context.Context, reqs []llm.ScoreRequest) ([]llm.ScoreResult, error) {
+	out := make([]llm.ScoreResult, len(reqs))
+	for i, r := range reqs {
+		sum := -0.1 * float64(len(strings.Fields(r.Completion)))
+		if strings.Contains(r.Completion, "otter") {
+			sum += s.bonus
+		}
+		out[i] = llm.ScoreResult{ID: r.ID, Sum: sum}
+	}
+	return out, nil
+}
+func (s scorer) Embed(context.Context, []string) ([][]float32, error) { return nil, llm.ErrCannotEmbed }
+func (s scorer) Info() llm.Info                                       { return llm.Info{Ref: "test:scorer"} }
+func (s scorer) Close() error                                         { return nil }
+
+// writer is an assistant that writes exemplars: with the property's word or without it, in a
+// sentence whose length varies with the prompt; every 7th one is refused.
+type writer struct{ roles.Builtin }
+
+func (writer) Exemplify(_ context.Context, property, prompt string, shows bool) (string, bool, error) {
+	if len(prompt)%7 == 0 {
+		return "", false, nil
+	}
+	text := "Keep going " + strings.Repeat("step by step ", len(prompt)%5)
+	if shows {
+		text += "like an otter"
+	}
+	return text, true, nil
+}
+
+func newValidator(a, b llm.Model, as roles.Assistant) *validator {
+	var val []schema.Prompt
+	for i := range 30 {
+		val = append(val, schema.Prompt{ID: fmt.Sprint(i), Text: fmt.Sprintf("How do I do thing %d%s?", i, strings.Repeat("!", i%4))})
+	}
+	return &validator{cfg: config{exemplars: 30, minValid: 5, seed: 1}, as: roles.Session{Assistant: as}, ma: a, mb: b, val: val, conc: 2, answers: map[answerKey]string{}}
+}
+
+func TestGenerative(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name      string
+		a, b      scorer
+		direction string
+		wantSig   bool
+	}{
+		{"B likes otters, B>A", scorer{0}, scorer{3}, "B>A", true},
+		{"A likes otters, A>B", scorer{3}, scorer{0}, "A>B", true},
+		{"A likes otters, claimed B>A", scorer{3}, scorer{0}, "B>A", false},
+		{"no difference", scorer{1}, scorer{1}, "B>A", false},
+	} {
+		v := newValidator(tc.a, tc.b, writer{})
+		row, err := v.generative(ctx, schema.Hypothesis{ID: "h", Property: "mentions 'otter'", Direction: tc.direction})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if row.NInvalid == 0 || row.N+row.NInvalid != 60 {
+			t.Errorf("%s: n = %d, invalid = %d (want refusals counted)", tc.name, row.N, row.NInvalid)
+		}
+		sig := row.P < 0.01 && row.Effect > 0
+		if sig != tc.wantSig {
+			t.Errorf("%s: p = %g, effect = %g [%g, %g], auc = %g; want significant in the stated direction: %v", tc.name, row.P, row.Effect, row.CILow, row.CIHigh, row.Statistic, tc.wantSig)
+		}
+		if tc.wantSig && (math.Abs(row.Effect-3) > 1e-9 || !(row.CILow <= 3 && 3 <= row.CIHigh) || row.Statistic != 1) {
+			t.Errorf("%s: effect %g [%g, %g], auc %g; want 3 inside the CI and AUC 1", tc.name, row.Effect, row.CILow, row.CIHigh, row.Statistic)
+		}
+	}
+	// Unavailable: a model that cannot score, or an assistant that cannot write.
+	v := newValidator(scorer{}, noScore{}, writer{})
+	if row, _ := v.generative(ctx, schema.Hypothesis{ID: "h", Direction: "B>A"}); row.Verdict != "unavailable" || !math.IsNaN(row.P) {
+		t.Errorf("model without scores: %+v", row)
+	}
+	v = newValidator(scorer{}, scorer{}, roles.Builtin{})
+	if row, _ := v.generative(ctx, schema.Hypothesis{ID: "h", Direction: "B>A"}); row.Verdict != "unavailable" {
+		t.Errorf("builtin assistant: %+v", row)
+	}
+}
+
+type noScore struct{ scorer }
+
+func (noScore) Score(context.Context, []llm.ScoreRequest) ([]llm.ScoreResult, error) {
+	return nil, llm.ErrCannotScore
+}
+
+// judge answers from a table of (first, second) → verdict.
+type judge struct {
+	roles.Builtin
+	f func(first, second string) roles.Verdict
+}
+
+func (j judge) JudgePair(_ context.Context, _, _, first, second string) (roles.Verdict, error) {
+	return j.f(first, second), nil
+}
+
+func TestJudgeBothOrders(t *testing.T) {
+	pickB := func(f, s string) roles.Verdict {
+		if f == "b" {
+			return roles.First
+		}
+		return roles.Second
+	}
+	pickFirst := func(string, string) roles.Verdict { return roles.First }
+	same := func(string, string) roles.Verdict { return roles.Tie }
+	broken := func(f, s string) roles.Verdict {
+		if f == "a" {
+			return roles.Invalid
+		}
+		return roles.First
+	}
+	for _, tc := range []struct {
+		name     string
+		f        func(string, string) roles.Verdict
+		favoursB bool
+		want     string
+	}{
+		{"picks B, hypothesis B>A", pickB, true, "for"},
+		{"picks B, hypothesis A>B", pickB, false, "against"},
+		{"position bias", pickFirst, true, "tie"},
+		{"same", same, true, "tie"},
+		{"one invalid answer", broken, true, "invalid"},
+	} {
+		for _, bFirst := range []bool{false, true} {
+			v := newValidator(scorer{}, scorer{}, judge{f: tc.f})
+			got, verdicts, err := v.judgeBothOrders(context.Background(), "p", "q", "a", "b", bFirst, tc.favoursB)
+			if err != nil || got != tc.want || len(verdicts) != 2 {
+				t.Errorf("%s (b first %v): %q %v %v, want %q", tc.name, bFirst, got, verdicts, err, tc.want)
+			}
+		}
+	}
+}
+
+func TestAdjustVerdicts(t *testing.T) {
+	rows := []schema.Validation{
+		{HypothesisID: "a", P: 0.001, Effect: 0.3},
+		{HypothesisID: "b", P: 0.001, Effect: -0.3}, // significant the other way: rejected
+		{HypothesisID: "c", P: 0.5, Effect: 0.1},
+		{HypothesisID: "d", P: math.NaN(), Verdict: "unavailable"},
+		{HypothesisID: "e", P: 0.02, Effect: 0.2},
+	}
+	if err := adjust(rows, "bh", config{alpha: 0.05}); err != nil {
+		t.Fatal(err)
+	}
+	// BH over the 4 finite p-values: 0.001, 0.001, 0.02, 0.5 → 0.002, 0.002, 0.02667, 0.5.
+	want := []struct {
+		q       float64
+		verdict string
+	}{{0.002, "validated"}, {0.002, "rejected"}, {0.5, "rejected"}, {math.NaN(), "unavailable"}, {0.08 / 3, "validated"}}
+	for i, w := range want {
+		r := rows[i]
+		if (math.IsNaN(w.q) != math.IsNaN(r.Q)) || (!math.IsNaN(w.q) && math.Abs(r.Q-w.q) > 1e-12) || r.Verdict != w.verdict || r.Correction != "bh" {
+			t.Errorf("row %s: q %v %s, want %v %s", r.HypothesisID, r.Q, r.Verdict, w.q, w.verdict)
+		}
+	}
+}
