@@ -34,6 +34,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -88,6 +89,7 @@ func Main(ctx context.Context, args []string, stdio cli.IO) int {
 		&ucli.IntFlag{Name: "max-tokens", Value: 256, Usage: "most tokens of a model answer"},
 		&ucli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the samples, orders and coins"},
 		&ucli.StringFlag{Name: "trials-log", Usage: "JSON Lines `PATH` of every judgment and transcript (default OUTPUT.trials.jsonl)"},
+		&ucli.StringFlag{Name: "answers", Usage: "also write the models' fresh answers of the discriminative pairs as a generations `TABLE` (labels A and B; ids in the trials log), e.g. for mbd-model score"},
 	}
 	return cli.Run(ctx, &ucli.Command{
 		Name:  "mbd-validate",
@@ -120,6 +122,8 @@ type trialLog struct {
 	PromptID   string       `json:"prompt_id,omitempty"`
 	Trial      int          `json:"trial"`
 	BFirst     *bool        `json:"b_first,omitempty"` // discriminative: B's answer shown first in the first order
+	AID        string       `json:"a_id,omitempty"`    // discriminative: generation ids of the pair's answers (--answers)
+	BID        string       `json:"b_id,omitempty"`
 	Verdicts   []string     `json:"verdicts,omitempty"`
 	Outcome    string       `json:"outcome,omitempty"` // for, against, tie, invalid; correct, wrong
 	Hidden     string       `json:"hidden,omitempty"`
@@ -231,6 +235,24 @@ func run(ctx context.Context, cmd *ucli.Command) error {
 
 	if logPath != "" {
 		if err := writeLog(logPath, v.log); err != nil {
+			return err
+		}
+	}
+	if ap := cmd.String("answers"); ap != "" {
+		aw, err := table.Create[schema.Generation](ap, nil)
+		if err != nil {
+			return err
+		}
+		defer aw.Abort()
+		for _, g := range v.pairAnswers() {
+			if err := aw.Write(g); err != nil {
+				return err
+			}
+		}
+		if err := aw.Commit(); err != nil {
+			return err
+		}
+		if err := env.Manifest.WriteFor(ap, schema.Generations.ID(), aw.Rows()); err != nil {
 			return err
 		}
 	}
@@ -387,6 +409,33 @@ func seedOf(base uint64, parts ...string) uint64 {
 	return binary.LittleEndian.Uint64(h.Sum(nil))
 }
 
+// answerID is the generation id of a model's fresh answer to a discriminative pair's prompt.
+func answerID(label, promptID string) string {
+	h := sha256.Sum256([]byte("mbd-validate\x00" + label + "\x00" + promptID))
+	return hex.EncodeToString(h[:8])
+}
+
+// pairAnswers returns the fresh answers of the discriminative pairs as generations rows.
+func (v *validator) pairAnswers() []schema.Generation {
+	var out []schema.Generation
+	for _, p := range v.val[:min(v.cfg.pairs, len(v.val))] {
+		for _, b := range []bool{false, true} {
+			label, m := "A", v.ma
+			if b {
+				label, m = "B", v.mb
+			}
+			seed := seedOf(v.cfg.seed, label, p.ID)
+			text, ok := v.answers[answerKey{b, p.Text, seed}]
+			if !ok {
+				continue
+			}
+			out = append(out, schema.Generation{ID: answerID(label, p.ID), Model: label, ModelRef: m.Info().Ref, PromptID: p.ID,
+				Split: p.Split, Seed: int64(seed), Prompt: p.Text, Completion: text, FinishReason: "unknown"})
+		}
+	}
+	return out
+}
+
 // answer returns model A's or B's fresh answer to prompt (memoised: every hypothesis judges the
 // same pairs).
 func (v *validator) answer(ctx context.Context, b bool, prompt string, seed uint64) (string, error) {
@@ -453,7 +502,8 @@ func (v *validator) discriminative(ctx context.Context, h schema.Hypothesis) (sc
 				return err
 			}
 			results[i].out = outcome
-			l := []trialLog{{Hypothesis: h.ID, Method: Discriminative, PromptID: p.ID, Trial: i, BFirst: &bFirst, Verdicts: verdicts, Outcome: outcome}}
+			l := []trialLog{{Hypothesis: h.ID, Method: Discriminative, PromptID: p.ID, Trial: i, BFirst: &bFirst, Verdicts: verdicts, Outcome: outcome,
+				AID: answerID("A", p.ID), BID: answerID("B", p.ID)}}
 			if v.cfg.baseline {
 				// The baseline judge picks the answer that differs from a typical assistant's; it
 				// scores for the hypothesis when that is B's answer (the model that changed).
