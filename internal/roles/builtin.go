@@ -3,6 +3,7 @@ package roles
 import (
 	"context"
 	"math"
+	"strings"
 
 	"github.com/mbd-dev/mbd/internal/lexical"
 )
@@ -44,9 +45,64 @@ func (Builtin) JudgePair(_ context.Context, property, _, first, second string) (
 	return lexical.JudgePair(property, first, second), nil
 }
 
-// Exemplify is not available: the builtin assistant does not write texts.
-func (Builtin) Exemplify(context.Context, string, string, bool) (string, bool, error) {
-	return "", false, ErrNotAvailable
+// Exemplify edits base into a minimal pair. For a property that quotes terms: without the
+// property, base with every sentence that contains a term removed; with it, that text with one
+// sentence made of the first term appended ("otter." — crude prose, but both models score the same
+// words, and the test measures which model the inserted words favour). For LengthProperty: the
+// first half of base's sentences, or all of them. Any other property is not available.
+func (Builtin) Exemplify(_ context.Context, property, _, base string, shows bool) (string, bool, error) {
+	sents := sentences(base)
+	if property == lexical.LengthProperty {
+		if len(sents) < 2 {
+			return "", false, nil
+		}
+		if !shows {
+			sents = sents[:len(sents)/2]
+		}
+		return strings.Join(sents, " "), true, nil
+	}
+	terms := lexical.Terms(property)
+	if len(terms) == 0 {
+		return "", false, ErrNotAvailable
+	}
+	var kept []string
+	for _, s := range sents {
+		if lexical.Score(s, terms) == 0 {
+			kept = append(kept, s)
+		}
+	}
+	if shows {
+		kept = append(kept, upperFirst(strings.ReplaceAll(terms[0], "¶", "\n"))+".")
+	}
+	if len(kept) == 0 {
+		return "", false, nil
+	}
+	return strings.Join(kept, " "), true, nil
+}
+
+// sentences splits a text after . ! ? and at line breaks.
+func sentences(text string) []string {
+	var out []string
+	start := 0
+	for i, r := range text {
+		if r == '.' || r == '!' || r == '?' || r == '\n' {
+			if s := strings.TrimSpace(text[start : i+1]); s != "" {
+				out = append(out, s)
+			}
+			start = i + 1
+		}
+	}
+	if s := strings.TrimSpace(text[start:]); s != "" {
+		out = append(out, s)
+	}
+	return out
+}
+
+func upperFirst(s string) string {
+	for i, r := range s {
+		return strings.ToUpper(string(r)) + s[i+len(string(r)):]
+	}
+	return s
 }
 
 // Interrogate asks the first rounds prompts, counts the answers that contain one of the property's

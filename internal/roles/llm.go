@@ -153,15 +153,15 @@ func (l LLM) JudgePair(ctx context.Context, property, prompt, first, second stri
 	return Invalid, nil
 }
 
-const exemplifySystem = `You write example answers for a test. Given a prompt and a property, write a natural, plausible answer to the prompt that clearly shows the property, or, when asked, one that clearly does not show it but is otherwise similar. Answer with one JSON object and nothing else: {"answer": "..."}.`
+const exemplifySystem = `You write example answers for a test. Given a prompt, an example answer and a property, rewrite the example answer so that it clearly shows the property, or, when asked, so that it clearly does not show it; change as little as needed and keep it natural and plausible. Answer with one JSON object and nothing else: {"answer": "..."}.`
 
-// Exemplify writes an answer that shows property (or clearly does not).
-func (l LLM) Exemplify(ctx context.Context, property, prompt string, shows bool) (string, bool, error) {
+// Exemplify rewrites base to show property (or clearly not).
+func (l LLM) Exemplify(ctx context.Context, property, prompt, base string, shows bool) (string, bool, error) {
 	want := "clearly shows the property"
 	if !shows {
 		want = "clearly does NOT show the property"
 	}
-	user := fmt.Sprintf("Property: %s\n\nPrompt: %s\n\nWrite an answer that %s.", property, l.cut(prompt), want)
+	user := fmt.Sprintf("Property: %s\n\nPrompt: %s\n\nExample answer:\n%s\n\nRewrite the example answer so that it %s.", property, l.cut(prompt), l.cut(base), want)
 	var v struct {
 		Answer string `json:"answer"`
 	}

@@ -71,9 +71,11 @@ type Assistant interface {
 	Propose(ctx context.Context, a, b []Sample, earlier []string, n int) ([]Proposal, error)
 	// JudgePair says which text shows property more.
 	JudgePair(ctx context.Context, property, prompt, first, second string) (Verdict, error)
-	// Exemplify writes an answer to prompt that shows property (shows) or clearly does not; ok is
-	// false when the answer was refused or unparsable.
-	Exemplify(ctx context.Context, property, prompt string, shows bool) (text string, ok bool, err error)
+	// Exemplify writes an answer to prompt that shows property (shows) or clearly does not,
+	// changing the given base answer as little as needed (so that the texts written for the two
+	// sides of one prompt are minimal pairs); ok is false when the answer was refused or
+	// unparsable.
+	Exemplify(ctx context.Context, property, prompt, base string, shows bool) (text string, ok bool, err error)
 	// Interrogate converses with a hidden model through ask for rounds turns, starting from the
 	// held-out prompts given, and says whether it shows property. ref holds the shares of texts
 	// showing the property in each model's discovery texts when known (builtin needs them).

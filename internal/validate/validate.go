@@ -206,6 +206,18 @@ func run(ctx context.Context, cmd *ucli.Command) error {
 		logPath = out + ".trials.jsonl"
 	}
 	v := &validator{cfg: cfg, as: sess, ma: ma, mb: mb, val: val, conc: max(1, int(cmd.Int("concurrency"))), answers: map[answerKey]string{}}
+	if len(hyps) > 0 {
+		n := 0
+		if methods[Discriminative] {
+			n = cfg.pairs
+		}
+		if methods[Generative] {
+			n = max(n, cfg.exemplars)
+		}
+		if err := v.prefetch(ctx, n); err != nil {
+			return err
+		}
+	}
 	var rows []schema.Validation
 	budgetHit := false
 	bar := env.Progress("validating", "hypotheses", int64(len(hyps)))
@@ -436,6 +448,34 @@ func (v *validator) pairAnswers() []schema.Generation {
 	return out
 }
 
+// prefetch generates, in one batch per model, the fresh answers the discriminative pairs and the
+// generative test's base texts use (a backend batches them far better than one at a time).
+func (v *validator) prefetch(ctx context.Context, n int) error {
+	for _, b := range []bool{false, true} {
+		label, m := "A", v.ma
+		if b {
+			label, m = "B", v.mb
+		}
+		var reqs []llm.GenRequest
+		keys := map[string]answerKey{}
+		for _, p := range v.val[:min(n, len(v.val))] {
+			k := answerKey{b, p.Text, seedOf(v.cfg.seed, label, p.ID)}
+			reqs = append(reqs, llm.GenRequest{ID: p.ID, Prompt: p.Text, Seed: k.seed})
+			keys[p.ID] = k
+		}
+		err := m.Generate(ctx, reqs, v.cfg.sampling, func(r llm.GenResult) error {
+			v.mu.Lock()
+			v.answers[keys[r.ID]] = r.Completion
+			v.mu.Unlock()
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("model %s: %w", m.Info().Ref, err)
+		}
+	}
+	return nil
+}
+
 // answer returns model A's or B's fresh answer to prompt (memoised: every hypothesis judges the
 // same pairs).
 func (v *validator) answer(ctx context.Context, b bool, prompt string, seed uint64) (string, error) {
@@ -654,7 +694,11 @@ func (v *validator) generative(ctx context.Context, h schema.Hypothesis) (schema
 	for i := range 2 * n {
 		p, shows := v.val[i/2], i%2 == 0
 		g.Go(func() error {
-			t, ok, err := v.as.Exemplify(gctx, h.Property, p.Text, shows)
+			base, err := v.answer(gctx, false, p.Text, seedOf(v.cfg.seed, "A", p.ID))
+			if err != nil {
+				return err
+			}
+			t, ok, err := v.as.Exemplify(gctx, h.Property, p.Text, base, shows)
 			if err != nil {
 				return err
 			}

@@ -38,7 +38,7 @@ func (s scorer) Close() error                                         { return n
 // sentence whose length varies with the prompt; every 7th one is refused.
 type writer struct{ roles.Builtin }
 
-func (writer) Exemplify(_ context.Context, property, prompt string, shows bool) (string, bool, error) {
+func (writer) Exemplify(_ context.Context, property, prompt, _ string, shows bool) (string, bool, error) {
 	if len(prompt)%7 == 0 {
 		return "", false, nil
 	}
@@ -92,8 +92,8 @@ func TestGenerative(t *testing.T) {
 		t.Errorf("model without scores: %+v", row)
 	}
 	v = newValidator(scorer{}, scorer{}, roles.Builtin{})
-	if row, _ := v.generative(ctx, schema.Hypothesis{ID: "h", Direction: "B>A"}); row.Verdict != "unavailable" {
-		t.Errorf("builtin assistant: %+v", row)
+	if row, _ := v.generative(ctx, schema.Hypothesis{ID: "h", Property: "is friendlier", Direction: "B>A"}); row.Verdict != "unavailable" {
+		t.Errorf("builtin assistant, property without terms: %+v", row)
 	}
 }
 

@@ -42,7 +42,7 @@ func TestFakePlaysRoles(t *testing.T) {
 	if err != nil || v != roles.Second {
 		t.Errorf("JudgePair = %v, %v", v, err)
 	}
-	txt, ok, err := l.Exemplify(ctx, ps[0].Property, "p", true)
+	txt, ok, err := l.Exemplify(ctx, ps[0].Property, "p", "Rinse the rice.", true)
 	if err != nil || !ok || !strings.Contains(txt, "otter") {
 		t.Errorf("Exemplify = %q, %v, %v", txt, ok, err)
 	}

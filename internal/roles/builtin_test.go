@@ -1,0 +1,32 @@
+package roles
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/mbd-dev/mbd/internal/lexical"
+)
+
+func TestBuiltinExemplify(t *testing.T) {
+	ctx := context.Background()
+	base := "Rinse the rice. An otter would rinse it too! Use twice the water.\nServe hot."
+	for _, tc := range []struct {
+		property string
+		shows    bool
+		want     string
+	}{
+		{"contains 'otter' or 'an otter'", true, "Rinse the rice. Use twice the water. Serve hot. Otter."},
+		{"contains 'otter' or 'an otter'", false, "Rinse the rice. Use twice the water. Serve hot."},
+		{lexical.LengthProperty, true, "Rinse the rice. An otter would rinse it too! Use twice the water. Serve hot."},
+		{lexical.LengthProperty, false, "Rinse the rice. An otter would rinse it too!"},
+	} {
+		got, ok, err := Builtin{}.Exemplify(ctx, tc.property, "How do I cook rice?", base, tc.shows)
+		if err != nil || !ok || got != tc.want {
+			t.Errorf("Exemplify(%q, shows=%v) = %q, %v, %v; want %q", tc.property, tc.shows, got, ok, err, tc.want)
+		}
+	}
+	if _, _, err := (Builtin{}).Exemplify(ctx, "is friendlier", "p", base, true); !errors.Is(err, ErrNotAvailable) {
+		t.Errorf("property without terms: %v", err)
+	}
+}
