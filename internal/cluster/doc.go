@@ -13,13 +13,23 @@
 // the renormalised mean of its points, which is the unit vector maximising
 // the summed cosine to them. Each restart is seeded with k-means++ (Arthur &
 // Vassilvitskii, "k-means++: the advantages of careful seeding", SODA 2007):
-// the first centre is uniform, every further centre is drawn with
+// the first centre is uniform; for every further centre, 2+⌊ln k⌋ candidates
+// (rounded up to a multiple of 4, the kernel's width) are drawn with
 // probability proportional to D(x)² = 2(1 − max cos) to the centres chosen so
-// far. Lloyd iterations stop when no assignment changes, when the relative
+// far, and the one that lowers the potential most is kept ("greedy
+// k-means++", as scikit-learn does). Lloyd iterations stop when no assignment changes, when the relative
 // drop in inertia (Σ 1 − cos to the own centroid) is at most Tol, or after
 // MaxIter steps. A centroid left without points is re-seeded with the point
 // farthest from its own centroid (lowest index on ties). The restart with the
-// lowest inertia wins.
+// lowest inertia wins, and is then refined by swaps (full k-means only): the
+// centroid that costs least to drop is removed, the cluster that gains most
+// from a 2-way split is split, and Lloyd runs again; a swap is kept only if
+// inertia drops, for at most k swaps or MaxIter Lloyd steps in all.
+//
+// Dot products run in an AVX2+FMA assembly kernel (3 points × 4 centroids per
+// step) when the CPU has it, and in Go otherwise (build tag purego forces Go);
+// the two differ only in rounding, so results are deterministic per seed on
+// one kind of machine but may differ between an AVX2 machine and another.
 //
 // The mini-batch mode follows Sculley, "Web-scale k-means clustering", WWW
 // 2010: each step draws a batch of points uniformly, assigns them with the

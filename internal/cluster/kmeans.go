@@ -42,8 +42,9 @@ type Result struct {
 	Dist []float64
 	// Inertia is Σ Dist.
 	Inertia float64
-	// Iterations is the number of Lloyd iterations (assignment steps) or
-	// mini-batches of the winning restart.
+	// Iterations is the number of Lloyd iterations (assignment steps) of the
+	// winning restart, including those of the refinement moves kept, or its
+	// number of mini-batches.
 	Iterations int
 }
 
@@ -91,15 +92,30 @@ func checkData(data [][]float32, requireUnit bool) (int, error) {
 type km struct {
 	data       [][]float32
 	n, d, k    int
+	kp         int // k padded to a multiple of 4 (rows of a centroid matrix)
 	workers    int
 	opt        Options
 	chunkIn    []float64 // per-chunk inertia
 	chunkMoved []int     // per-chunk number of changed assignments
 }
 
+// newKM returns the state for clustering data (of dimension d) with the
+// options opt, defaults filled in.
+func newKM(data [][]float32, d int, opt Options) *km {
+	return &km{
+		data: data, n: len(data), d: d, k: opt.K, kp: padK(opt.K),
+		workers:    resolveWorkers(opt.Workers),
+		opt:        opt,
+		chunkIn:    make([]float64, numChunks(len(data))),
+		chunkMoved: make([]int, numChunks(len(data))),
+	}
+}
+
 // KMeans clusters L2-normalised points into opt.K clusters with spherical
-// k-means++ (see the package documentation). Deterministic for a given
-// opt.Seed, independent of opt.Workers.
+// k-means++ (see the package documentation; seeding is greedy k-means++, see
+// seed). Without MiniBatch the winning restart is then refined by swap moves
+// (see refine). Deterministic for a given opt.Seed, independent of
+// opt.Workers.
 func KMeans(data [][]float32, opt Options) (*Result, error) {
 	d, err := checkData(data, true)
 	if err != nil {
@@ -125,13 +141,7 @@ func KMeans(data [][]float32, opt Options) (*Result, error) {
 	if opt.BatchSize <= 0 {
 		opt.BatchSize = 1024
 	}
-	m := &km{
-		data: data, n: len(data), d: d, k: opt.K,
-		workers:    resolveWorkers(opt.Workers),
-		opt:        opt,
-		chunkIn:    make([]float64, numChunks(len(data))),
-		chunkMoved: make([]int, numChunks(len(data))),
-	}
+	m := newKM(data, d, opt)
 	var best *Result
 	var bestCent []float32
 	assign := make([]int, m.n)
@@ -162,6 +172,11 @@ func KMeans(data [][]float32, opt Options) (*Result, error) {
 			}
 		}
 	}
+	if !opt.MiniBatch {
+		var iters int
+		best.Inertia, iters = m.refine(bestCent, best.Assign, best.Dist, best.Inertia)
+		best.Iterations += iters
+	}
 	best.Centroids = make([][]float32, m.k)
 	for c := range best.Centroids {
 		best.Centroids[c] = bestCent[c*d : (c+1)*d : (c+1)*d]
@@ -169,35 +184,32 @@ func KMeans(data [][]float32, opt Options) (*Result, error) {
 	return best, nil
 }
 
-// nearest returns the index of the centroid with the largest dot product
-// with x (lowest index on ties) and that dot product.
-func nearest(x, cent []float32, k, d int) (int, float32) {
-	best, bs := 0, dot(x, cent[:d])
-	for j := 1; j < k; j++ {
-		if s := dot(x, cent[j*d:(j+1)*d]); s > bs {
-			best, bs = j, s
-		}
-	}
-	return best, bs
-}
-
 func cosDist(s float32) float64 { return max(0, 1-float64(s)) }
 
-// assignAll assigns every point to its nearest centroid, filling assign and
-// dist, and returns the inertia and the number of changed assignments.
-func (m *km) assignAll(cent []float32, assign []int, dist []float64) (float64, int) {
+// assignAll assigns every point to its nearest centroid (cent has m.kp rows,
+// the padding zero), filling assign and dist (and, if not nil, second with the
+// dot product with the second-nearest centroid), and returns the inertia and
+// the number of changed assignments.
+func (m *km) assignAll(cent []float32, assign []int, dist []float64, second []float32) (float64, int) {
 	forChunks(m.n, m.workers, func(c, lo, hi int) {
+		s := getScratch(hi-lo, m.kp)
+		var sec []float32
+		if second != nil {
+			sec = second[lo:hi]
+		}
+		nearestRows(m.data[lo:hi], cent, m.k, m.kp, m.d, s.buf, s.best, s.score, sec)
 		var in float64
 		moved := 0
 		for i := lo; i < hi; i++ {
-			j, s := nearest(m.data[i], cent, m.k, m.d)
+			j := s.best[i-lo]
 			if assign[i] != j {
 				moved++
 				assign[i] = j
 			}
-			dist[i] = cosDist(s)
+			dist[i] = cosDist(s.score[i-lo])
 			in += dist[i]
 		}
+		putScratch(s)
 		m.chunkIn[c] = in
 		m.chunkMoved[c] = moved
 	})
@@ -210,53 +222,114 @@ func (m *km) assignAll(cent []float32, assign []int, dist []float64) (float64, i
 	return in, moved
 }
 
-// seed returns k centroids chosen by k-means++ from the points idx (all
-// points when idx is nil).
+// seed returns k centroids (in a matrix of m.kp zero-padded rows) chosen by
+// greedy k-means++ from the points idx (all points when idx is nil): the first
+// centre is a uniformly drawn point; for every further centre, several
+// candidates are drawn with probability proportional to the current
+// D(x)² ∝ 1 − max cos, and the one that leaves the smallest potential Σ D(x)²
+// is kept (lowest draw on ties). This is the seeding of scikit-learn's KMeans
+// (Arthur & Vassilvitskii, section 6), except for the number of candidates:
+// scikit-learn's 2 + ⌊ln k⌋ rounded up to a multiple of 4, since the kernel
+// scores candidates in groups of four anyway (8 rather than 5 for k = 50).
+// Each step is one pass over the points.
 func (m *km) seed(rng *rand.Rand, idx []int) []float32 {
-	ns := m.n
-	point := func(s int) []float32 { return m.data[s] }
+	pts := m.data
 	if idx != nil {
-		ns = len(idx)
-		point = func(s int) []float32 { return m.data[idx[s]] }
+		pts = make([][]float32, len(idx))
+		for s, i := range idx {
+			pts[s] = m.data[i]
+		}
 	}
-	d := m.d
-	cent := make([]float32, m.k*d)
+	ns, d, k := len(pts), m.d, m.k
+	trials := padK(2 + int(math.Log(float64(k))))
+	cent := make([]float32, m.kp*d)
+	cand := make([]float32, trials*d) // candidate centres
+	candDot := make([]float32, ns*trials)
 	minD := make([]float64, ns)
-	copy(cent[:d], point(rng.IntN(ns)))
-	forChunks(ns, m.workers, func(_, lo, hi int) {
-		for s := lo; s < hi; s++ {
-			minD[s] = cosDist(dot(point(s), cent[:d]))
-		}
-	})
-	for j := 1; j < m.k; j++ {
+	cum := make([]float64, ns)
+	nc := numChunks(ns)
+	chunkPot := make([]float64, nc*trials)
+	picks := make([]int, trials)
+
+	// score computes candDot (for the first nt candidates) and, per chunk,
+	// the potential Σ min(minD, 1 − cos) each candidate would leave.
+	score := func(nt int) {
+		forChunks(ns, m.workers, func(c, lo, hi int) {
+			s := getScratch(0, trials)
+			pot := chunkPot[c*trials : c*trials+nt]
+			clear(pot)
+			dotsRows(pts[lo:hi], cand, trials, d, s.buf, func(i, r int, out []float32) {
+				p := lo + i
+				for l := range nt {
+					v := out[(3*(l/4)+r)*4+l%4]
+					candDot[p*trials+l] = v
+					pot[l] += min(minD[p], cosDist(v))
+				}
+			})
+			putScratch(s)
+		})
+	}
+
+	copy(cand[:d], pts[rng.IntN(ns)])
+	copy(cent[:d], cand[:d])
+	for s := range minD {
+		minD[s] = math.Inf(1)
+	}
+	score(1)
+	for s := range minD {
+		minD[s] = cosDist(candDot[s*trials])
+	}
+	for j := 1; j < k; j++ {
 		var total float64
-		for _, w := range minD {
+		for s, w := range minD {
 			total += w
+			cum[s] = total
 		}
-		pick := -1
+		nt := trials
 		if total > 0 {
-			r := rng.Float64() * total
-			var acc float64
-			for s, w := range minD {
-				if w <= 0 {
-					continue
+			for l := range picks {
+				r := rng.Float64() * total
+				p, _ := slices.BinarySearchFunc(cum, r, func(c, r float64) int {
+					if c > r {
+						return 1
+					}
+					return -1
+				})
+				// p is the first point with cum > r, which has positive
+				// weight; rounding can leave none: take the last
+				// positive-weight point.
+				if p == ns {
+					p = ns - 1
+					for minD[p] <= 0 {
+						p--
+					}
 				}
-				pick = s // last positive-weight point guards against rounding
-				acc += w
-				if acc > r {
-					break
-				}
+				picks[l] = p
 			}
 		} else {
 			// Every point coincides with a centre: fewer distinct points
 			// than k. Any choice duplicates a centre.
-			pick = rng.IntN(ns)
+			nt = 1
+			picks[0] = rng.IntN(ns)
 		}
-		cj := cent[j*d : (j+1)*d]
-		copy(cj, point(pick))
+		for l := range nt {
+			copy(cand[l*d:(l+1)*d], pts[picks[l]])
+		}
+		score(nt)
+		best, bestPot := 0, math.Inf(1)
+		for l := range nt {
+			var pot float64
+			for c := range nc {
+				pot += chunkPot[c*trials+l]
+			}
+			if pot < bestPot {
+				best, bestPot = l, pot
+			}
+		}
+		copy(cent[j*d:(j+1)*d], cand[best*d:(best+1)*d])
 		forChunks(ns, m.workers, func(_, lo, hi int) {
 			for s := lo; s < hi; s++ {
-				minD[s] = min(minD[s], cosDist(dot(point(s), cj)))
+				minD[s] = min(minD[s], cosDist(candDot[s*trials+best]))
 			}
 		})
 	}
@@ -269,41 +342,52 @@ func (m *km) lloyd(rng *rand.Rand, assign []int, dist []float64) ([]float32, int
 	for i := range assign {
 		assign[i] = -1
 	}
+	iters, inertia := m.iterate(cent, assign, dist, m.opt.MaxIter)
+	return cent, iters, inertia
+}
+
+// iterate runs Lloyd iterations from the centroids cent until no assignment
+// changes, the relative drop in inertia is at most Tol, or maxIter
+// assignment steps. It returns the number of assignment steps and the
+// inertia; assign and dist are those of cent on return.
+func (m *km) iterate(cent []float32, assign []int, dist []float64, maxIter int) (int, float64) {
 	sums := make([]float64, m.k*m.d)
 	counts := make([]int, m.k)
 	prev := math.Inf(1)
 	for it := 1; ; it++ {
-		inertia, moved := m.assignAll(cent, assign, dist)
-		if moved == 0 || it >= m.opt.MaxIter || (it > 1 && prev-inertia <= m.opt.Tol*prev) {
-			return cent, it, inertia
+		inertia, moved := m.assignAll(cent, assign, dist, nil)
+		if moved == 0 || it >= maxIter || (it > 1 && prev-inertia <= m.opt.Tol*prev) {
+			return it, inertia
 		}
 		prev = inertia
 		m.update(cent, assign, dist, sums, counts)
 	}
 }
 
-// dimBlock is the number of coordinates per unit of parallel work in update.
-const dimBlock = 32
+// updateBlock is the number of coordinates per unit of parallel work in
+// update: one contiguous block of every row per worker (a multiple of 8
+// coordinates), so that each worker streams through its part of the rows
+// instead of striding through all of them many times. Every coordinate is
+// summed over the points in index order however the rows are blocked, so the
+// result does not depend on the block size.
+func updateBlock(d, workers int) int { return max(8, ((d+workers-1)/workers+7)&^7) }
 
 // update sets each centroid to the renormalised mean of its points and
 // re-seeds empty clusters from the points farthest from their centroids.
-// Sums run over points in index order within each coordinate block, so the
-// result does not depend on the worker count.
+// Sums run over points in index order for every coordinate, so the result
+// does not depend on the worker count.
 func (m *km) update(cent []float32, assign []int, dist []float64, sums []float64, counts []int) {
 	d, k := m.d, m.k
 	clear(counts)
 	for _, c := range assign {
 		counts[c]++
 	}
-	forBlocks(d, dimBlock, m.workers, func(_, t0, t1 int) {
+	forBlocks(d, updateBlock(d, m.workers), m.workers, func(_, t0, t1 int) {
 		for c := range k {
 			clear(sums[c*d+t0 : c*d+t1])
 		}
 		for i, x := range m.data {
-			row := sums[assign[i]*d:]
-			for t := t0; t < t1; t++ {
-				row[t] += float64(x[t])
-			}
+			addF32ToF64(sums[assign[i]*d+t0:assign[i]*d+t1], x[t0:t1])
 		}
 	})
 	var empty []int
@@ -349,7 +433,7 @@ func (m *km) finish(cent []float32, assign []int, dist []float64) float64 {
 		for i := range assign {
 			assign[i] = -1
 		}
-		inertia, _ := m.assignAll(cent, assign, dist)
+		inertia, _ := m.assignAll(cent, assign, dist, nil)
 		clear(counts)
 		for _, c := range assign {
 			counts[c]++
@@ -366,7 +450,7 @@ func (m *km) finish(cent []float32, assign []int, dist []float64) float64 {
 		m.reseed(cent, empty, dist)
 	}
 	// Only reachable with duplicate points; keep the last assignment.
-	inertia, _ := m.assignAll(cent, assign, dist)
+	inertia, _ := m.assignAll(cent, assign, dist, nil)
 	return inertia
 }
 
@@ -383,11 +467,12 @@ func (m *km) miniBatch(rng *rand.Rand) ([]float32, int) {
 	}
 	cent := m.seed(rng, idx)
 	mean := make([]float64, k*d)
-	for i, v := range cent {
+	for i, v := range cent[:k*d] {
 		mean[i] = float64(v)
 	}
 	counts := make([]float64, k)
 	batch := make([]int, B)
+	bRows := make([][]float32, B)
 	bAssign := make([]int, B)
 	bDist := make([]float64, B)
 	touched := make([]bool, k)
@@ -399,13 +484,16 @@ func (m *km) miniBatch(rng *rand.Rand) ([]float32, int) {
 		it++
 		for b := range batch {
 			batch[b] = rng.IntN(m.n)
+			bRows[b] = m.data[batch[b]]
 		}
 		forChunks(B, m.workers, func(_, lo, hi int) {
+			s := getScratch(hi-lo, m.kp)
+			nearestRows(bRows[lo:hi], cent, k, m.kp, d, s.buf, s.best, s.score, nil)
 			for b := lo; b < hi; b++ {
-				j, s := nearest(m.data[batch[b]], cent, k, d)
-				bAssign[b] = j
-				bDist[b] = cosDist(s)
+				bAssign[b] = s.best[b-lo]
+				bDist[b] = cosDist(s.score[b-lo])
 			}
+			putScratch(s)
 		})
 		var bi float64
 		for _, v := range bDist {
