@@ -1,4 +1,4 @@
-// Package modeltool is mbd-model: inspect, quantize, create, score and convert models.
+// Package modeltool is mbd-model: inspect, quantize, create, score, convert and compare (diff) models.
 package modeltool
 
 import (
@@ -24,14 +24,15 @@ import (
 func Main(ctx context.Context, args []string, stdio cli.IO) int {
 	return cli.Run(ctx, &ucli.Command{
 		Name:  "mbd-model",
-		Usage: "inspect, quantize, create, score and convert models",
+		Usage: "inspect, quantize, create, score, convert and compare models",
 		Description: `Examples:
   mbd-model create --corpus notes.txt --layers 2 --embd 64 -o tiny.gguf
   mbd-model info tiny.gguf
   mbd-model quantize --type Q8_0 tiny.gguf tiny-q8.gguf
   mbd-model score --model gguf:tiny.gguf generations.parquet -o scores.parquet
-  mbd-model convert ./SmolLM2-135M -o smollm2.gguf`,
-		Commands: []*ucli.Command{infoCommand(), quantizeCommand(), scoreCommand(), createCommand(), convertCommand()},
+  mbd-model convert ./SmolLM2-135M -o smollm2.gguf
+  mbd-model diff tiny.gguf tiny-q8.gguf`,
+		Commands: []*ucli.Command{infoCommand(), quantizeCommand(), scoreCommand(), createCommand(), convertCommand(), diffCommand()},
 	}, args, stdio)
 }
 

@@ -34,10 +34,14 @@ var (
 	Recovery = newTable[RecoveryRow]("recovery", 1,
 		"One pairing of a ground truth with the hypothesis that best recovers it (or none). Written by "+
 			"mbd-truth score; read by mbd-report.")
+	WeightDiffs = newTable[WeightDiff]("weightdiff", 1,
+		"One tensor of two GGUF models A and B compared weight by weight: the relative size of the "+
+			"difference B - A and, for matrices, its singular values, how many directions carry 90% of it "+
+			"and how far a rank-1 update is from it. Written by mbd-model diff.")
 )
 
 // All lists every table, in pipeline order.
-var All = []*Table{Prompts, Generations, Scores, Embeddings, Clusters, Centroids, Matches, Hypotheses, Validations, Truths, Recovery}
+var All = []*Table{Prompts, Generations, Scores, Embeddings, Clusters, Centroids, Matches, Hypotheses, Validations, Truths, Recovery, WeightDiffs}
 
 // Prompt is a row of the prompts table.
 type Prompt struct {
@@ -182,6 +186,27 @@ type RecoveryRow struct {
 	Recovered    bool    `parquet:"recovered" doc:"Whether the truth counts as recovered (score at or above the threshold)."`
 }
 
+// WeightDiff is a row of the weightdiff table.
+type WeightDiff struct {
+	Tensor      string    `parquet:"tensor" doc:"Tensor name, as in the GGUF files (e.g. blk.0.attn_q.weight)."`
+	Status      string    `parquet:"status,dict" doc:"compared; only-in-A or only-in-B (the other file has no such tensor); shape-mismatch; unsupported-type (a type that cannot be converted to floats, such as I32); non-finite (NaN or infinite weights). The metric columns are null unless compared."`
+	Detail      string    `parquet:"detail" doc:"Why a tensor was not compared, in words; empty when compared."`
+	TypeA       string    `parquet:"type_a,dict" doc:"ggml type of the tensor in A (F32, F16, Q8_0, Q4_K ...); empty when only in B."`
+	TypeB       string    `parquet:"type_b,dict" doc:"ggml type of the tensor in B; empty when only in A."`
+	ShapeA      []int64   `parquet:"shape_a,list" doc:"Dimensions in A in ggml order: the row length (input features of a weight matrix) first; empty when only in B."`
+	ShapeB      []int64   `parquet:"shape_b,list" doc:"Dimensions in B in ggml order; empty when only in A."`
+	NormA       *float64  `parquet:"norm_a,optional" doc:"Frobenius norm of A's tensor (after dequantization)."`
+	NormB       *float64  `parquet:"norm_b,optional" doc:"Frobenius norm of B's tensor."`
+	NormDelta   *float64  `parquet:"norm_delta,optional" doc:"Frobenius norm of the difference B - A."`
+	RelDelta    *float64  `parquet:"rel_delta,optional" doc:"norm_delta / norm_a; 0 when B equals A; null when A is all zeros and B is not, or when not compared."`
+	MaxAbsDelta *float64  `parquet:"max_abs_delta,optional" doc:"Largest absolute element of B - A."`
+	Singular    []float64 `parquet:"singular_values,list" doc:"Matrices (2-D tensors): the largest singular values of B - A, largest first (at most --top of them; zeros for a zero difference); empty for other tensors and when not compared."`
+	Rank90      *int32    `parquet:"rank90,optional" doc:"Matrices: the fewest singular directions of B - A holding 90% of its energy (sum of squared singular values); 0 for a zero difference; null for other tensors, and under svd_method randomized when the sketch holds less than 90% (otherwise an upper bound there)."`
+	TopEnergy   *float64  `parquet:"top_energy,optional" doc:"Matrices: the share of B - A's energy in the singular values listed (1 for a zero difference)."`
+	Rank1Error  *float64  `parquet:"rank1_error,optional" doc:"Matrices: ‖D − D₁‖_F / ‖D‖_F = sqrt(1 − s₁² / ‖D‖_F²), the relative error of D₁, the best rank-1 approximation of D = B - A; 0 for a zero difference (or one of rank 1), near 1 when no direction dominates."`
+	SVDMethod   string    `parquet:"svd_method,dict" doc:"How the singular values were found: exact (eigenvalues of the smaller Gram matrix of B - A), randomized (subspace iteration with a sketch of --sketch directions: the values are lower bounds, close for the leading ones, and rank1_error an upper bound), or empty for other tensors and when not compared."`
+}
+
 func (Prompt) Table() *Table      { return Prompts }
 func (Generation) Table() *Table  { return Generations }
 func (Score) Table() *Table       { return Scores }
@@ -193,3 +218,4 @@ func (Hypothesis) Table() *Table  { return Hypotheses }
 func (Validation) Table() *Table  { return Validations }
 func (Truth) Table() *Table       { return Truths }
 func (RecoveryRow) Table() *Table { return Recovery }
+func (WeightDiff) Table() *Table  { return WeightDiffs }

@@ -68,6 +68,7 @@ func init() {
 	register[schema.Validation]()
 	register[schema.Truth]()
 	register[schema.RecoveryRow]()
+	register[schema.WeightDiff]()
 }
 
 // OpenAny opens a table of any kind. The kind comes from the file's mbd.schema metadata, or from

@@ -34,6 +34,7 @@ var interopFixtures = map[string]func(t *testing.T, dir string) interopExpect{
 	"validations": writeInteropFixture[schema.Validation],
 	"truths":      writeInteropFixture[schema.Truth],
 	"recovery":    writeInteropFixture[schema.RecoveryRow],
+	"weightdiff":  writeInteropFixture[schema.WeightDiff],
 }
 
 // interopExpect is what another reader must find in one fixture file. Values are given as JSON the

@@ -29,6 +29,7 @@ var roundTrips = map[string]func(t *testing.T){
 	"validations": roundTrip[schema.Validation],
 	"truths":      roundTrip[schema.Truth],
 	"recovery":    roundTrip[schema.RecoveryRow],
+	"weightdiff":  roundTrip[schema.WeightDiff],
 }
 
 func TestRoundTripEveryTable(t *testing.T) {
