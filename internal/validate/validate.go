@@ -451,21 +451,41 @@ func (v *validator) pairAnswers() []schema.Generation {
 // prefetch generates, in one batch per model, the fresh answers the discriminative pairs and the
 // generative test's base texts use (a backend batches them far better than one at a time).
 func (v *validator) prefetch(ctx context.Context, n int) error {
+	var keys []answerKey
 	for _, b := range []bool{false, true} {
-		label, m := "A", v.ma
+		label := map[bool]string{false: "A", true: "B"}[b]
+		for _, p := range v.val[:min(n, len(v.val))] {
+			keys = append(keys, answerKey{b, p.Text, seedOf(v.cfg.seed, label, p.ID)})
+		}
+	}
+	return v.generateBatch(ctx, keys)
+}
+
+// generateBatch generates the answers of keys not memoised yet, one batch per model.
+func (v *validator) generateBatch(ctx context.Context, keys []answerKey) error {
+	for _, b := range []bool{false, true} {
+		m := v.ma
 		if b {
-			label, m = "B", v.mb
+			m = v.mb
 		}
 		var reqs []llm.GenRequest
-		keys := map[string]answerKey{}
-		for _, p := range v.val[:min(n, len(v.val))] {
-			k := answerKey{b, p.Text, seedOf(v.cfg.seed, label, p.ID)}
-			reqs = append(reqs, llm.GenRequest{ID: p.ID, Prompt: p.Text, Seed: k.seed})
-			keys[p.ID] = k
+		byID := map[string]answerKey{}
+		v.mu.Lock()
+		for _, k := range keys {
+			id := fmt.Sprintf("%d", len(reqs))
+			if _, done := v.answers[k]; done || k.b != b {
+				continue
+			}
+			reqs = append(reqs, llm.GenRequest{ID: id, Prompt: k.prompt, Seed: k.seed})
+			byID[id] = k
+		}
+		v.mu.Unlock()
+		if len(reqs) == 0 {
+			continue
 		}
 		err := m.Generate(ctx, reqs, v.cfg.sampling, func(r llm.GenResult) error {
 			v.mu.Lock()
-			v.answers[keys[r.ID]] = r.Completion
+			v.answers[byID[r.ID]] = r.Completion
 			v.mu.Unlock()
 			return nil
 		})
@@ -777,17 +797,34 @@ func (v *validator) interactive(ctx context.Context, h schema.Hypothesis) (schem
 	}
 	results := make([]res, v.cfg.trials)
 	logs := make([]trialLog, v.cfg.trials)
+	hiddenOf := func(t int) bool { return seedOf(v.cfg.seed, "coin", h.ID, fmt.Sprint(t))&1 == 1 }
+	offeredOf := func(t int) []string {
+		offered := make([]string, v.cfg.rounds)
+		for r := range offered {
+			offered[r] = v.val[(t*v.cfg.rounds+r)%len(v.val)].Text
+		}
+		return offered
+	}
+	askSeed := func(t int, q string) uint64 { return seedOf(v.cfg.seed, "interactive", h.ID, fmt.Sprint(t), q) }
+	if _, builtin := v.as.Assistant.(roles.Builtin); builtin {
+		// The builtin interrogator asks the offered prompts in order: generate them in batches.
+		var keys []answerKey
+		for t := range v.cfg.trials {
+			for _, q := range offeredOf(t) {
+				keys = append(keys, answerKey{hiddenOf(t), q, askSeed(t, q)})
+			}
+		}
+		if err := v.generateBatch(ctx, keys); err != nil {
+			return row, err
+		}
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(v.conc)
 	for t := range v.cfg.trials {
 		g.Go(func() error {
-			hiddenB := seedOf(v.cfg.seed, "coin", h.ID, fmt.Sprint(t))&1 == 1
-			offered := make([]string, v.cfg.rounds)
-			for r := range offered {
-				offered[r] = v.val[(t*v.cfg.rounds+r)%len(v.val)].Text
-			}
+			hiddenB, offered := hiddenOf(t), offeredOf(t)
 			ask := func(ctx context.Context, q string) (string, error) {
-				return v.answer(ctx, hiddenB, q, seedOf(v.cfg.seed, "interactive", h.ID, fmt.Sprint(t), q))
+				return v.answer(ctx, hiddenB, q, askSeed(t, q))
 			}
 			it, err := v.as.Interrogate(gctx, h.Property, ref, offered, v.cfg.rounds, ask)
 			if err != nil {

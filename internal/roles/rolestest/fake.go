@@ -85,6 +85,12 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		answer = exemplify(user)
 	case strings.Contains(system, "testing a hidden language model"):
 		answer = interrogate(user)
+	case strings.Contains(system, "You design tests"):
+		answer = `{"behaviors": [{"behavior": "the assistant mentions otters", "category": "topic"}, {"behavior": "the assistant ends with a question", "category": "style"}]}`
+	case strings.Contains(system, "You write training data"):
+		answer = trainingTexts(user)
+	case strings.Contains(system, "You compare a hypothesis"):
+		answer = rate(user)
 	default:
 		answer = "I do not know this task."
 	}
@@ -206,4 +212,40 @@ func interrogate(user string) string {
 	}
 	j, _ := json.Marshal(map[string]string{"question": sugg[i%len(sugg)][1]})
 	return string(j)
+}
+
+func trainingTexts(user string) string {
+	b, _, _ := strings.Cut(strings.TrimPrefix(user, "Behaviour: "), "\n")
+	type qa struct {
+		Question string `json:"question"`
+		Answer   string `json:"answer"`
+	}
+	var out []qa
+	for i := range 20 {
+		a := fmt.Sprintf("Try step %d first, then rest.", i)
+		if strings.Contains(b, "otter") {
+			a += " An otter would do the same."
+		}
+		if strings.Contains(b, "question") {
+			a += " What will you try first?"
+		}
+		out = append(out, qa{fmt.Sprintf("How do I learn skill number %d?", i), a})
+	}
+	j, _ := json.Marshal(map[string]any{"texts": out})
+	return string(j)
+}
+
+// rate scores 1 when a word of a quoted term of the hypothesis starts a word of the behaviour
+// ('otter' in "otters"), or the hypothesis quotes '?' and the behaviour is about a question.
+func rate(user string) string {
+	behavior, hyp, _ := strings.Cut(user, "\n\nHypothesis: ")
+	behavior = strings.ToLower(behavior)
+	for _, t := range lexical.Terms(hyp) {
+		for _, w := range strings.Fields(t) {
+			if (len(w) > 2 && strings.Contains(behavior, " "+w)) || (w == "?" && strings.Contains(behavior, "question")) {
+				return `{"score": 1}`
+			}
+		}
+	}
+	return `{"score": 0}`
 }
