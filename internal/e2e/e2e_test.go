@@ -17,9 +17,11 @@ import (
 	"github.com/mbd-dev/mbd/internal/match"
 	"github.com/mbd-dev/mbd/internal/modeltool"
 	"github.com/mbd-dev/mbd/internal/prompts"
+	"github.com/mbd-dev/mbd/internal/report"
 	"github.com/mbd-dev/mbd/internal/roles/rolestest"
 	"github.com/mbd-dev/mbd/internal/synthcmd"
 	"github.com/mbd-dev/mbd/internal/tablecmd"
+	"github.com/mbd-dev/mbd/internal/truth"
 	"github.com/mbd-dev/mbd/internal/validate"
 )
 
@@ -39,6 +41,8 @@ func TestMain(m *testing.M) {
 		"mbd-match":    tool(match.Main),
 		"mbd-hypo":     tool(hypo.Main),
 		"mbd-validate": tool(validate.Main),
+		"mbd-truth":    tool(truth.Main),
+		"mbd-report":   tool(report.Main),
 	}))
 }
 

@@ -1,0 +1,363 @@
+package report
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mbd-dev/mbd/internal/cli"
+)
+
+// runMain runs mbd-report with args and returns its exit status, stdout and stderr.
+func runMain(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	rc := Main(context.Background(), args, cli.IO{Stdin: bytes.NewReader(nil), Stdout: &out, Stderr: &errb})
+	return rc, out.String(), errb.String()
+}
+
+func readOut(t *testing.T, dir, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// sectionIDs are the sections of report.html, in order.
+var sectionIDs = []string{"models", "summary", "validated", "other-hypotheses", "examples", "regions", "plots",
+	"plot-map", "plot-shares", "plot-forest", "plot-calibration", "recovery", "weightdiff", "inputs"}
+
+func TestReportContent(t *testing.T) {
+	dir := fixtureRun(t)
+	out := t.TempDir()
+	rc, stdout, stderr := runMain(t, "-o", out, dir)
+	if rc != 0 {
+		t.Fatalf("exit %d: %s", rc, stderr)
+	}
+	for _, want := range []string{"Fixture <run> & co", "  A: gguf:base.gguf", "1 of 3 hypotheses validated (q ≤ 0.05); best q 0.002 (h1/discriminative); 1 of 2 inserted behaviours recovered",
+		"✓ h1  B mentions", "discriminative accuracy=0.9 auc-0.5=+0.3 [0.2, 0.4] lift=+0.3 q=0.002 validated; generative n/a; interactive accuracy=0.8 q=0.03 validated",
+		"2 regions, 1 where the models differ", "wrote " + filepath.Join(out, "report.html")} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("summary lacks %q:\n%s", want, stdout)
+		}
+	}
+	r := decodeReport(t, readOut(t, out, "report.json"))
+	s := r.Summary
+	if r.Format != FormatID || s.Hypotheses != 3 || s.Validated != 1 || s.Tests != 5 || s.TestsRun != 3 || s.Alpha != 0.05 || s.Correction != "bh" ||
+		s.BestQ == nil || *s.BestQ != 0.002 || s.BestQTest != "h1/discriminative" || s.Regions != 2 || s.Differing != 1 ||
+		s.Truths == nil || *s.Truths != 2 || *s.Recovered != 1 {
+		t.Errorf("summary: %+v", s)
+	}
+	var ids []string
+	for _, h := range r.Hypotheses {
+		ids = append(ids, h.ID)
+	}
+	if !slices.Equal(ids, []string{"h1", "h2", "h3"}) {
+		t.Errorf("hypothesis order %v, want validated first, then by q, then untested", ids)
+	}
+	h1 := r.Hypotheses[0]
+	disc, gen := testOf(h1, "discriminative"), testOf(h1, "generative")
+	if disc == nil || disc.Lift == nil || *disc.Lift < 0.3-1e-12 || *disc.Lift > 0.3+1e-12 || *disc.Baseline != 0.6 {
+		t.Errorf("discriminative lift: %+v", disc)
+	}
+	if gen == nil || gen.P != nil || gen.Q != nil || gen.Effect != nil || gen.Verdict != "unavailable" {
+		t.Errorf("unavailable test: %+v", gen)
+	}
+	var trials []int
+	for _, e := range h1.Examples {
+		trials = append(trials, e.Trial)
+	}
+	if !slices.Equal(trials, []int{0, 3, 4}) {
+		t.Errorf("examples are trials %v, want the first three judged for the hypothesis", trials)
+	}
+	e := h1.Examples[0]
+	if e.Prompt != "Question 0 about rivers?" || e.A == nil || e.B == nil || e.A.Completion != "A river answer 0." || e.Baseline != "tie" ||
+		!slices.Equal(e.Picks, []string{"B", "B"}) {
+		t.Errorf("example: %+v", e)
+	}
+	if e.B.Tokens == nil || len(e.B.Tokens.TopB) == 0 || e.B.Tokens.Segments[e.B.Tokens.TopB[0]].Text != " ot" {
+		t.Errorf("token evidence of B's answer: %+v", e.B.Tokens)
+	}
+	if h1.Examples[1].A == nil || h1.Examples[1].A.Tokens != nil {
+		t.Errorf("an answer without scores has token evidence")
+	}
+	if tr := h1.Transcript; tr == nil || tr.Outcome != "correct" || tr.Hidden != "B" {
+		t.Errorf("transcript: %+v", tr)
+	}
+	if len(r.Hypotheses[1].Examples) != 0 {
+		t.Errorf("a rejected hypothesis has examples")
+	}
+	if c := r.Calibration; c == nil || c.Runs != 20 || c.Positives != 1 || c.PValues != 7 || !slices.Equal(c.Bins, []int{1, 1, 0, 1, 0, 2, 0, 0, 0, 2}) {
+		t.Errorf("calibration: %+v", r.Calibration)
+	}
+	if len(r.Recovery) != 2 || r.Recovery[0].HypothesisText == "" || r.Recovery[0].Behavior != "mentions otters" || r.Recovery[1].HypothesisID != "" {
+		t.Errorf("recovery: %+v", r.Recovery)
+	}
+	if w := r.WeightDiff; w == nil || w.Table != "weightdiff/v1" || len(w.Columns) < 2 || w.Columns[0] != "tensor" ||
+		len(w.Rows) != 2 || w.Rows[0][0] != "blk.0.attn_q.weight" || len(w.Rows[0]) != len(w.Columns) {
+		t.Errorf("weight difference: %+v", r.WeightDiff)
+	}
+	if m := r.Map; m == nil || m.Points != 20 || m.Centroids != 2 {
+		t.Errorf("map: %+v", r.Map)
+	}
+	if r.ModelA.Ref != "gguf:base.gguf" || r.Truth != "mentions otters" || r.Title != "Fixture <run> & co" {
+		t.Errorf("header: %+v %+v %q", r.ModelA, r.ModelB, r.Title)
+	}
+
+	// JSON: undefined numbers are null.
+	js := string(readOut(t, out, "report.json"))
+	if strings.Contains(js, "NaN") || !strings.Contains(js, `"p": null`) {
+		t.Errorf("report.json: NaN or no null p")
+	}
+
+	md := string(readOut(t, out, "report.md"))
+	for _, want := range []string{"# Fixture &lt;run&gt; & co", "## Validated hypotheses", "### ✓ `h1` B mentions &lt;script&gt;alert(1)&lt;/script&gt; otters \\| more",
+		"| baseline / lift | 0.6 / +0.3 | – | – |", "B ≫ A: ` ot` +3.5, `ter` +3.5", "## Other hypotheses", "## Regions", "| 1 | 0 | c0 | shifted | 2/10 | 8/10 | 20% | 80% | +1.3 | 0.006 |",
+		"## Recovery of the inserted behaviours", "| `t1` | mentions otters |", "## Weight difference", "| blk.0.attn\\_q.weight |",
+		"| 0.5–0.6 | 2 |", "- calibration.json" /* no: it is present */} {
+		if want == "- calibration.json" {
+			if strings.Contains(md, "calibration.json is absent") {
+				t.Errorf("report.md says a present file is absent")
+			}
+			continue
+		}
+		if !strings.Contains(md, want) {
+			t.Errorf("report.md lacks %q", want)
+		}
+	}
+	assertOrder(t, "report.md", md, "## Models", "## Summary", "## Validated hypotheses", "## Other hypotheses", "## Examples", "## Regions", "## Plots", "## Recovery", "## Weight difference", "## Inputs")
+}
+
+func assertOrder(t *testing.T, name, s string, parts ...string) {
+	t.Helper()
+	last := -1
+	for _, p := range parts {
+		i := strings.Index(s, p)
+		if i < 0 {
+			t.Errorf("%s lacks %q", name, p)
+			continue
+		}
+		if i < last {
+			t.Errorf("%s: %q out of order", name, p)
+		}
+		last = i
+	}
+}
+
+func TestHTMLSelfContained(t *testing.T) {
+	dir := fixtureRun(t)
+	out := t.TempDir()
+	if rc, _, stderr := runMain(t, "--html", filepath.Join(out, "r.html"), dir); rc != 0 {
+		t.Fatalf("exit %d: %s", rc, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out, "report.json")); err == nil {
+		t.Errorf("--html alone wrote report.json")
+	}
+	h := string(readOut(t, out, "r.html"))
+	// Nothing that loads: no script, stylesheet link, src attribute, CSS url() or @import; the only
+	// absolute URLs are the SVG XML namespaces (identifiers, never fetched).
+	for _, bad := range []string{"<script", "<link", " src=", "url(", "@import", "<iframe", "<img"} {
+		if strings.Contains(strings.ToLower(h), bad) {
+			t.Errorf("report.html contains %q", bad)
+		}
+	}
+	urls := regexp.MustCompile(`(?i)(https?|ftp|wss?)://[^\s"'<>)]*`).FindAllString(h, -1)
+	for _, u := range urls {
+		if u != "http://www.w3.org/2000/svg" && u != "http://www.w3.org/1999/xlink" {
+			t.Errorf("report.html refers to %s", u)
+		}
+	}
+	if !strings.Contains(h, `content="default-src 'none'`) {
+		t.Errorf("no Content-Security-Policy")
+	}
+	// Text is escaped.
+	if strings.Contains(h, "<script>alert(1)") || !strings.Contains(h, "&lt;script&gt;alert(1)&lt;/script&gt;") || strings.Contains(h, "An otter <b>!</b>") {
+		t.Errorf("hypothesis or transcript text not escaped")
+	}
+	var order []string
+	for _, id := range sectionIDs {
+		order = append(order, `id="`+id+`"`)
+	}
+	assertOrder(t, "report.html", h, order...)
+	// Plots: the map, the shares, two forest panels, the calibration histogram.
+	if n := strings.Count(h, `<svg class="plot"`); n != 5 {
+		t.Errorf("%d plots, want 5", n)
+	}
+	if strings.Contains(h, "<?xml") {
+		t.Errorf("XML prologue inside HTML")
+	}
+	// Token highlighting: coloured spans with the legend.
+	if !strings.Contains(h, `class="tok top" style="background-color:#`) || !strings.Contains(h, "A more likely") {
+		t.Errorf("no token highlighting")
+	}
+}
+
+func TestDeterministic(t *testing.T) {
+	dir := fixtureRun(t)
+	o1, o2 := t.TempDir(), t.TempDir()
+	for _, o := range []string{o1, o2} {
+		if rc, _, stderr := runMain(t, "-o", o, dir); rc != 0 {
+			t.Fatalf("exit %d: %s", rc, stderr)
+		}
+	}
+	for _, name := range []string{"report.html", "report.md", "report.json"} {
+		if !bytes.Equal(readOut(t, o1, name), readOut(t, o2, name)) {
+			t.Errorf("%s differs between two runs on the same inputs", name)
+		}
+	}
+	// The run folder's own location does not leak into the outputs.
+	moved := filepath.Join(t.TempDir(), "elsewhere")
+	if err := os.Rename(dir, moved); err != nil {
+		t.Fatal(err)
+	}
+	o3 := t.TempDir()
+	if rc, _, stderr := runMain(t, "-o", o3, moved); rc != 0 {
+		t.Fatalf("exit %d: %s", rc, stderr)
+	}
+	if !bytes.Equal(readOut(t, o1, "report.html"), readOut(t, o3, "report.html")) {
+		t.Errorf("report.html depends on where the run folder is")
+	}
+}
+
+func TestDefaultOutputAndStdout(t *testing.T) {
+	dir := fixtureRun(t)
+	rc, stdout, stderr := runMain(t, "--json", "-", dir)
+	if rc != 0 {
+		t.Fatalf("exit %d: %s", rc, stderr)
+	}
+	r := decodeReport(t, []byte(stdout))
+	if r.Summary.Validated != 1 {
+		t.Errorf("stdout JSON: %+v", r.Summary)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "report.html")); err == nil {
+		t.Errorf("--json - wrote report.html")
+	}
+	if rc, _, stderr := runMain(t, dir); rc != 0 {
+		t.Fatalf("exit %d: %s", rc, stderr)
+	}
+	for _, name := range []string{"report.html", "report.md", "report.json"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("default output: %v", err)
+		}
+	}
+}
+
+func TestMinimalRun(t *testing.T) {
+	// Only hypotheses: every other section says what is missing, nothing fails.
+	full := fixtureRun(t)
+	dir := t.TempDir()
+	b := readOut(t, full, fileHypotheses)
+	writeFile(t, filepath.Join(dir, fileHypotheses), string(b))
+	rc, stdout, stderr := runMain(t, dir)
+	if rc != 0 {
+		t.Fatalf("exit %d: %s", rc, stderr)
+	}
+	if !strings.Contains(stdout, "0 of 3 hypotheses validated") || !strings.Contains(stdout, "absent: run.json, prompts.parquet") {
+		t.Errorf("summary:\n%s", stdout)
+	}
+	h := string(readOut(t, dir, "report.html"))
+	for _, want := range []string{"Map: no clusters.parquet", "No matches.parquet", "No recovery.parquet", "No weightdiff.parquet", "validations.parquet is absent"} {
+		if !strings.Contains(h, want) {
+			t.Errorf("report.html lacks %q", want)
+		}
+	}
+	r := decodeReport(t, readOut(t, dir, "report.json"))
+	if r.Map != nil || r.Calibration != nil || r.Recovery != nil || r.WeightDiff != nil || r.Summary.BestQ != nil || r.Summary.Truths != nil {
+		t.Errorf("absent parts are not null: %+v", r)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	cases := []struct {
+		name  string
+		spoil func(t *testing.T, dir string)
+		want  string
+	}{
+		{"wrong table kind", func(t *testing.T, dir string) {
+			writeFile(t, filepath.Join(dir, fileMatches), string(readOut(t, dir, fileHypotheses)))
+		}, "matches.parquet: .*want a matches/v1 table"},
+		{"broken trials log", func(t *testing.T, dir string) {
+			f, err := os.OpenFile(filepath.Join(dir, fileTrials), os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.WriteString(`{"hypothesis_id":"h1","method":` + "\n")
+			f.Close()
+		}, `validations.parquet.trials.jsonl: line 17: not a JSON trial record`},
+		{"trials log of something else", func(t *testing.T, dir string) {
+			writeFile(t, filepath.Join(dir, fileTrials), `{"a":1}`+"\n")
+		}, `trials.jsonl: line 1: no hypothesis_id or method`},
+		{"broken run.json", func(t *testing.T, dir string) {
+			writeFile(t, filepath.Join(dir, fileRun), `{"title": 3}`)
+		}, `run.json: not valid JSON of the expected shape`},
+		{"bad calibration", func(t *testing.T, dir string) {
+			writeFile(t, filepath.Join(dir, fileCalibration), `{"runs": 2, "positives": 1, "p_values": [0.5, 1.5]}`)
+		}, `calibration.json: p_values\[1\] = 1.5: want a p-value in \[0, 1\]`},
+		{"weight difference of a pipeline kind", func(t *testing.T, dir string) {
+			writeFile(t, filepath.Join(dir, fileWeightDiff), string(readOut(t, dir, fileHypotheses)))
+		}, `weightdiff.parquet: holds a hypotheses/v1 table`},
+		{"not a table", func(t *testing.T, dir string) {
+			writeFile(t, filepath.Join(dir, fileScoresA), "hello")
+		}, `scores-a.parquet: `},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := fixtureRun(t)
+			c.spoil(t, dir)
+			out := t.TempDir()
+			rc, stdout, stderr := runMain(t, "-o", out, dir)
+			if rc != 2 {
+				t.Errorf("exit %d, want 2 (bad input); stderr %s", rc, stderr)
+			}
+			if !regexp.MustCompile(c.want).MatchString(stderr) {
+				t.Errorf("stderr %q does not match %q", stderr, c.want)
+			}
+			if stdout != "" {
+				t.Errorf("stdout on error: %q", stdout)
+			}
+			if ents, _ := os.ReadDir(out); len(ents) != 0 {
+				t.Errorf("partial output: %v", ents)
+			}
+		})
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+		rc   int
+	}{
+		{[]string{t.TempDir()}, "holds none of hypotheses.parquet", 2},
+		{[]string{filepath.Join(t.TempDir(), "nope")}, "nope: cannot read the run folder: no such file", 2},
+		{[]string{}, "want one run folder DIR", 2},
+		{[]string{"--json", "-", "--md", "-", "x"}, "only one of", 2},
+		{[]string{"-o", "x", "--md", "y", "z"}, "either -o DIR or", 2},
+	} {
+		rc, _, stderr := runMain(t, c.args...)
+		if rc != c.rc || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q", c.args, rc, stderr, c.rc, c.want)
+		}
+	}
+}
+
+func TestWeightDiffOfUnknownKind(t *testing.T) {
+	// A table kind this build does not know, with or without metadata, is read column by column.
+	for _, id := range []string{"tensorstats/v2", ""} {
+		dir := fixtureRun(t)
+		writeUnknownKind(t, filepath.Join(dir, fileWeightDiff), id)
+		rc, stdout, stderr := runMain(t, "--json", "-", dir)
+		if rc != 0 {
+			t.Fatalf("%q: exit %d: %s", id, rc, stderr)
+		}
+		w := decodeReport(t, []byte(stdout)).WeightDiff
+		if w == nil || w.Table != id || !slices.Equal(w.Columns, []string{"tensor", "shape", "l2", "cosine"}) || len(w.Rows) != 2 ||
+			!slices.Equal(w.Rows[0], []string{"blk.0.attn_q.weight", "[64, 64]", "0.125", "0.99"}) || !slices.Equal(w.Rows[1], []string{"output_norm.weight", "[64]", "0", "1"}) {
+			t.Errorf("%q: weight difference %+v", id, w)
+		}
+	}
+}
