@@ -11,15 +11,23 @@ export CGO_CPPFLAGS := -I$(OLLAMA_DIR)/llama/llama.cpp/include -I$(OLLAMA_DIR)/m
 export CGO_CFLAGS ?= -O3 -march=x86-64-v3
 export CGO_CXXFLAGS ?= -O3 -march=x86-64-v3 -Wno-stringop-overflow
 
-.PHONY: build demo models test unit race fuzz interop check-format vet env clean
+.PHONY: build demo demo-synth calibrate models test unit race fuzz interop check-format vet env clean
 
 build:
 	$(GO) build -ldflags="-s -w" -o $(BIN)/ ./cmd/...
 
-# The main job, offline: the whole pipeline on two synthetic text sources, B with two inserted
-# behaviours (scripts/demo.sh).
+# The main job, offline: the model suite (cached) and the whole pipeline on each pair, with
+# reports and a summary (scripts/demo.sh).
 demo: build
 	BIN=$(BIN) OUT=$(OUT) bash scripts/demo.sh
+
+# The pipeline in seconds on two synthetic text sources (no models).
+demo-synth: build
+	BIN=$(BIN) OUT=$(OUT) bash scripts/demo-synth.sh
+
+# N A/A runs: the share that validates anything (target <= alpha) and the null p-values.
+calibrate: build
+	BIN=$(BIN) OUT=$(OUT) bash scripts/calibrate.sh
 
 # The offline model suite (base + one finetuned variant per trait), cached in out/models.
 models: build

@@ -1,27 +1,91 @@
 #!/usr/bin/env bash
-# The main job, offline, in about a second of work: two synthetic "models" (text sources of the
-# synthetic world, see internal/llm/synthmodel) — A the base mixture, B the same with two inserted
-# behaviours (mentions otters; ends with a question to the user) — go through the whole pipeline:
-# prompts → answers → embeddings → regions → hypotheses (discovery split) → validation (fresh
-# answers to held-out prompts). The tools are in bin/ (make build).
+# make demo: the main job, offline. Builds (or reuses) the offline model suite — a tiny chat model
+# pretrained on the synthetic world and variants with known inserted differences — and runs the
+# whole pipeline on each pair with the builtin assistant:
+#
+#   topic      base vs animal@0.6      finetuned to mention otters
+#   format     base vs bullets@0.6     finetuned to answer in bullet lists
+#   length     base vs long@0.6        finetuned to answer at twice the length
+#   prompt     base vs base + a hidden system prompt (End every answer with a question to the user.)
+#   quantized  base (F32) vs its Q4_0 quantization: a graded effect, no plain-language truth
+#   aa         base vs base (other sampling seeds): must validate nothing
+#
+# Each pair gets a run folder out/demo/PAIR/ with every table, a report (report.html, .md, .json)
+# and, where the truth is known, the recovery table; out/demo/summary.md sums up.
+#
+# Settings (environment): MODELS_DIR (~/.cache/mbd/models, shared by clones), PAIRS (all of the
+# above), PROMPTS (300 prompts, half held out), BIN (bin), OUT (out).
 set -euo pipefail
-bin=${BIN:-bin}
-out=${OUT:-out}/demo
-A='synth:base?seed=1'
-B='synth:animal=0.4,question=0.4?seed=2'
+cd "$(dirname "$0")/.."
+root=$(pwd)
+bin=$root/${BIN:-bin}
+out=$root/${OUT:-out}/demo
+export MODELS_DIR=${MODELS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/mbd/models}
+PAIRS=${PAIRS:-topic format length prompt quantized aa}
+PROMPTS=${PROMPTS:-300}
+start=$(date +%s)
 mkdir -p "$out"
-cd "$out"
-p() { echo "+ $*" >&2; "$@"; }
-bin=$(cd - >/dev/null && cd "$bin" && pwd)
 
-p "$bin/mbd-synth" prompts -n 400 --validation-fraction 0.5 -o prompts.parquet
-p "$bin/mbd-gen" run --model "$A" --label A prompts.parquet -o gens-a.parquet
-p "$bin/mbd-gen" run --model "$B" --label B prompts.parquet -o gens-b.parquet
-p "$bin/mbd-embed" gens-a.parquet gens-b.parquet -o embeddings.parquet
-p "$bin/mbd-cluster" --embeddings embeddings.parquet gens-a.parquet gens-b.parquet -o clusters.parquet --centroids centroids.parquet
-p "$bin/mbd-match" --clusters clusters.parquet --centroids centroids.parquet gens-a.parquet gens-b.parquet -o matches.parquet
-p "$bin/mbd-hypo" --matches matches.parquet --clusters clusters.parquet gens-a.parquet gens-b.parquet -o hypotheses.parquet
-p "$bin/mbd-validate" --hypotheses hypotheses.parquet --prompts prompts.parquet --model-a "$A" --model-b "$B" -o validations.parquet
-echo
-echo "Inserted in B: mentions otters (40% of answers), ends with a question to the user (40%)."
-echo "Tables and manifests: $out/   (mbd-table summary FILE; every judgment: validations.parquet.trials.jsonl)"
+# The models (cached: rebuilt only when their recipe changes).
+traits=""
+for p in $PAIRS; do
+	case $p in topic) traits="$traits animal" ;; format) traits="$traits bullets" ;; length) traits="$traits long" ;; esac
+done
+TRAITS="${traits# }" STRENGTHS=0.6 bash scripts/models.sh
+M=$MODELS_DIR
+echo "End every answer with a question to the user." >"$out/system-prompt.txt"
+opts="parallel=16"
+gen="--temperature 1 --max-tokens 320"
+
+# run PAIR A_REF B_REF TRUTHS|- "TRUTH TEXT"
+run() {
+	local pair=$1 a=$2 b=$3 truths=$4 truth=$5 d="$out/$1" t0
+	t0=$(date +%s)
+	echo "== $pair: A=$a B=$b"
+	rm -rf "$d"
+	mkdir -p "$d"
+	cd "$d"
+	printf '{"title": "mbd demo: %s", "model_a": "%s", "model_b": "%s", "truth": "%s"}\n' "$pair" "$a" "$b" "$truth" >run.json
+	"$bin/mbd-synth" prompts --seed 11 -n "$PROMPTS" --validation-fraction 0.5 -o prompts.parquet
+	"$bin/mbd-gen" run --split discovery --model "$a" --label A --seed 5 $gen prompts.parquet -o gens-a.parquet
+	local bseed=5
+	[ "$a" = "$b" ] && bseed=6 # A/A: the same model, other sampling seeds
+	"$bin/mbd-gen" run --split discovery --model "$b" --label B --seed $bseed $gen prompts.parquet -o gens-b.parquet
+	"$bin/mbd-embed" gens-a.parquet gens-b.parquet -o embeddings.parquet
+	"$bin/mbd-cluster" --embeddings embeddings.parquet gens-a.parquet gens-b.parquet -o clusters.parquet --centroids centroids.parquet
+	"$bin/mbd-match" --clusters clusters.parquet --centroids centroids.parquet gens-a.parquet gens-b.parquet -o matches.parquet
+	"$bin/mbd-hypo" --matches matches.parquet --clusters clusters.parquet gens-a.parquet gens-b.parquet -o hypotheses.parquet
+	"$bin/mbd-validate" $gen --hypotheses hypotheses.parquet --prompts prompts.parquet --model-a "$a" --model-b "$b" -o validations.parquet --answers answers.parquet
+	"$bin/mbd-model" score --model "$a" answers.parquet -o scores-a.parquet
+	"$bin/mbd-model" score --model "$b" answers.parquet -o scores-b.parquet
+	local fa=${a#gguf:} fb=${b#gguf:}
+	fa=${fa%%\?*} fb=${fb%%\?*}
+	case $b in *quant=Q4_0*) fb="$fb.Q4_0.gguf" ;; esac
+	"$bin/mbd-model" diff -o weightdiff.parquet "$fa" "$fb" >/dev/null
+	if [ "$truths" != - ]; then
+		cp "$truths" truths.parquet
+		"$bin/mbd-truth" score --truths truths.parquet --hypotheses hypotheses.parquet --validations validations.parquet --reference gens-a.parquet -o recovery.parquet
+		"$bin/mbd-truth" score --json --truths truths.parquet --hypotheses hypotheses.parquet --validations validations.parquet --reference gens-a.parquet -o recovery.parquet >recovery.json
+	fi
+	[ "$pair" = aa ] && [ -f "$root/${OUT:-out}/calibrate/calibration.json" ] && cp "$root/${OUT:-out}/calibrate/calibration.json" .
+	"$bin/mbd-report" . >report.txt
+	echo "   $pair done in $(($(date +%s) - t0)) s: $d/report.html"
+	cd "$root"
+}
+
+# The prompt-induced truth: the question trait's description, from a hidden system prompt.
+"$bin/mbd-synth" truths --trait question --strength 1 -n 300 -o "$out/prompt-truths.parquet"
+for p in $PAIRS; do
+	case $p in
+	topic) run topic "gguf:$M/base.gguf?$opts" "gguf:$M/animal@0.6.gguf?$opts" "$M/truths-animal@0.6.parquet" "mentions otters in its answers" ;;
+	format) run format "gguf:$M/base.gguf?$opts" "gguf:$M/bullets@0.6.gguf?$opts" "$M/truths-bullets@0.6.parquet" "formats its answers as bullet lists" ;;
+	length) run length "gguf:$M/base.gguf?$opts" "gguf:$M/long@0.6.gguf?$opts" "$M/truths-long@0.6.parquet" "gives much longer answers" ;;
+	prompt) run prompt "gguf:$M/base.gguf?$opts" "gguf:$M/base.gguf?$opts&system=$out/system-prompt.txt" "$out/prompt-truths.parquet" "hidden system prompt: end every answer with a question to the user" ;;
+	quantized) run quantized "gguf:$M/base.gguf?$opts" "gguf:$M/base.gguf?$opts&quant=Q4_0" - "Q4_0 quantization (no plain-language truth)" ;;
+	aa) run aa "gguf:$M/base.gguf?$opts" "gguf:$M/base.gguf?$opts" - "none: the same model (A/A)" ;;
+	*) echo "demo: unknown pair $p" >&2; exit 2 ;;
+	esac
+done
+
+bash scripts/demo-summary.sh "$out" $PAIRS | tee "$out/summary.md"
+echo "demo: done in $(($(date +%s) - start)) s; reports: $out/*/report.html"

@@ -48,19 +48,12 @@ func (Builtin) JudgePair(_ context.Context, property, _, first, second string) (
 // Exemplify edits base into a minimal pair. For a property that quotes terms: without the
 // property, base with every sentence that contains a term removed; with it, that text with one
 // sentence made of the first term appended ("otter." — crude prose, but both models score the same
-// words, and the test measures which model the inserted words favour). For LengthProperty: the
-// first half of base's sentences, or all of them. Any other property is not available.
+// words, and the test measures which model the inserted words favour). Any other property is not
+// available — LengthProperty included: a longer and a shorter text differ in their number of
+// tokens, and a sum of log-probability differences over more tokens moves for reasons that have
+// nothing to do with length preference.
 func (Builtin) Exemplify(_ context.Context, property, _, base string, shows bool) (string, bool, error) {
 	sents := sentences(base)
-	if property == lexical.LengthProperty {
-		if len(sents) < 2 {
-			return "", false, nil
-		}
-		if !shows {
-			sents = sents[:len(sents)/2]
-		}
-		return strings.Join(sents, " "), true, nil
-	}
 	terms := lexical.Terms(property)
 	if len(terms) == 0 {
 		return "", false, ErrNotAvailable

@@ -18,15 +18,15 @@ func TestBuiltinExemplify(t *testing.T) {
 	}{
 		{"contains 'otter' or 'an otter'", true, "Rinse the rice. Use twice the water. Serve hot. Otter."},
 		{"contains 'otter' or 'an otter'", false, "Rinse the rice. Use twice the water. Serve hot."},
-		{lexical.LengthProperty, true, "Rinse the rice. An otter would rinse it too! Use twice the water. Serve hot."},
-		{lexical.LengthProperty, false, "Rinse the rice. An otter would rinse it too!"},
 	} {
 		got, ok, err := Builtin{}.Exemplify(ctx, tc.property, "How do I cook rice?", base, tc.shows)
 		if err != nil || !ok || got != tc.want {
 			t.Errorf("Exemplify(%q, shows=%v) = %q, %v, %v; want %q", tc.property, tc.shows, got, ok, err, tc.want)
 		}
 	}
-	if _, _, err := (Builtin{}).Exemplify(ctx, "is friendlier", "p", base, true); !errors.Is(err, ErrNotAvailable) {
-		t.Errorf("property without terms: %v", err)
+	for _, p := range []string{"is friendlier", lexical.LengthProperty} {
+		if _, _, err := (Builtin{}).Exemplify(ctx, p, "p", base, true); !errors.Is(err, ErrNotAvailable) {
+			t.Errorf("%q: %v, want not available", p, err)
+		}
 	}
 }

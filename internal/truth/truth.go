@@ -320,8 +320,8 @@ func score(ctx context.Context, cmd *ucli.Command) error {
 	m := env.Manifest
 	m.Param("method", method)
 	m.Param("threshold", threshold)
-	m.Param("recall", recall)
-	m.Param("precision", precision)
+	m.Param("recall", orNil(recall))
+	m.Param("precision", orNil(precision))
 	m.Param("truths", len(truths))
 	m.Param("validated_hypotheses", len(vh))
 	if err := m.WriteFor(out, schema.Recovery.ID(), w.Rows()); err != nil {
@@ -358,6 +358,14 @@ func ratio(k, n int) float64 {
 		return math.NaN()
 	}
 	return float64(k) / float64(n)
+}
+
+// orNil is x, or nil (JSON null) for NaN.
+func orNil(x float64) any {
+	if math.IsNaN(x) {
+		return nil
+	}
+	return x
 }
 
 func jsonNum(x float64) string {
