@@ -11,7 +11,7 @@ export CGO_CPPFLAGS := -I$(OLLAMA_DIR)/llama/llama.cpp/include -I$(OLLAMA_DIR)/m
 export CGO_CFLAGS ?= -O3 -march=x86-64-v3
 export CGO_CXXFLAGS ?= -O3 -march=x86-64-v3 -Wno-stringop-overflow
 
-.PHONY: build demo demo-synth calibrate models test unit race fuzz interop check-format vet env clean
+.PHONY: build demo demo-synth demo-small calibrate models test unit race fuzz interop check-format vet env clean
 
 build:
 	$(GO) build -ldflags="-s -w" -o $(BIN)/ ./cmd/...
@@ -33,7 +33,13 @@ calibrate: build
 models: build
 	bash scripts/models.sh
 
-test: check-format vet unit race fuzz interop
+test: check-format vet unit race fuzz interop demo-small
+
+# A small version of the demo (one inserted difference, one A/A pair) that must recover the
+# difference and validate nothing on A/A; models are cached like make demo's.
+demo-small: build
+	BIN=$(BIN) OUT=$(OUT)/test PAIRS="topic aa" PROMPTS=200 bash scripts/demo.sh
+	bash scripts/demo-check.sh $(OUT)/test/demo topic aa
 
 check-format:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

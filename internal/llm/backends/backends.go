@@ -6,8 +6,9 @@
 //	synth:SPEC[?seed=N]   (the synthetic world's ideal text source; see package synthmodel)
 //
 // gguf: runs in-process through llama.cpp. system= makes a prompt-induced variant (a hidden system
-// prompt read from FILE); lora= applies a llama.cpp LoRA adapter (mbd-finetune --lora-adapter); quant= quantizes the file once (cached beside it as PATH.TYPE.gguf) and
-// loads the quantized copy.
+// prompt read from FILE); lora= applies a llama.cpp LoRA adapter (mbd-finetune --lora-adapter);
+// quant= quantizes the file once (cached beside it as NAME.type.gguf for NAME.gguf, redone when
+// the file is newer than the copy) and loads the quantized copy.
 package backends
 
 import (
@@ -95,7 +96,12 @@ func ParseGGUF(rest string) (llamacpp.Options, error) {
 	}
 	if t := q.Get("quant"); t != "" {
 		out := fmt.Sprintf("%s.%s.gguf", strings.TrimSuffix(path, ".gguf"), strings.ToLower(t))
-		if _, err := os.Stat(out); err != nil {
+		// Quantize unless a copy newer than the source exists (a rebuilt source gets a new copy).
+		src, err := os.Stat(path)
+		if err != nil {
+			return opts, err
+		}
+		if cp, err := os.Stat(out); err != nil || cp.ModTime().Before(src.ModTime()) {
 			tmp := out + ".tmp"
 			if err := llamacpp.Quantize(path, tmp, t, 0); err != nil {
 				return opts, err
