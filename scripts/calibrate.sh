@@ -32,11 +32,19 @@ proposed=0
 for i in $(seq 1 "$N"); do
 	d=runs/$i
 	mkdir -p "$d"
-	"$bin/mbd-gen" run --split discovery --model "$(ref $((4 * i)))" --seed $((4 * i)) --label A prompts.parquet -o "$d/gens-a.parquet" 2>/dev/null
-	"$bin/mbd-gen" run --split discovery --model "$(ref $((4 * i + 1)))" --seed $((4 * i + 1)) --label B prompts.parquet -o "$d/gens-b.parquet" 2>/dev/null
-	"$bin/mbd-hypo" --min-z "$MIN_Z" "$d/gens-a.parquet" "$d/gens-b.parquet" -o "$d/hypotheses.parquet" >/dev/null 2>&1
-	"$bin/mbd-validate" --alpha "$ALPHA" --seed $((4 * i + 2)) --hypotheses "$d/hypotheses.parquet" --prompts prompts.parquet \
-		--model-a "$(ref $((4 * i + 2)))" --model-b "$(ref $((4 * i + 3)))" -o "$d/validations.parquet" >/dev/null 2>&1
+	# Each tool's output goes to $d/log; it is printed if a tool fails.
+	if ! {
+		"$bin/mbd-gen" run --split discovery --model "$(ref $((4 * i)))" --seed $((4 * i)) --label A prompts.parquet -o "$d/gens-a.parquet" &&
+			"$bin/mbd-gen" run --split discovery --model "$(ref $((4 * i + 1)))" --seed $((4 * i + 1)) --label B prompts.parquet -o "$d/gens-b.parquet" &&
+			"$bin/mbd-hypo" --min-z "$MIN_Z" "$d/gens-a.parquet" "$d/gens-b.parquet" -o "$d/hypotheses.parquet" &&
+			"$bin/mbd-validate" --alpha "$ALPHA" --seed $((4 * i + 2)) --hypotheses "$d/hypotheses.parquet" --prompts prompts.parquet \
+				--model-a "$(ref $((4 * i + 2)))" --model-b "$(ref $((4 * i + 3)))" -o "$d/validations.parquet"
+	} >"$d/log" 2>&1; then
+		echo >&2
+		cat "$d/log" >&2
+		echo "calibrate: run $i failed (log above, also in $out/$d/log)" >&2
+		exit 1
+	fi
 	rows=$("$bin/mbd-table" cat --format csv "$d/validations.parquet")
 	n=$("$bin/mbd-table" summary --json "$d/hypotheses.parquet" | sed -n 's/^ *"rows": \([0-9]*\).*/\1/p' | head -1)
 	proposed=$((proposed + ${n:-0}))
@@ -59,7 +67,18 @@ let d = 0;
 ps.forEach((p, i) => { d = Math.max(d, (i + 1) / ps.length - p); });
 const crit = Math.sqrt(-Math.log(0.01) / (2 * ps.length));
 const fpr = c.positives / c.runs;
-console.log(`${c.runs} A/A runs of ${c.model}: ${c.positives} validated a hypothesis (rate ${fpr.toFixed(3)}, target <= ${c.alpha}: ${fpr <= c.alpha ? "met" : "MISSED"})`);
-console.log(`${c.hypotheses} hypotheses proposed (min z ${c.min_z}), ${c.tests} tests with a p-value; one-sided KS D+ = ${d.toFixed(3)} against the uniform (1% critical value ${crit.toFixed(3)}: ${d <= crit ? "not below uniform" : "p-values too small"})`);
+// One-sided binomial p of at least this many positive runs if the true rate were alpha.
+let binom = 0;
+for (let k = c.positives; k <= c.runs; k++) {
+  let lc = 0;
+  for (let j = 1; j <= k; j++) lc += Math.log(c.runs - k + j) - Math.log(j);
+  binom += Math.exp(lc + k * Math.log(c.alpha) + (c.runs - k) * Math.log(1 - c.alpha));
+}
+console.log(`${c.runs} A/A runs of ${c.model}: ${c.positives} validated a hypothesis (rate ${fpr.toFixed(3)}, target <= ${c.alpha}: ${fpr <= c.alpha ? "met" : "MISSED"}; P(>= ${c.positives} | rate ${c.alpha}) = ${binom.toPrecision(3)})`);
+if (ps.length === 0) {
+  console.log(`${c.hypotheses} hypotheses proposed (min z ${c.min_z}) and no test had a p-value: the check is empty (lower MIN_Z)`);
+} else {
+  console.log(`${c.hypotheses} hypotheses proposed (min z ${c.min_z}), ${c.tests} tests with a p-value; one-sided KS D+ = ${d.toFixed(3)} against the uniform (1% critical value ${crit.toFixed(3)}: ${d <= crit ? "not below uniform" : "p-values too small"})`);
+}
 ' "$out/calibration.json" | tee summary.txt
 echo "calibrate: $out/calibration.json (make demo puts it into the A/A pair's report)"

@@ -18,9 +18,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-bin=$root/${BIN:-bin}
-out=$root/${OUT:-out}/demo
-export MODELS_DIR=${MODELS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/mbd/models}
+abs() { case $1 in /*) echo "$1" ;; *) echo "$root/$1" ;; esac; }
+bin=$(abs "${BIN:-bin}")
+top=$(abs "${OUT:-out}")
+out=$top/demo
+MODELS_DIR=$(abs "${MODELS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/mbd/models}")
+export MODELS_DIR
 PAIRS=${PAIRS:-topic format length prompt quantized aa}
 PROMPTS=${PROMPTS:-300}
 start=$(date +%s)
@@ -45,7 +48,8 @@ run() {
 	rm -rf "$d"
 	mkdir -p "$d"
 	cd "$d"
-	printf '{"title": "mbd demo: %s", "model_a": "%s", "model_b": "%s", "truth": "%s"}\n' "$pair" "$a" "$b" "$truth" >run.json
+	node -e 'const [t, a, b, truth] = process.argv.slice(1); console.log(JSON.stringify({title: "mbd demo: " + t, model_a: a, model_b: b, truth}))' \
+		"$pair" "$a" "$b" "$truth" >run.json
 	"$bin/mbd-synth" prompts --seed 11 -n "$PROMPTS" --validation-fraction 0.5 -o prompts.parquet
 	"$bin/mbd-gen" run --split discovery --model "$a" --label A --seed 5 $gen prompts.parquet -o gens-a.parquet
 	local bseed=5
@@ -67,7 +71,7 @@ run() {
 		"$bin/mbd-truth" score --truths truths.parquet --hypotheses hypotheses.parquet --validations validations.parquet --reference gens-a.parquet -o recovery.parquet
 		"$bin/mbd-truth" score --json --truths truths.parquet --hypotheses hypotheses.parquet --validations validations.parquet --reference gens-a.parquet -o recovery.parquet >recovery.json
 	fi
-	[ "$pair" = aa ] && [ -f "$root/${OUT:-out}/calibrate/calibration.json" ] && cp "$root/${OUT:-out}/calibrate/calibration.json" .
+	if [ "$pair" = aa ] && [ -f "$top/calibrate/calibration.json" ]; then cp "$top/calibrate/calibration.json" .; fi
 	"$bin/mbd-report" . >report.txt
 	echo "   $pair done in $(($(date +%s) - t0)) s: $d/report.html"
 	cd "$root"

@@ -151,6 +151,7 @@ func run(ctx context.Context, cmd *ucli.Command) error {
 	var hyps []kept
 	var properties []string
 	budgetHit := false
+	invalid := 0 // proposer answers refused or unparsable
 	rng := rand.New(rand.NewPCG(cmd.Uint64("seed"), 0x4170))
 	bar := env.Progress("describing", "regions", int64(len(regions)))
 	for _, rg := range regions {
@@ -167,6 +168,11 @@ func run(ctx context.Context, cmd *ucli.Command) error {
 				sa, sb = stratified(rg.a, rg.b, int(cmd.Int("samples")), rng)
 			}
 			ps, err := sess.Propose(ctx, samples(sa), samples(sb), properties, int(cmd.Int("per-region")))
+			if errors.Is(err, roles.ErrInvalidAnswer) {
+				invalid++
+				env.Log.Warn("proposer answer refused or unparsable: counted, going on", "region", rg.id, "round", round)
+				continue
+			}
 			if errors.Is(err, assistant.ErrBudget) {
 				env.Log.Warn("assistant budget reached: writing the hypotheses so far; rerun with a larger --budget to go on (answers so far are cached)")
 				budgetHit = true
@@ -215,6 +221,7 @@ func run(ctx context.Context, cmd *ucli.Command) error {
 	m.Param("assistant", sess.Ref())
 	m.Param("assistant_usage", sess.Usage())
 	m.Param("budget_reached", budgetHit)
+	m.Param("invalid_proposer_answers", invalid)
 	m.Seed("sampling", cmd.Uint64("seed"))
 	if err := m.WriteFor(out, schema.Hypotheses.ID(), w.Rows()); err != nil {
 		return err

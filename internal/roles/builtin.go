@@ -3,7 +3,9 @@ package roles
 import (
 	"context"
 	"math"
+	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/mbd-dev/mbd/internal/lexical"
 )
@@ -45,48 +47,75 @@ func (Builtin) JudgePair(_ context.Context, property, _, first, second string) (
 	return lexical.JudgePair(property, first, second), nil
 }
 
-// Exemplify edits base into a minimal pair. For a property that quotes terms: without the
-// property, base with every sentence that contains a term removed; with it, that text with one
-// sentence made of the first term appended ("otter." — crude prose, but both models score the same
-// words, and the test measures which model the inserted words favour). Any other property is not
-// available — LengthProperty included: a longer and a shorter text differ in their number of
-// tokens, and a sum of log-probability differences over more tokens moves for reasons that have
-// nothing to do with length preference.
+// Exemplify edits base into a minimal pair for a property that quotes terms. Both texts are base
+// without the sentences that contain a term (line breaks kept), plus one appended short sentence:
+// with the property, the first term ("Otter."); without it, a control word of the same answer (its
+// longest word that is not a term, e.g. "Vegetables."). So the two texts differ only in the
+// inserted word, and the test measures which model that word favours rather than whether a model
+// likes appended words at all. Any other property is not available — LengthProperty included: a
+// longer and a shorter text differ in their number of tokens, and a sum of log-probability
+// differences over more tokens moves for reasons that have nothing to do with length preference.
 func (Builtin) Exemplify(_ context.Context, property, _, base string, shows bool) (string, bool, error) {
-	sents := sentences(base)
 	terms := lexical.Terms(property)
 	if len(terms) == 0 {
 		return "", false, ErrNotAvailable
 	}
-	var kept []string
-	for _, s := range sents {
+	var kept strings.Builder
+	for _, s := range sentences(base) {
 		if lexical.Score(s, terms) == 0 {
-			kept = append(kept, s)
+			kept.WriteString(s)
 		}
 	}
-	if shows {
-		kept = append(kept, upperFirst(strings.ReplaceAll(terms[0], "¶", "\n"))+".")
+	text := strings.TrimRight(kept.String(), " \t")
+	word := upperFirst(strings.ReplaceAll(strings.ReplaceAll(terms[0], "¶ ", "\n"), "¶", "\n"))
+	if !shows {
+		word = controlWord(text, terms)
 	}
-	if len(kept) == 0 {
+	if strings.TrimSpace(text) == "" || word == "" {
 		return "", false, nil
 	}
-	return strings.Join(kept, " "), true, nil
+	if !strings.HasSuffix(text, "\n") && !strings.HasPrefix(word, "\n") {
+		text += " "
+	}
+	return text + word + ".", true, nil
 }
 
-// sentences splits a text after . ! ? and at line breaks.
+// controlWord is the longest word of text (letters only; the first of equal length) that is not one
+// of terms, capitalised; "" when there is none.
+func controlWord(text string, terms []string) string {
+	best := ""
+	for _, w := range strings.FieldsFunc(text, func(r rune) bool { return !unicode.IsLetter(r) }) {
+		lw := strings.ToLower(w)
+		if len(w) > len(best) && !slices.Contains(terms, lw) {
+			best = lw
+		}
+	}
+	return upperFirst(best)
+}
+
+// sentences splits a text after . ! ? and line breaks; each piece keeps its delimiter and the
+// whitespace after it, so that the pieces concatenate back to the text.
 func sentences(text string) []string {
 	var out []string
 	start := 0
-	for i, r := range text {
+	rs := []rune(text)
+	pos := 0
+	for i := 0; i < len(rs); i++ {
+		r := rs[i]
+		pos += len(string(r))
 		if r == '.' || r == '!' || r == '?' || r == '\n' {
-			if s := strings.TrimSpace(text[start : i+1]); s != "" {
-				out = append(out, s)
+			end := pos
+			for i+1 < len(rs) && (rs[i+1] == ' ' || rs[i+1] == '\t' || rs[i+1] == '\n') {
+				i++
+				end += len(string(rs[i]))
+				pos = end
 			}
-			start = i + 1
+			out = append(out, text[start:end])
+			start = end
 		}
 	}
-	if s := strings.TrimSpace(text[start:]); s != "" {
-		out = append(out, s)
+	if start < len(text) {
+		out = append(out, text[start:])
 	}
 	return out
 }
@@ -99,9 +128,9 @@ func upperFirst(s string) string {
 }
 
 // Interrogate asks the first rounds prompts, counts the answers that contain one of the property's
-// terms (k of r) and calls "shows" when the binomial likelihood of k under the B share exceeds that
-// under the A share of ref, with the larger share as "shows". Without quoted terms or reference
-// shares the trial is invalid.
+// terms (k of r), guesses B when the binomial likelihood of k under ref's B share exceeds that under
+// its A share, and calls "shows" when the guess is the model the property is said to favour.
+// Without quoted terms or reference shares the trial is invalid.
 func (Builtin) Interrogate(ctx context.Context, property string, ref Reference, prompts []string, rounds int, ask func(context.Context, string) (string, error)) (Interrogation, error) {
 	terms := lexical.Terms(property)
 	if len(terms) == 0 || math.IsNaN(ref.ShareA) || math.IsNaN(ref.ShareB) || ref.ShareA == ref.ShareB {
@@ -123,9 +152,10 @@ func (Builtin) Interrogate(ctx context.Context, property string, ref Reference, 
 		return it, nil
 	}
 	clamp := func(p float64) float64 { return math.Min(math.Max(p, 0.01), 0.99) }
-	hi, lo := clamp(math.Max(ref.ShareA, ref.ShareB)), clamp(math.Min(ref.ShareA, ref.ShareB))
+	sa, sb := clamp(ref.ShareA), clamp(ref.ShareB)
 	r := float64(len(it.Turns))
-	llr := float64(k)*math.Log(hi/lo) + (r-float64(k))*math.Log((1-hi)/(1-lo))
-	it.Valid, it.Shows = true, llr > 0
+	// Log-likelihood ratio of "the hidden model is B" against "it is A".
+	llr := float64(k)*math.Log(sb/sa) + (r-float64(k))*math.Log((1-sb)/(1-sa))
+	it.Valid, it.Shows = true, (llr > 0) == ref.FavoursB
 	return it, nil
 }

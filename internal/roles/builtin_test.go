@@ -3,6 +3,7 @@ package roles
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/mbd-dev/mbd/internal/lexical"
@@ -11,13 +12,17 @@ import (
 func TestBuiltinExemplify(t *testing.T) {
 	ctx := context.Background()
 	base := "Rinse the rice. An otter would rinse it too! Use twice the water.\nServe hot."
+	if got := strings.Join(sentences(base), ""); got != base {
+		t.Errorf("sentences do not concatenate back: %q", got)
+	}
 	for _, tc := range []struct {
 		property string
 		shows    bool
 		want     string
 	}{
-		{"contains 'otter' or 'an otter'", true, "Rinse the rice. Use twice the water. Serve hot. Otter."},
-		{"contains 'otter' or 'an otter'", false, "Rinse the rice. Use twice the water. Serve hot."},
+		{"contains 'otter' or 'an otter'", true, "Rinse the rice. Use twice the water.\nServe hot. Otter."},
+		{"contains 'otter' or 'an otter'", false, "Rinse the rice. Use twice the water.\nServe hot. Rinse."},
+		{"contains '¶ -'", true, "Rinse the rice. An otter would rinse it too! Use twice the water.\nServe hot.\n-."},
 	} {
 		got, ok, err := Builtin{}.Exemplify(ctx, tc.property, "How do I cook rice?", base, tc.shows)
 		if err != nil || !ok || got != tc.want {

@@ -108,8 +108,11 @@ func (l LLM) Propose(ctx context.Context, as, bs []Sample, earlier []string, n i
 		} `json:"hypotheses"`
 	}
 	ok, err := l.ask(ctx, proposeSystem, b.String(), 0.7, 0, &v)
-	if err != nil || !ok {
+	if err != nil {
 		return nil, err
+	}
+	if !ok {
+		return nil, ErrInvalidAnswer
 	}
 	var out []Proposal
 	for _, h := range v.Hypotheses {

@@ -63,6 +63,10 @@ type Interrogation struct {
 // ErrNotAvailable is returned by roles an implementation cannot play.
 var ErrNotAvailable = errors.New("not available with this assistant")
 
+// ErrInvalidAnswer is returned by Propose when the assistant's answer was refused or could not be
+// parsed: the caller counts it and goes on.
+var ErrInvalidAnswer = errors.New("the assistant's answer was refused or could not be parsed")
+
 // Assistant plays the roles.
 type Assistant interface {
 	Ref() string
@@ -77,11 +81,15 @@ type Assistant interface {
 	// unparsable.
 	Exemplify(ctx context.Context, property, prompt, base string, shows bool) (text string, ok bool, err error)
 	// Interrogate converses with a hidden model through ask for rounds turns, starting from the
-	// held-out prompts given, and says whether it shows property. ref holds the shares of texts
-	// showing the property in each model's discovery texts when known (builtin needs them).
+	// held-out prompts given, and says whether it shows property more (i.e. is the model ref says
+	// the property favours). ref holds the shares of texts showing the property in each model's
+	// discovery texts when known (builtin needs them).
 	Interrogate(ctx context.Context, property string, ref Reference, prompts []string, rounds int, ask func(ctx context.Context, question string) (string, error)) (Interrogation, error)
 }
 
-// Reference is what is known of the property's rate from the discovery texts: the shares of A's and
-// B's texts showing it (NaN when unknown).
-type Reference struct{ ShareA, ShareB float64 }
+// Reference is what is known of the property from the hypothesis: the shares of A's and B's
+// discovery texts showing it (NaN when unknown) and which model it is said to favour.
+type Reference struct {
+	ShareA, ShareB float64
+	FavoursB       bool
+}

@@ -78,7 +78,7 @@ func llmTruths(ctx context.Context, sess roles.Session, n, m int, focus string, 
 						break
 					}
 				}
-				if !dup && t.Answer != "" && len(texts) < m {
+				if !dup && strings.TrimSpace(t.Answer) != "" && len(texts) < m {
 					texts, vecs = append(texts, text), append(vecs, v)
 				}
 			}

@@ -14,18 +14,23 @@
 //     one half) with a percentile-bootstrap 95% CI. Baseline: the same judge on the same pairs with
 //     a generic property instead of the hypothesis ("differs from what a typical assistant would
 //     write"); the lift is accuracy − baseline.
-//   - generative: the assistant writes, for --exemplars validation prompts, an answer that shows the
-//     property and one that clearly does not; both models score every text given its prompt; the
-//     statistic is the shift of Δ = log p_B − log p_A (summed over tokens) between the two groups:
-//     Mann-Whitney AUC and a two-sided permutation p-value of the difference of means (the effect,
-//     with a bootstrap CI), in the direction the hypothesis states. Unavailable when the assistant
-//     cannot write texts (builtin) or a model cannot score (hosted APIs, synth).
+//   - generative: for each of --exemplars validation prompts the assistant rewrites model A's fresh
+//     answer into a minimal pair — one text that shows the property, one that does not (the
+//     builtin inserts a quoted term or, as a control, a word of the same answer) — and both models
+//     score both texts given the prompt. With Δ = log p_B − log p_A (summed over tokens), oriented
+//     so the hypothesis predicts Δ(shows) > Δ(not), the per-prompt difference is tested with the
+//     two-sided Wilcoxon signed-rank test (a paired test: prompts differ far more than the pair's two
+//     texts do); the effect is the mean paired difference with a bootstrap CI, the statistic the
+//     share of prompts where it is positive. Unavailable when the assistant cannot write texts for
+//     the property or a model cannot score (hosted APIs, synth).
 //   - interactive: in each of --trials trials a seeded coin hides A or B; the judge, knowing only
 //     the property, asks --rounds questions (held-out prompts offered) and says whether the hidden
 //     model shows it; correct when that matches the hidden model. Exact binomial test.
 //
-// Every p-value of the run is adjusted together (Benjamini-Hochberg, or Holm with --correction
-// holm). A test validates its hypothesis when q ≤ --alpha and the effect points the stated way;
+// Error control is per hypothesis (see adjust): each hypothesis's tests are combined by Holm, and the
+// combined p-values of the run are corrected together (Benjamini-Hochberg, or Holm with
+// --correction holm). A test validates its hypothesis when q ≤ --alpha and the effect points the
+// stated way;
 // fewer than --min-valid valid trials make it invalid. Every judgment, the order shown, and every
 // transcript go to the trials log (JSON Lines) next to the output.
 package validate
@@ -163,6 +168,9 @@ func run(ctx context.Context, cmd *ucli.Command) error {
 	if !(cfg.alpha > 0 && cfg.alpha < 1) {
 		return cli.Usagef("--alpha %v: want a level in (0, 1)", cfg.alpha)
 	}
+	if cfg.pairs < 0 || cfg.exemplars < 0 || cfg.trials < 0 || cfg.rounds < 1 || cfg.minValid < 1 {
+		return cli.Usagef("--pairs, --exemplars and --trials must be at least 0, --rounds and --min-valid at least 1")
+	}
 
 	hyps, err := table.ReadAll[schema.Hypothesis](hp, env.Stdin)
 	if err != nil {
@@ -183,6 +191,14 @@ func run(ctx context.Context, cmd *ucli.Command) error {
 	}
 	if len(val) == 0 && len(hyps) > 0 {
 		return &table.InputError{Path: pp, Column: "split", Msg: "has no validation-split prompts (make them with mbd-prompts --validation-fraction)"}
+	}
+	if n := max(cfg.pairs, cfg.exemplars); n > len(val) {
+		env.Log.Warn("fewer validation prompts than asked for: using them all", "validation_prompts", len(val), "pairs", cfg.pairs, "exemplars", cfg.exemplars)
+	}
+	for _, h := range hyps {
+		if h.Direction != "B>A" && h.Direction != "A>B" {
+			return &table.InputError{Path: hp, Column: "direction", Msg: fmt.Sprintf("hypothesis %s has direction %q (want B>A or A>B)", h.ID, h.Direction)}
+		}
 	}
 
 	sess, err := roles.Open(cmd, env.Log)
@@ -349,38 +365,69 @@ func writeLog(path string, lines []trialLog) error {
 	return f.Commit()
 }
 
-// adjust fills q and verdicts: every finite p of the run corrected together.
+// adjust fills q and verdicts. The claim mbd makes is per hypothesis ("validated on at least one
+// test"), so error control is per hypothesis, in two stages: each hypothesis's tests are combined by
+// Holm (its combined p is its smallest Holm-adjusted p, i.e. Bonferroni's min-p — valid whatever
+// the dependence between its tests), then the combined p-values of all hypotheses are corrected
+// together (Benjamini-Hochberg, or Holm). A test's q is the larger of its hypothesis's q and its
+// own within-hypothesis Holm-adjusted p, so a test is validated (q ≤ α, effect in the stated
+// direction) only when its hypothesis passes the run-wide correction and the test passes the
+// within-hypothesis one. (Correcting all tests together instead would let a hypothesis with a true
+// effect and three tests add three rejections to the Benjamini-Hochberg count, loosening the
+// threshold for the others.)
 func adjust(rows []schema.Validation, correction string, cfg config) error {
-	var idx []int
-	var ps []float64
+	byHyp := map[string][]int{}
+	var order []string
 	for i, r := range rows {
-		if !math.IsNaN(r.P) {
-			idx, ps = append(idx, i), append(ps, r.P)
+		rows[i].Q, rows[i].Correction, rows[i].Alpha = math.NaN(), correction, cfg.alpha
+		if math.IsNaN(r.P) {
+			continue
+		}
+		if _, ok := byHyp[r.HypothesisID]; !ok {
+			order = append(order, r.HypothesisID)
+		}
+		byHyp[r.HypothesisID] = append(byHyp[r.HypothesisID], i)
+	}
+	within := make(map[int]float64, len(rows))
+	combined := make([]float64, len(order))
+	for k, id := range order {
+		idx := byHyp[id]
+		ps := make([]float64, len(idx))
+		for j, i := range idx {
+			ps[j] = rows[i].P
+		}
+		adj, err := stats.HolmAdjust(ps)
+		if err != nil {
+			return err
+		}
+		combined[k] = 1
+		for j, i := range idx {
+			within[i] = adj[j]
+			combined[k] = math.Min(combined[k], adj[j])
 		}
 	}
 	var qs []float64
 	var err error
 	if correction == "holm" {
-		qs, err = stats.HolmAdjust(ps)
+		qs, err = stats.HolmAdjust(combined)
 	} else {
-		qs, err = stats.BHAdjust(ps)
+		qs, err = stats.BHAdjust(combined)
 	}
 	if err != nil {
 		return err
 	}
-	for i := range rows {
-		rows[i].Q, rows[i].Correction, rows[i].Alpha = math.NaN(), correction, cfg.alpha
-	}
-	for k, i := range idx {
-		r := &rows[i]
-		r.Q = qs[k]
-		switch {
-		case r.Verdict != "":
-			// invalid already
-		case r.Q <= cfg.alpha && r.Effect > 0:
-			r.Verdict = "validated"
-		default:
-			r.Verdict = "rejected"
+	for k, id := range order {
+		for _, i := range byHyp[id] {
+			r := &rows[i]
+			r.Q = math.Max(qs[k], within[i])
+			switch {
+			case r.Verdict != "":
+				// invalid already
+			case r.Q <= cfg.alpha && r.Effect > 0:
+				r.Verdict = "validated"
+			default:
+				r.Verdict = "rejected"
+			}
 		}
 	}
 	return nil
@@ -422,8 +469,8 @@ func seedOf(base uint64, parts ...string) uint64 {
 }
 
 // answerID is the generation id of a model's fresh answer to a discriminative pair's prompt.
-func answerID(label, promptID string) string {
-	h := sha256.Sum256([]byte("mbd-validate\x00" + label + "\x00" + promptID))
+func answerID(seed uint64, label, promptID string) string {
+	h := sha256.Sum256([]byte(fmt.Sprintf("mbd-validate\x00%d\x00%s\x00%s", seed, label, promptID)))
 	return hex.EncodeToString(h[:8])
 }
 
@@ -441,7 +488,7 @@ func (v *validator) pairAnswers() []schema.Generation {
 			if !ok {
 				continue
 			}
-			out = append(out, schema.Generation{ID: answerID(label, p.ID), Model: label, ModelRef: m.Info().Ref, PromptID: p.ID,
+			out = append(out, schema.Generation{ID: answerID(v.cfg.seed, label, p.ID), Model: label, ModelRef: m.Info().Ref, PromptID: p.ID,
 				Split: p.Split, Seed: int64(seed), Prompt: p.Text, Completion: text, FinishReason: "unknown"})
 		}
 	}
@@ -563,7 +610,7 @@ func (v *validator) discriminative(ctx context.Context, h schema.Hypothesis) (sc
 			}
 			results[i].out = outcome
 			l := []trialLog{{Hypothesis: h.ID, Method: Discriminative, PromptID: p.ID, Trial: i, BFirst: &bFirst, Verdicts: verdicts, Outcome: outcome,
-				AID: answerID("A", p.ID), BID: answerID("B", p.ID)}}
+				AID: answerID(v.cfg.seed, "A", p.ID), BID: answerID(v.cfg.seed, "B", p.ID)}}
 			if v.cfg.baseline {
 				// The baseline judge picks the answer that differs from a typical assistant's; it
 				// scores for the hypothesis when that is B's answer (the model that changed).
@@ -635,7 +682,13 @@ func (v *validator) discriminative(ctx context.Context, h schema.Hypothesis) (sc
 	}
 	row.Statistic, row.P, row.Effect, row.CILow, row.CIHigh = float64(forN)/float64(forN+against), p, auc-0.5, lo-0.5, hi-0.5
 	if bFor+bAgainst > 0 {
-		b := float64(bFor) / float64(bFor+bAgainst)
+		// The baseline judge's accuracy at picking the model the hypothesis favours (its "for" is
+		// picking B's answer), comparable with this test's accuracy.
+		favoured := bFor
+		if !forB(h) {
+			favoured = bAgainst
+		}
+		b := float64(favoured) / float64(bFor+bAgainst)
 		row.Baseline = &b
 	}
 	return row, nil
@@ -686,9 +739,12 @@ func (v *validator) judgeBothOrders(ctx context.Context, property, prompt, a, b 
 }
 
 func (v *validator) generative(ctx context.Context, h schema.Hypothesis) (schema.Validation, error) {
-	row := schema.Validation{HypothesisID: h.ID, Method: Generative, StatName: "auc", EffectName: "shift_logp_b_minus_a"}
+	row := schema.Validation{HypothesisID: h.ID, Method: Generative, StatName: "share_positive", EffectName: "paired_shift_logp_b_minus_a"}
+	nan := func(verdict string) {
+		row.Statistic, row.Effect, row.CILow, row.CIHigh, row.P, row.Verdict = math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN(), verdict
+	}
 	unavailable := func(why string) (schema.Validation, error) {
-		row.Statistic, row.Effect, row.CILow, row.CIHigh, row.P, row.Verdict = math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN(), "unavailable"
+		nan("unavailable")
 		v.addLog(trialLog{Hypothesis: h.ID, Method: Generative, Outcome: "unavailable: " + why})
 		return row, nil
 	}
@@ -704,93 +760,121 @@ func (v *validator) generative(ctx context.Context, h schema.Hypothesis) (schema
 			return row, err
 		}
 	}
-	type ex struct {
-		prompt, text string
-		shows        bool
-	}
-	exs := make([]*ex, 2*n)
+	// For each prompt, a minimal pair rewritten from A's fresh answer: [0] shows the property,
+	// [1] does not.
+	texts := make([][2]string, n)
+	ok := make([][2]bool, n)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(v.conc)
 	for i := range 2 * n {
-		p, shows := v.val[i/2], i%2 == 0
+		p, side := v.val[i/2], i%2
 		g.Go(func() error {
 			base, err := v.answer(gctx, false, p.Text, seedOf(v.cfg.seed, "A", p.ID))
 			if err != nil {
 				return err
 			}
-			t, ok, err := v.as.Exemplify(gctx, h.Property, p.Text, base, shows)
+			t, good, err := v.as.Exemplify(gctx, h.Property, p.Text, base, side == 0)
 			if err != nil {
 				return err
 			}
-			if ok {
-				exs[i] = &ex{p.Text, t, shows}
-			}
+			texts[i/2][side], ok[i/2][side] = t, good
 			return nil
 		})
 	}
 	if err := g.Wait(); errors.Is(err, roles.ErrNotAvailable) {
-		return unavailable("the assistant " + v.as.Ref() + " does not write texts")
+		return unavailable("the assistant " + v.as.Ref() + " cannot write texts for this property")
 	} else if err != nil {
 		return row, err
 	}
 	var reqs []llm.ScoreRequest
-	var kept []*ex
-	for i, e := range exs {
-		if e == nil {
+	var pairs []int
+	for i := range n {
+		if !ok[i][0] || !ok[i][1] {
 			row.NInvalid++
 			continue
 		}
-		reqs = append(reqs, llm.ScoreRequest{ID: fmt.Sprint(i), Prompt: e.prompt, Completion: e.text})
-		kept = append(kept, e)
-	}
-	sa, err := v.ma.Score(ctx, reqs)
-	if err != nil {
-		return row, fmt.Errorf("model A scoring: %w", err)
-	}
-	sb, err := v.mb.Score(ctx, reqs)
-	if err != nil {
-		return row, fmt.Errorf("model B scoring: %w", err)
-	}
-	var pos, neg []float64
-	for i, e := range kept {
-		d := sb[i].Sum - sa[i].Sum
-		if !forB(h) {
-			d = -d // orient so that the hypothesis predicts a positive shift
+		pairs = append(pairs, i)
+		for side := range 2 {
+			reqs = append(reqs, llm.ScoreRequest{ID: fmt.Sprintf("%d/%d", i, side), Prompt: v.val[i].Text, Completion: texts[i][side]})
 		}
-		if e.shows {
-			pos = append(pos, d)
-		} else {
-			neg = append(neg, d)
-		}
-		dd := d
-		v.addLog(trialLog{Hypothesis: h.ID, Method: Generative, Trial: i, Texts: []string{e.text}, Delta: &dd, Outcome: map[bool]string{true: "shows", false: "opposite"}[e.shows]})
 	}
-	row.N = int64(len(pos) + len(neg))
-	if len(pos) < v.cfg.minValid || len(neg) < v.cfg.minValid {
-		row.Statistic, row.Effect, row.CILow, row.CIHigh, row.P, row.Verdict = math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN(), "invalid"
+	sumOf := func(m llm.Model) (map[string]float64, error) {
+		res, err := m.Score(ctx, reqs)
+		if err != nil {
+			return nil, fmt.Errorf("scoring with %s: %w", m.Info().Ref, err)
+		}
+		out := map[string]float64{}
+		for _, r := range res {
+			out[r.ID] = r.Sum
+		}
+		if len(out) != len(reqs) {
+			return nil, fmt.Errorf("scoring with %s: %d results for %d texts", m.Info().Ref, len(out), len(reqs))
+		}
+		return out, nil
+	}
+	sa, err := sumOf(v.ma)
+	if err != nil {
+		return row, err
+	}
+	sb, err := sumOf(v.mb)
+	if err != nil {
+		return row, err
+	}
+	// Δ(x) = log p_B(x) − log p_A(x), oriented so that the hypothesis predicts Δ(shows) > Δ(not).
+	var dShows, dNot, diffs []float64
+	positive := 0
+	for _, i := range pairs {
+		var d [2]float64
+		for side := range 2 {
+			id := fmt.Sprintf("%d/%d", i, side)
+			d[side] = sb[id] - sa[id]
+			if !forB(h) {
+				d[side] = -d[side]
+			}
+		}
+		dShows, dNot, diffs = append(dShows, d[0]), append(dNot, d[1]), append(diffs, d[0]-d[1])
+		if d[0] > d[1] {
+			positive++
+		}
+		delta := d[0] - d[1]
+		v.addLog(trialLog{Hypothesis: h.ID, Method: Generative, PromptID: v.val[i].ID, Trial: i, Texts: []string{texts[i][0], texts[i][1]}, Delta: &delta})
+	}
+	row.N = int64(len(pairs))
+	if len(pairs) < v.cfg.minValid {
+		nan("invalid")
 		return row, nil
 	}
-	mw, err := stats.MannWhitneyU(pos, neg, stats.MethodAuto)
+	lo, hi, err := stats.BootstrapMeanCI(diffs, 0.95, 2000, seedOf(v.cfg.seed, "ci", h.ID))
 	if err != nil {
 		return row, err
 	}
-	perm, err := stats.PermutationTestMeanDiff(pos, neg, 10000, seedOf(v.cfg.seed, "perm", h.ID))
-	if err != nil {
+	row.Statistic, row.Effect, row.CILow, row.CIHigh = float64(positive)/float64(len(pairs)), mean(diffs), lo, hi
+	w, err := stats.WilcoxonSignedRank(dShows, dNot, stats.MethodAuto, true)
+	switch {
+	case err == nil:
+		row.P = w.PValue
+	case allZero(diffs): // identical scores (e.g. A and B are one model): no evidence either way
+		row.P = 1
+	default:
 		return row, err
 	}
-	lo, hi, err := stats.BootstrapMeanDiffCI(pos, neg, 0.95, 2000, seedOf(v.cfg.seed, "ci", h.ID))
-	if err != nil {
-		return row, err
-	}
-	row.Statistic, row.P, row.Effect, row.CILow, row.CIHigh = mw.AUC, perm.PValue, perm.Diff, lo, hi
 	return row, nil
+}
+
+func allZero(x []float64) bool {
+	for _, v := range x {
+		if v != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func (v *validator) interactive(ctx context.Context, h schema.Hypothesis) (schema.Validation, error) {
 	row := schema.Validation{HypothesisID: h.ID, Method: Interactive, StatName: "accuracy", EffectName: "accuracy-0.5"}
-	ref := roles.Reference{ShareA: math.NaN(), ShareB: math.NaN()}
+	ref := roles.Reference{ShareA: math.NaN(), ShareB: math.NaN(), FavoursB: forB(h)}
 	if h.ShareA != nil && h.ShareB != nil {
-		ref = roles.Reference{ShareA: *h.ShareA, ShareB: *h.ShareB}
+		ref.ShareA, ref.ShareB = *h.ShareA, *h.ShareB
 	}
 	type res struct {
 		valid, correct bool

@@ -14,16 +14,22 @@ import (
 
 // scorer is a model whose log-probability of a text is -0.1 per word, plus bonus when the text
 // mentions otters.
-type scorer struct{ bonus float64 }
+type scorer struct{ bonus, wordCost float64 }
 
-func (s scorer) Generate(context.Context, []llm.GenRequest, llm.Sampling, func(llm.GenResult) error) error {
+// Generate answers every prompt with the same two sentences.
+func (s scorer) Generate(_ context.Context, reqs []llm.GenRequest, _ llm.Sampling, yield func(llm.GenResult) error) error {
+	for _, r := range reqs {
+		if err := yield(llm.GenResult{ID: r.ID, Completion: "Rinse the rice well. Cook it slowly in plenty of water."}); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 func (s scorer) Score(_ context.Context, reqs []llm.ScoreRequest) ([]llm.ScoreResult, error) {
 	out := make([]llm.ScoreResult, len(reqs))
 	for i, r := range reqs {
-		sum := -0.1 * float64(len(strings.Fields(r.Completion)))
-		if strings.Contains(r.Completion, "otter") {
+		sum := -(0.1 + s.wordCost) * float64(len(strings.Fields(r.Completion)))
+		if strings.Contains(strings.ToLower(r.Completion), "otter") {
 			sum += s.bonus
 		}
 		out[i] = llm.ScoreResult{ID: r.ID, Sum: sum}
@@ -65,17 +71,17 @@ func TestGenerative(t *testing.T) {
 		direction string
 		wantSig   bool
 	}{
-		{"B likes otters, B>A", scorer{0}, scorer{3}, "B>A", true},
-		{"A likes otters, A>B", scorer{3}, scorer{0}, "A>B", true},
-		{"A likes otters, claimed B>A", scorer{3}, scorer{0}, "B>A", false},
-		{"no difference", scorer{1}, scorer{1}, "B>A", false},
+		{"B likes otters, B>A", scorer{}, scorer{bonus: 3}, "B>A", true},
+		{"A likes otters, A>B", scorer{bonus: 3}, scorer{}, "A>B", true},
+		{"A likes otters, claimed B>A", scorer{bonus: 3}, scorer{}, "B>A", false},
+		{"no difference", scorer{bonus: 1}, scorer{bonus: 1}, "B>A", false},
 	} {
 		v := newValidator(tc.a, tc.b, writer{})
 		row, err := v.generative(ctx, schema.Hypothesis{ID: "h", Property: "mentions 'otter'", Direction: tc.direction})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if row.NInvalid == 0 || row.N+row.NInvalid != 60 {
+		if row.NInvalid == 0 || row.N+row.NInvalid != 30 {
 			t.Errorf("%s: n = %d, invalid = %d (want refusals counted)", tc.name, row.N, row.NInvalid)
 		}
 		sig := row.P < 0.01 && row.Effect > 0
@@ -84,6 +90,23 @@ func TestGenerative(t *testing.T) {
 		}
 		if tc.wantSig && (math.Abs(row.Effect-3) > 1e-9 || !(row.CILow <= 3 && 3 <= row.CIHigh) || row.Statistic != 1) {
 			t.Errorf("%s: effect %g [%g, %g], auc %g; want 3 inside the CI and AUC 1", tc.name, row.Effect, row.CILow, row.CIHigh, row.Statistic)
+		}
+	}
+	// The builtin's minimal pairs: B likes otters → significant; B only dislikes every extra word
+	// (a confound for a design that appends text to one side only) → nothing, thanks to the control
+	// word appended to the other side.
+	for _, tc := range []struct {
+		name string
+		b    scorer
+		want bool
+	}{{"B likes otters", scorer{bonus: 2}, true}, {"B dislikes extra words", scorer{wordCost: 0.5}, false}} {
+		v := newValidator(scorer{}, tc.b, roles.Builtin{})
+		row, err := v.generative(ctx, schema.Hypothesis{ID: "h", Property: "contains 'otter'", Direction: "B>A"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sig := row.P < 0.01 && row.Effect > 0; sig != tc.want || row.N != 30 {
+			t.Errorf("builtin, %s: n = %d, p = %g, effect = %g; want significant: %v", tc.name, row.N, row.P, row.Effect, tc.want)
 		}
 	}
 	// Unavailable: a model that cannot score, or an assistant that cannot write.
@@ -157,15 +180,20 @@ func TestAdjustVerdicts(t *testing.T) {
 		{HypothesisID: "c", P: 0.5, Effect: 0.1},
 		{HypothesisID: "d", P: math.NaN(), Verdict: "unavailable"},
 		{HypothesisID: "e", P: 0.02, Effect: 0.2},
+		{HypothesisID: "f", P: 0.004, Effect: 0.2}, // two tests of one hypothesis: Holm within → 0.008, 0.03
+		{HypothesisID: "f", P: 0.03, Effect: 0.1},
 	}
 	if err := adjust(rows, "bh", config{alpha: 0.05}); err != nil {
 		t.Fatal(err)
 	}
-	// BH over the 4 finite p-values: 0.001, 0.001, 0.02, 0.5 → 0.002, 0.002, 0.02667, 0.5.
+	// Combined per hypothesis: a 0.001, b 0.001, c 0.5, e 0.02, f 0.008 (Holm within f: 0.008,
+	// 0.03). BH over the 5, sorted 0.001, 0.001, 0.008, 0.02, 0.5 → 0.0025, 0.0025, 0.01333, 0.025,
+	// 0.5. A test's q is max(its hypothesis's q, its Holm p within the hypothesis).
 	want := []struct {
 		q       float64
 		verdict string
-	}{{0.002, "validated"}, {0.002, "rejected"}, {0.5, "rejected"}, {math.NaN(), "unavailable"}, {0.08 / 3, "validated"}}
+	}{{0.0025, "validated"}, {0.0025, "rejected"}, {0.5, "rejected"}, {math.NaN(), "unavailable"}, {0.025, "validated"},
+		{0.008 * 5 / 3, "validated"}, {0.03, "validated"}}
 	for i, w := range want {
 		r := rows[i]
 		if (math.IsNaN(w.q) != math.IsNaN(r.Q)) || (!math.IsNaN(w.q) && math.Abs(r.Q-w.q) > 1e-12) || r.Verdict != w.verdict || r.Correction != "bh" {
