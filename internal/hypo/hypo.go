@@ -77,9 +77,8 @@ type text struct {
 }
 
 type region struct {
-	id      int32
-	a, b    []text
-	comment string
+	id   int32 // matches.region, or -1 for all discovery texts
+	a, b []text
 }
 
 func run(ctx context.Context, cmd *ucli.Command) error {
@@ -112,7 +111,7 @@ func run(ctx context.Context, cmd *ucli.Command) error {
 		return err
 	}
 	byID := map[string]text{}
-	all := region{id: -1, comment: "all discovery texts"}
+	all := region{id: -1}
 	for _, t := range texts {
 		byID[t.id] = t
 		switch t.model {
@@ -300,7 +299,7 @@ func differingRegions(matchesPath, clustersPath string, n int, a, b string, byID
 		if m.Category == "same" || len(out) == n {
 			continue
 		}
-		r := region{id: m.Region, comment: m.Category}
+		r := region{id: m.Region}
 		if m.ClusterA != nil {
 			r.a = members[key{a, *m.ClusterA}]
 		}
