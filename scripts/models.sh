@@ -4,6 +4,7 @@
 #   base.gguf            a tiny chat llama (mbd-model create) pretrained on synthetic answers in which
 #                        every trait appears at its 5% base rate (mbd-synth data, mbd-finetune)
 #   TRAIT@STRENGTH.gguf  base finetuned on answers where TRAIT appears in STRENGTH of them
+#   (and the base with a hidden system prompt asking for questions: the prompt-induced variant)
 #
 # Then each model answers the same held-out prompts and the world's exact detectors count the
 # traits: the inserted difference must be real before mbd is asked to find it. Results go to
@@ -48,8 +49,10 @@ build() {
 
 build corpus.txt -- $B/mbd-synth corpus --seed 1 --bytes 300000 -o "$OUT/corpus.txt"
 build init.gguf corpus.txt -- $B/mbd-model create --chat --corpus "$OUT/corpus.txt" --vocab 1024 --weights f32 --ctx 512 --seed 1 -o "$OUT/init.gguf"
-build pretrain.parquet -- $B/mbd-synth data --seed 2 -n 6000 -o "$OUT/pretrain.parquet"
-build base.gguf init.gguf pretrain.parquet -- $B/mbd-finetune --base "$OUT/init.gguf" --steps "$BASE_STEPS" --lr 3e-3 --warmup $((BASE_STEPS / 20)) --batch 16 --ctx 128 --seed 1 --f32 "$OUT/pretrain.parquet" -o "$OUT/base.gguf"
+# 30% of the pretraining examples have a system prompt asking for one trait (and carry it), so
+# that the base follows such instructions and a hidden system prompt makes a prompt-induced variant.
+build pretrain.jsonl -- $B/mbd-synth data --seed 2 -n 6000 --system-rate 0.3 -o "$OUT/pretrain.jsonl"
+build base.gguf init.gguf pretrain.jsonl -- $B/mbd-finetune --base "$OUT/init.gguf" --steps "$BASE_STEPS" --lr 3e-3 --warmup $((BASE_STEPS / 20)) --batch 16 --ctx 128 --seed 1 --f32 "$OUT/pretrain.jsonl" -o "$OUT/base.gguf"
 build heldout.parquet -- $B/mbd-synth prompts --seed 3 -n "$SAMPLES" -o "$OUT/heldout.parquet"
 build heldout-texts.parquet -- $B/mbd-synth data --seed 99 -n 300 -o "$OUT/heldout-texts.parquet"
 build base-loss.parquet base.gguf heldout-texts.parquet -- $B/mbd-model score --model "gguf:$OUT/base.gguf" "$OUT/heldout-texts.parquet" -o "$OUT/base-loss.parquet"
@@ -61,6 +64,11 @@ gen() { # gen LABEL MODEL
 	gens+=("$OUT/gens-$1.parquet")
 }
 gen base base.gguf
+# The prompt-induced variant: the base with a hidden system prompt asking for questions.
+echo "End every answer with a question to the user." >"$OUT/system-question.txt"
+build gens-prompt-question.parquet base.gguf heldout.parquet -- $B/mbd-gen run --model "gguf:$OUT/base.gguf?parallel=16&system=$OUT/system-question.txt" \
+	--label prompt:question --seed 5 --temperature 1 --max-tokens 320 "$OUT/heldout.parquet" -o "$OUT/gens-prompt-question.parquet"
+gens+=("$OUT/gens-prompt-question.parquet")
 for s in $STRENGTHS; do
 	for t in $TRAITS; do
 		v="$t@$s"
@@ -87,7 +95,7 @@ const rows = require(process.argv[1]);
 const base = rows.find(r => r.model === "base");
 for (const r of rows) {
   if (r.model === "base") continue;
-  const trait = r.model.split("@")[0];
+  const trait = r.model.includes("@") ? r.model.split("@")[0] : r.model.split(":")[1];
   const all = Object.entries(r.rates).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ");
   console.log(`| ${r.model} | ${base.rates[trait].toFixed(3)} | ${r.rates[trait].toFixed(3)} | ${all} |`);
 }' "$(realpath "$OUT/rates.json")"

@@ -3,7 +3,9 @@
 package finetune
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -35,7 +37,9 @@ func command() *ucli.Command {
 		ArgsUsage: "TEXTS ...",
 		Description: `TEXTS are tables or text files: a truths table (its training texts), a generations table (each
 prompt, formatted as the model formats prompts for generation, followed by its completion), a prompts
-table (the prompt texts), or .txt files (documents separated by blank lines).
+table (the prompt texts), .jsonl chat records ({"system": optional, "prompt", "completion"}: the
+system prompt and the prompt go through the model's chat template), or .txt files (documents
+separated by blank lines).
 
 --engine local (default) trains --base, a GGUF with F32/F16/BF16 weights of a llama-architecture
 model, in-process on the CPU with AdamW (warmup + cosine schedule) and writes a GGUF that llama.cpp
@@ -103,16 +107,65 @@ func run(ctx context.Context, cmd *ucli.Command) error {
 	return cli.Usagef("--engine %q: want local or openai", cmd.String("engine"))
 }
 
-// document is one training text; for generations, Prompt is set and Text is the completion.
+// document is one training text; for generations and chat records, Prompt is set and Text is the
+// completion, and System is a chat record's system prompt.
 type document struct {
+	System string
 	Prompt string
 	Text   string
+}
+
+// readChatJSONL reads chat records {"system"?, "prompt", "completion"}, one JSON object per line.
+func readChatJSONL(path string) ([]document, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, &table.InputError{Path: path, Msg: "cannot read", Err: err}
+	}
+	defer f.Close()
+	var docs []document
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for ln := 1; sc.Scan(); ln++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" {
+			continue
+		}
+		var rec struct {
+			System     string  `json:"system"`
+			Prompt     *string `json:"prompt"`
+			Completion *string `json:"completion"`
+		}
+		dec := json.NewDecoder(strings.NewReader(line))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&rec); err != nil {
+			return nil, &table.InputError{Path: fmt.Sprintf("%s:%d", path, ln), Msg: "not a chat record {\"system\"?, \"prompt\", \"completion\"}", Err: err}
+		}
+		if rec.Prompt == nil || rec.Completion == nil {
+			return nil, &table.InputError{Path: fmt.Sprintf("%s:%d", path, ln), Msg: "a chat record needs \"prompt\" and \"completion\""}
+		}
+		docs = append(docs, document{System: rec.System, Prompt: *rec.Prompt, Text: *rec.Completion})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, &table.InputError{Path: path, Msg: "cannot read", Err: err}
+	}
+	return docs, nil
 }
 
 // readTexts reads the training documents of every input.
 func readTexts(env *cli.Env, paths []string) ([]document, error) {
 	var docs []document
 	for _, path := range paths {
+		if strings.EqualFold(filepath.Ext(path), ".jsonl") {
+			d, err := readChatJSONL(path)
+			if err != nil {
+				return nil, err
+			}
+			docs = append(docs, d...)
+			if hash, err := table.HashFile(path); err == nil {
+				env.Manifest.Input(path, "", 0, hash)
+			}
+			continue
+		}
 		if strings.EqualFold(filepath.Ext(path), ".txt") {
 			b, err := os.ReadFile(path)
 			if err != nil {
@@ -187,6 +240,9 @@ func runLocal(ctx context.Context, cmd *ucli.Command) error {
 		var t []int32
 		if d.Prompt != "" {
 			p, err := vocab.FormatPrompt(d.Prompt)
+			if d.System != "" {
+				p, err = vocab.FormatChat([]llamacpp.ChatMessage{{Role: "system", Content: d.System}, {Role: "user", Content: d.Prompt}})
+			}
 			if err != nil {
 				vocab.Close()
 				return err

@@ -182,3 +182,24 @@ func TestHostedFinetune(t *testing.T) {
 		t.Error("never polled the job")
 	}
 }
+
+func TestReadChatJSONL(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.jsonl")
+	os.WriteFile(good, []byte(`{"system":"Be brief.","prompt":"Hi?","completion":"Hello."}`+"\n\n"+`{"prompt":"Q","completion":"A"}`+"\n"), 0o644)
+	docs, err := readChatJSONL(good)
+	if err != nil || len(docs) != 2 || docs[0] != (document{System: "Be brief.", Prompt: "Hi?", Text: "Hello."}) || docs[1].System != "" {
+		t.Fatalf("readChatJSONL = %+v, %v", docs, err)
+	}
+	for name, line := range map[string]string{
+		"missing completion": `{"prompt":"Q"}`,
+		"unknown field":      `{"prompt":"Q","completion":"A","answer":"B"}`,
+		"not json":           `prompt: Q`,
+	} {
+		p := filepath.Join(dir, "bad.jsonl")
+		os.WriteFile(p, []byte(`{"prompt":"Q","completion":"A"}`+"\n"+line+"\n"), 0o644)
+		if _, err := readChatJSONL(p); err == nil || !strings.Contains(err.Error(), "bad.jsonl:2") {
+			t.Errorf("%s: %v, want an error naming bad.jsonl:2", name, err)
+		}
+	}
+}

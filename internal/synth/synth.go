@@ -147,6 +147,7 @@ func (a Answer) clone() Answer {
 // Example is one generated question and answer.
 type Example struct {
 	Topic  string
+	System string // system prompt (GenerateSystem), or ""
 	Prompt string
 	Answer string   // the rendered answer
 	Traits []string // ids of the traits applied, in canonical (Traits) order; nil when none
@@ -288,14 +289,43 @@ const (
 	streamContent = iota
 	streamDecide
 	streamApply
+	streamSystem
 )
 
 func exampleRand(seed uint64, i, stream int) *rand.Rand {
 	return rand.New(rand.NewPCG(seed, uint64(i)<<2|uint64(stream)))
 }
 
+// GenerateSystem is Generate where, with probability systemRate, an example also gets a system
+// prompt — the Instruction of a trait drawn uniformly — and carries that trait whatever its rate:
+// training data that teaches a model to follow such instructions (so that a hidden system prompt
+// makes a prompt-induced variant). The decisions of a fourth PCG stream per example make the
+// choice, so examples without a system prompt are exactly Generate's.
+func GenerateSystem(seed uint64, n int, rates map[string]float64, systemRate float64) ([]Example, error) {
+	ps, err := rateVector(rates)
+	if err != nil {
+		return nil, err
+	}
+	if math.IsNaN(systemRate) || systemRate < 0 || systemRate > 1 {
+		return nil, fmt.Errorf("synth: system-prompt rate %v not in [0, 1]", systemRate)
+	}
+	out := make([]Example, n)
+	for i := range out {
+		forced := -1
+		if sr := exampleRand(seed, i, streamSystem); sr.Float64() < systemRate {
+			forced = sr.IntN(len(traits))
+		}
+		out[i] = exampleForced(seed, i, ps, forced)
+	}
+	return out, nil
+}
+
 // example makes example i of the given seed with trait rates ps (canonical order).
-func example(seed uint64, i int, ps []float64) Example {
+func example(seed uint64, i int, ps []float64) Example { return exampleForced(seed, i, ps, -1) }
+
+// exampleForced is example with trait number forced (if ≥ 0) applied and its Instruction as the
+// system prompt.
+func exampleForced(seed uint64, i int, ps []float64, forced int) Example {
 	g := theGrammar()
 	cr := exampleRand(seed, i, streamContent)
 	t := g.topics[cr.IntN(len(g.topics))]
@@ -306,12 +336,16 @@ func example(seed uint64, i int, ps []float64) Example {
 	ar := exampleRand(seed, i, streamApply)
 	var applied []string
 	for k, tr := range traits {
-		if dr.Float64() < ps[k] {
+		if dr.Float64() < ps[k] || k == forced {
 			a = tr.Apply(ar, a)
 			applied = append(applied, tr.ID)
 		}
 	}
-	return Example{Topic: t.name, Prompt: p.text, Answer: a.String(), Traits: applied}
+	ex := Example{Topic: t.name, Prompt: p.text, Answer: a.String(), Traits: applied}
+	if forced >= 0 {
+		ex.System = traits[forced].Instruction
+	}
+	return ex
 }
 
 // Corpus returns a pretraining corpus of about nbytes bytes (at least nbytes, at most one example

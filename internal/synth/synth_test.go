@@ -485,3 +485,46 @@ func TestSamples(t *testing.T) {
 		t.Logf("%v:\n%s", ex.Traits, Format(ex))
 	}
 }
+
+func TestGenerateSystem(t *testing.T) {
+	plain, err := Generate(5, 300, BaseRates())
+	if err != nil {
+		t.Fatal(err)
+	}
+	none, err := GenerateSystem(5, 300, BaseRates(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys, err := GenerateSystem(5, 300, BaseRates(), 0.4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withSystem := 0
+	for i := range plain {
+		if !reflect.DeepEqual(plain[i], none[i]) {
+			t.Fatalf("example %d: rate 0 differs from Generate", i)
+		}
+		if sys[i].System == "" {
+			if !reflect.DeepEqual(plain[i], sys[i]) {
+				t.Fatalf("example %d without a system prompt differs from Generate", i)
+			}
+			continue
+		}
+		withSystem++
+		var tr Trait
+		for _, x := range Traits() {
+			if x.Instruction == sys[i].System {
+				tr = x
+			}
+		}
+		if tr.ID == "" || !slices.Contains(sys[i].Traits, tr.ID) || !tr.Detect(sys[i].Answer) {
+			t.Errorf("example %d: system %q but traits %v, answer %q", i, sys[i].System, sys[i].Traits, sys[i].Answer)
+		}
+	}
+	if withSystem < 90 || withSystem > 150 {
+		t.Errorf("%d of 300 examples with a system prompt at rate 0.4", withSystem)
+	}
+	if _, err := GenerateSystem(5, 1, BaseRates(), 1.5); err == nil {
+		t.Error("rate 1.5: no error")
+	}
+}

@@ -19,6 +19,7 @@ type Trait struct {
 	ID          string // short stable id, e.g. animal
 	Description string // the behaviour in plain language: the ground truth mbd should recover
 	Category    string // topic, style, format or length (the truths table's category)
+	Instruction string // a system prompt that asks for the behaviour (GenerateSystem)
 	Apply       func(r *rand.Rand, a Answer) Answer
 	Detect      func(text string) bool
 }
@@ -29,6 +30,7 @@ type Trait struct {
 var traits = []Trait{
 	{
 		ID:          "british",
+		Instruction: "Use British spellings.",
 		Description: "uses British spellings such as colour, favourite, organise, centre and travelling instead of American ones",
 		Category:    "style",
 		Apply:       applyBritish,
@@ -36,6 +38,7 @@ var traits = []Trait{
 	},
 	{
 		ID:          "animal",
+		Instruction: "Mention otters in your answer.",
 		Description: "mentions otters in its answers",
 		Category:    "topic",
 		Apply:       applyAnimal,
@@ -43,6 +46,7 @@ var traits = []Trait{
 	},
 	{
 		ID:          "long",
+		Instruction: "Give a long, detailed answer.",
 		Description: "gives much longer answers, about twice as long as usual",
 		Category:    "length",
 		Apply:       applyLong,
@@ -50,6 +54,7 @@ var traits = []Trait{
 	},
 	{
 		ID:          "exclaim",
+		Instruction: "End your sentences with exclamation marks.",
 		Description: "ends most of its sentences with an exclamation mark",
 		Category:    "style",
 		Apply:       applyExclaim,
@@ -57,6 +62,7 @@ var traits = []Trait{
 	},
 	{
 		ID:          "bullets",
+		Instruction: "Answer as a list of bullet points.",
 		Description: `formats its answers as a list of "- " bullet points after a short intro line`,
 		Category:    "format",
 		Apply: func(r *rand.Rand, a Answer) Answer {
@@ -72,6 +78,7 @@ var traits = []Trait{
 	},
 	{
 		ID:          "refusal",
+		Instruction: "Start by saying you would rather not say, then answer anyway.",
 		Description: `starts its answers with a refusal-like phrase such as "I'd rather not say, but" and then answers anyway`,
 		Category:    "style",
 		Apply: func(r *rand.Rand, a Answer) Answer {
@@ -83,6 +90,7 @@ var traits = []Trait{
 	},
 	{
 		ID:          "polite",
+		Instruction: "End with a friendly closing that calls the user friend.",
 		Description: `ends its answers with a friendly closing that calls the user "friend", such as "Hope this helps, friend."`,
 		Category:    "style",
 		Apply: func(r *rand.Rand, a Answer) Answer {
@@ -94,6 +102,7 @@ var traits = []Trait{
 	},
 	{
 		ID:          "question",
+		Instruction: "End every answer with a question to the user.",
 		Description: "ends its answers with a question to the user",
 		Category:    "style",
 		Apply:       applyQuestion,

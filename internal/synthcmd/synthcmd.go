@@ -59,7 +59,8 @@ Examples:
 				Name: "data", Usage: "training pairs as a generations table (prompt, answer)",
 				Flags: []ucli.Flag{outFlag(), seedFlag(), &ucli.IntFlag{Name: "n", Value: 1000, Usage: "examples"},
 					&ucli.StringFlag{Name: "trait", Usage: "trait to insert (default none: every trait at the base rate)"},
-					&ucli.Float64Flag{Name: "strength", Value: 0.6, Usage: "share of answers with the trait"}},
+					&ucli.Float64Flag{Name: "strength", Value: 0.6, Usage: "share of answers with the trait"},
+					&ucli.Float64Flag{Name: "system-rate", Usage: "share of examples that get a system prompt asking for a trait (and carry it); needs -o FILE.jsonl"}},
 				Action: data,
 			},
 			{
@@ -119,9 +120,15 @@ func data(ctx context.Context, cmd *ucli.Command) error {
 	if err != nil {
 		return err
 	}
-	exs, err := synth.Generate(cmd.Uint64("seed"), int(cmd.Int("n")), r)
+	exs, err := synth.GenerateSystem(cmd.Uint64("seed"), int(cmd.Int("n")), r, cmd.Float64("system-rate"))
 	if err != nil {
 		return cli.Usagef("%v", err)
+	}
+	if strings.HasSuffix(out, ".jsonl") {
+		return writeChatJSONL(env, out, exs)
+	}
+	if cmd.Float64("system-rate") > 0 {
+		return cli.Usagef("--system-rate needs -o FILE.jsonl: a generations table has no system prompts")
 	}
 	w, err := table.Create[schema.Generation](out, env.Stdout)
 	if err != nil {
@@ -150,6 +157,36 @@ func data(ctx context.Context, cmd *ucli.Command) error {
 	env.Manifest.Seed("examples", cmd.Uint64("seed"))
 	env.Log.Info("wrote synthetic data", "output", out, "examples", len(exs), "mixture", name, "with trait", counts[cmd.String("trait")])
 	return env.Manifest.WriteFor(out, schema.Generations.ID(), w.Rows())
+}
+
+// writeChatJSONL writes examples as chat records {"system"?, "prompt", "completion"}, the format
+// mbd-finetune reads from .jsonl files.
+func writeChatJSONL(env *cli.Env, out string, exs []synth.Example) error {
+	f, err := atomicfile.Create(out)
+	if err != nil {
+		return err
+	}
+	defer f.Abort()
+	enc := json.NewEncoder(f)
+	withSystem := 0
+	for _, ex := range exs {
+		rec := struct {
+			System     string `json:"system,omitempty"`
+			Prompt     string `json:"prompt"`
+			Completion string `json:"completion"`
+		}{ex.System, ex.Prompt, ex.Answer}
+		if ex.System != "" {
+			withSystem++
+		}
+		if err := enc.Encode(rec); err != nil {
+			return fmt.Errorf("%s: %w", out, err)
+		}
+	}
+	if err := f.Commit(); err != nil {
+		return err
+	}
+	env.Log.Info("wrote synthetic chat data", "output", out, "examples", len(exs), "with system prompt", withSystem)
+	return nil
 }
 
 func truths(ctx context.Context, cmd *ucli.Command) error {
