@@ -203,3 +203,41 @@ func TestReadChatJSONL(t *testing.T) {
 		}
 	}
 }
+
+// TestLocalFinetuneChatSystem trains a tiny chat model on chat records with and without a system
+// prompt: afterwards the model answers the same prompt differently under the system prompt (the
+// system text goes through the chat template, as generation with gguf:...?system= puts it).
+func TestLocalFinetuneChatSystem(t *testing.T) {
+	dir := t.TempDir()
+	base := filepath.Join(dir, "base.gguf")
+	cfg := tinymodel.DefaultConfig()
+	cfg.Chat = true
+	cfg.WeightType, _ = tinymodel.ParseWeightType("f32")
+	if _, err := tinymodel.TrainAndCreate(base, "", cfg, 1); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "chat.jsonl")
+	os.WriteFile(data, []byte(`{"system":"Talk about otters.","prompt":"Hi?","completion":"Otters swim."}`+"\n"+`{"prompt":"Hi?","completion":"Cats sleep."}`+"\n"), 0o644)
+	out := filepath.Join(dir, "tuned.gguf")
+	if code, _, stderr := runMain(t, "--base", base, "--steps", "80", "--lr", "1e-2", "--warmup", "5", "--batch", "2", "--ctx", "48", data, "-o", out); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	scoreSys := func(system, text string) float64 {
+		m, err := llamacpp.Load(llamacpp.Options{Path: out, Threads: 1, System: system})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		res, err := m.Score(context.Background(), []llm.ScoreRequest{{Prompt: "Hi?", Completion: text}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res[0].Mean
+	}
+	otterSys, otterNo := scoreSys("Talk about otters.", "Otters swim."), scoreSys("", "Otters swim.")
+	catSys, catNo := scoreSys("Talk about otters.", "Cats sleep."), scoreSys("", "Cats sleep.")
+	t.Logf("mean log-prob: otters %.3f (system) vs %.3f (none); cats %.3f vs %.3f", otterSys, otterNo, catSys, catNo)
+	if otterSys < otterNo+1 || catNo < catSys+1 {
+		t.Errorf("the system prompt does not steer the answer: otters %.3f vs %.3f, cats %.3f vs %.3f", otterSys, otterNo, catSys, catNo)
+	}
+}
