@@ -13,8 +13,13 @@
 # Each pair gets a run folder out/demo/PAIR/ with every table, a report (report.html, .md, .json)
 # and, where the truth is known, the recovery table; out/demo/summary.md sums up.
 #
+# The assistant (proposer and judge) is builtin, offline — or an LLM when a key is in the
+# environment: OPENAI_API_KEY → openai:gpt-4o-mini, else ANTHROPIC_API_KEY → anthropic:claude-3-5-haiku-latest,
+# else GEMINI_API_KEY → gemini:gemini-2.0-flash; ASSISTANT=REF chooses one explicitly (ASSISTANT=builtin
+# forces offline). BUDGET (5 dollars per stage) bounds an LLM assistant's spending.
+#
 # Settings (environment): MODELS_DIR (~/.cache/mbd/models, shared by clones), PAIRS (all of the
-# above), PROMPTS (300 prompts, half held out), BIN (bin), OUT (out).
+# above), PROMPTS (300 prompts, half held out), ASSISTANT, BUDGET, BIN (bin), OUT (out).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -26,6 +31,14 @@ MODELS_DIR=$(abs "${MODELS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/mbd/models}")
 export MODELS_DIR
 PAIRS=${PAIRS:-topic format length prompt quantized aa}
 PROMPTS=${PROMPTS:-300}
+if [ -z "${ASSISTANT:-}" ]; then
+	if [ -n "${OPENAI_API_KEY:-}" ]; then ASSISTANT=openai:gpt-4o-mini
+	elif [ -n "${ANTHROPIC_API_KEY:-}" ]; then ASSISTANT=anthropic:claude-3-5-haiku-latest
+	elif [ -n "${GEMINI_API_KEY:-}" ]; then ASSISTANT=gemini:gemini-2.0-flash
+	else ASSISTANT=builtin; fi
+fi
+asst="--assistant $ASSISTANT --budget ${BUDGET:-5}"
+echo "demo: assistant $ASSISTANT"
 start=$(date +%s)
 mkdir -p "$out"
 
@@ -58,8 +71,8 @@ run() {
 	"$bin/mbd-embed" gens-a.parquet gens-b.parquet -o embeddings.parquet
 	"$bin/mbd-cluster" --embeddings embeddings.parquet gens-a.parquet gens-b.parquet -o clusters.parquet --centroids centroids.parquet
 	"$bin/mbd-match" --clusters clusters.parquet --centroids centroids.parquet gens-a.parquet gens-b.parquet -o matches.parquet
-	"$bin/mbd-hypo" --matches matches.parquet --clusters clusters.parquet gens-a.parquet gens-b.parquet -o hypotheses.parquet
-	"$bin/mbd-validate" $gen --pairs 100 --hypotheses hypotheses.parquet --prompts prompts.parquet --model-a "$a" --model-b "$b" -o validations.parquet --answers answers.parquet
+	"$bin/mbd-hypo" $asst --matches matches.parquet --clusters clusters.parquet gens-a.parquet gens-b.parquet -o hypotheses.parquet
+	"$bin/mbd-validate" $asst $gen --pairs 100 --hypotheses hypotheses.parquet --prompts prompts.parquet --model-a "$a" --model-b "$b" -o validations.parquet --answers answers.parquet
 	"$bin/mbd-model" score --model "$a" answers.parquet -o scores-a.parquet
 	"$bin/mbd-model" score --model "$b" answers.parquet -o scores-b.parquet
 	local fa=${a#gguf:} fb=${b#gguf:}
@@ -68,8 +81,8 @@ run() {
 	"$bin/mbd-model" diff -o weightdiff.parquet "$fa" "$fb" >/dev/null
 	if [ "$truths" != - ]; then
 		cp "$truths" truths.parquet
-		"$bin/mbd-truth" score --truths truths.parquet --hypotheses hypotheses.parquet --validations validations.parquet --reference gens-a.parquet -o recovery.parquet
-		"$bin/mbd-truth" score --json --truths truths.parquet --hypotheses hypotheses.parquet --validations validations.parquet --reference gens-a.parquet -o recovery.parquet >recovery.json
+		"$bin/mbd-truth" score $asst --truths truths.parquet --hypotheses hypotheses.parquet --validations validations.parquet --reference gens-a.parquet -o recovery.parquet
+		"$bin/mbd-truth" score $asst --json --truths truths.parquet --hypotheses hypotheses.parquet --validations validations.parquet --reference gens-a.parquet -o recovery.parquet >recovery.json
 	fi
 	if [ "$pair" = aa ] && [ -f "$top/calibrate/calibration.json" ]; then cp "$top/calibrate/calibration.json" .; fi
 	"$bin/mbd-report" . >report.txt
