@@ -38,7 +38,7 @@ test: check-format vet unit race fuzz interop demo-small
 # A small version of the demo (one inserted difference, one A/A pair) that must recover the
 # difference and validate nothing on A/A; models are cached like make demo's.
 demo-small: build
-	BIN=$(BIN) OUT=$(OUT)/test PAIRS="topic aa" PROMPTS=200 bash scripts/demo.sh
+	BIN=$(BIN) OUT=$(OUT)/test PAIRS="topic aa" PROMPTS=200 ASSISTANT=builtin bash scripts/demo.sh
 	bash scripts/demo-check.sh $(OUT)/test/demo topic aa
 
 check-format:
