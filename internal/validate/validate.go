@@ -13,7 +13,7 @@
 //     pairs with an exact two-sided binomial (sign) test; effect: the paired AUC − 0.5 (ties count
 //     one half) with a percentile-bootstrap 95% CI. Baseline: the same judge on the same pairs with
 //     a generic property instead of the hypothesis ("differs from what a typical assistant would
-//     write"); the lift is accuracy − baseline.
+//     write", oriented to the model the hypothesis favours); the lift is accuracy − baseline.
 //   - generative: for each of --exemplars validation prompts the assistant rewrites model A's fresh
 //     answer into a minimal pair — one text that shows the property, one that does not (the
 //     builtin inserts a quoted term or, as a control, a word of the same answer) — and both models
@@ -27,12 +27,11 @@
 //     the property, asks --rounds questions (held-out prompts offered) and says whether the hidden
 //     model shows it; correct when that matches the hidden model. Exact binomial test.
 //
-// Error control is per hypothesis (see adjust): each hypothesis's tests are combined by Holm, and the
-// combined p-values of the run are corrected together (Benjamini-Hochberg, or Holm with
+// Error control is per hypothesis (see adjust): each hypothesis's tests are combined by Holm, and
+// the combined p-values of the run are corrected together (Benjamini-Hochberg, or Holm with
 // --correction holm). A test validates its hypothesis when q ≤ --alpha and the effect points the
-// stated way;
-// fewer than --min-valid valid trials make it invalid. Every judgment, the order shown, and every
-// transcript go to the trials log (JSON Lines) next to the output.
+// stated way; fewer than --min-valid valid trials make it invalid. Every judgment, the order shown,
+// and every transcript go to the trials log (JSON Lines) next to the output.
 package validate
 
 import (
