@@ -28,7 +28,7 @@ import (
 
 	"github.com/mbd-dev/mbd/internal/assistant"
 	"github.com/mbd-dev/mbd/internal/cli"
-	"github.com/mbd-dev/mbd/internal/embed"
+	"github.com/mbd-dev/mbd/internal/lexical"
 	"github.com/mbd-dev/mbd/internal/prompts"
 	"github.com/mbd-dev/mbd/internal/roles"
 	"github.com/mbd-dev/mbd/internal/schema"
@@ -183,9 +183,9 @@ func run(ctx context.Context, cmd *ucli.Command) error {
 			evidence := ids(sa, sb)
 			h := sha256.Sum256([]byte(sess.Ref() + "\x00" + strings.Join(evidence, ",") + "\x00" + strings.Join(properties, "\x00")))
 			for _, p := range ps {
-				w := wordVector(p.Property)
+				w := lexical.WordCounts(p.Property)
 				dup := slices.ContainsFunc(hyps, func(k kept) bool {
-					return k.row.Direction == p.Direction && cosine(k.words, w) >= cmd.Float64("dedup")
+					return k.row.Direction == p.Direction && lexical.Cosine(k.words, w) >= cmd.Float64("dedup")
 				})
 				if dup {
 					continue
@@ -389,27 +389,4 @@ func ids(a, b []text) []string {
 		out = append(out, t.id)
 	}
 	return out
-}
-
-func wordVector(s string) map[string]float64 {
-	v := map[string]float64{}
-	for _, w := range embed.Tokenize(s) {
-		v[w]++
-	}
-	return v
-}
-
-func cosine(x, y map[string]float64) float64 {
-	var dot, nx, ny float64
-	for k, a := range x {
-		dot += a * y[k]
-		nx += a * a
-	}
-	for _, b := range y {
-		ny += b * b
-	}
-	if nx == 0 || ny == 0 {
-		return 0
-	}
-	return dot / math.Sqrt(nx*ny)
 }

@@ -398,3 +398,29 @@ func Score(text string, terms []string) int {
 	}
 	return n
 }
+
+// WordCounts returns the counts of a text's terms (embed.Tokenize), a bag-of-words vector for
+// Cosine: near-duplicate hypotheses and training texts are found with it.
+func WordCounts(s string) map[string]float64 {
+	v := map[string]float64{}
+	for _, w := range embed.Tokenize(s) {
+		v[w]++
+	}
+	return v
+}
+
+// Cosine is the cosine similarity of two count vectors (0 when either is empty).
+func Cosine(x, y map[string]float64) float64 {
+	var dot, nx, ny float64
+	for k, a := range x {
+		dot += a * y[k]
+		nx += a * a
+	}
+	for _, b := range y {
+		ny += b * b
+	}
+	if nx == 0 || ny == 0 {
+		return 0
+	}
+	return dot / math.Sqrt(nx*ny)
+}

@@ -11,16 +11,7 @@ import (
 // statistics, numpy's default). It is deterministic per seed. Used for the paired AUC of a
 // discriminative test and the effect of a generative one, where no closed form fits.
 func BootstrapMeanCI(x []float64, conf float64, nResamples int, seed uint64) (lo, hi float64, err error) {
-	if len(x) == 0 {
-		return 0, 0, invalidf("bootstrap of an empty sample")
-	}
-	if !(conf > 0 && conf < 1) {
-		return 0, 0, invalidf("confidence level %v not in (0, 1)", conf)
-	}
-	if nResamples < 100 {
-		return 0, 0, invalidf("%d resamples: want at least 100", nResamples)
-	}
-	if err := checkFinite("x", x); err != nil {
+	if err := checkBootstrap(conf, nResamples, x); err != nil {
 		return 0, 0, err
 	}
 	r := rand.New(rand.NewPCG(seed, 0xb0075))
@@ -39,19 +30,7 @@ func BootstrapMeanCI(x []float64, conf float64, nResamples int, seed uint64) (lo
 
 // BootstrapMeanDiffCI is BootstrapMeanCI for mean(x) − mean(y), resampling each sample on its own.
 func BootstrapMeanDiffCI(x, y []float64, conf float64, nResamples int, seed uint64) (lo, hi float64, err error) {
-	if len(x) == 0 || len(y) == 0 {
-		return 0, 0, invalidf("bootstrap of an empty sample")
-	}
-	if !(conf > 0 && conf < 1) {
-		return 0, 0, invalidf("confidence level %v not in (0, 1)", conf)
-	}
-	if nResamples < 100 {
-		return 0, 0, invalidf("%d resamples: want at least 100", nResamples)
-	}
-	if err := checkFinite("x", x); err != nil {
-		return 0, 0, err
-	}
-	if err := checkFinite("y", y); err != nil {
+	if err := checkBootstrap(conf, nResamples, x, y); err != nil {
 		return 0, 0, err
 	}
 	r := rand.New(rand.NewPCG(seed, 0xb0076))
@@ -68,6 +47,26 @@ func BootstrapMeanDiffCI(x, y []float64, conf float64, nResamples int, seed uint
 	}
 	slices.Sort(diffs)
 	return quantile(diffs, (1-conf)/2), quantile(diffs, (1+conf)/2), nil
+}
+
+// checkBootstrap checks the arguments of the bootstrap functions: non-empty finite samples, a
+// confidence level in (0, 1), at least 100 resamples.
+func checkBootstrap(conf float64, nResamples int, samples ...[]float64) error {
+	if !(conf > 0 && conf < 1) {
+		return invalidf("confidence level %v not in (0, 1)", conf)
+	}
+	if nResamples < 100 {
+		return invalidf("%d resamples: want at least 100", nResamples)
+	}
+	for i, x := range samples {
+		if len(x) == 0 {
+			return invalidf("bootstrap of an empty sample")
+		}
+		if err := checkFinite(string(rune('x'+i)), x); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // quantile of sorted values at q in [0, 1], interpolating linearly between order statistics.

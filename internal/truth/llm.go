@@ -8,7 +8,7 @@ import (
 
 	"github.com/mbd-dev/mbd/internal/assistant"
 	"github.com/mbd-dev/mbd/internal/cli"
-	"github.com/mbd-dev/mbd/internal/embed"
+	"github.com/mbd-dev/mbd/internal/lexical"
 	"github.com/mbd-dev/mbd/internal/roles"
 	"github.com/mbd-dev/mbd/internal/schema"
 )
@@ -70,10 +70,10 @@ func llmTruths(ctx context.Context, sess roles.Session, n, m int, focus string, 
 			}
 			for _, t := range ts.Texts {
 				text := "Q: " + strings.TrimSpace(t.Question) + "\nA: " + strings.TrimSpace(t.Answer)
-				v := words(text)
+				v := lexical.WordCounts(text)
 				dup := false
 				for _, u := range vecs {
-					if cos(u, v) >= 0.9 {
+					if lexical.Cosine(u, v) >= 0.9 {
 						dup = true
 						break
 					}
@@ -108,27 +108,4 @@ func rubric(ctx context.Context, l roles.LLM, behavior, hypothesis string) (floa
 		return math.NaN(), nil
 	}
 	return *v.Score, nil
-}
-
-func words(s string) map[string]float64 {
-	v := map[string]float64{}
-	for _, w := range embed.Tokenize(s) {
-		v[w]++
-	}
-	return v
-}
-
-func cos(x, y map[string]float64) float64 {
-	var d, nx, ny float64
-	for k, a := range x {
-		d += a * y[k]
-		nx += a * a
-	}
-	for _, b := range y {
-		ny += b * b
-	}
-	if nx == 0 || ny == 0 {
-		return 0
-	}
-	return d / math.Sqrt(nx*ny)
 }

@@ -271,10 +271,8 @@ func run(ctx context.Context, cmd *ucli.Command) error {
 			return err
 		}
 		defer aw.Abort()
-		for _, g := range v.pairAnswers() {
-			if err := aw.Write(g); err != nil {
-				return err
-			}
+		if err := aw.Write(v.pairAnswers()...); err != nil {
+			return err
 		}
 		if err := aw.Commit(); err != nil {
 			return err
@@ -288,10 +286,8 @@ func run(ctx context.Context, cmd *ucli.Command) error {
 		return err
 	}
 	defer w.Abort()
-	for _, r := range rows {
-		if err := w.Write(r); err != nil {
-			return err
-		}
+	if err := w.Write(rows...); err != nil {
+		return err
 	}
 	if err := w.Commit(); err != nil {
 		return err
@@ -546,28 +542,12 @@ func (v *validator) generateBatch(ctx context.Context, keys []answerKey) error {
 // same pairs).
 func (v *validator) answer(ctx context.Context, b bool, prompt string, seed uint64) (string, error) {
 	k := answerKey{b, prompt, seed}
-	v.mu.Lock()
-	s, ok := v.answers[k]
-	v.mu.Unlock()
-	if ok {
-		return s, nil
-	}
-	m := v.ma
-	if b {
-		m = v.mb
-	}
-	var got string
-	err := m.Generate(ctx, []llm.GenRequest{{ID: "x", Prompt: prompt, Seed: seed}}, v.cfg.sampling, func(r llm.GenResult) error {
-		got = r.Completion
-		return nil
-	})
-	if err != nil {
-		return "", fmt.Errorf("model %s: %w", m.Info().Ref, err)
+	if err := v.generateBatch(ctx, []answerKey{k}); err != nil {
+		return "", err
 	}
 	v.mu.Lock()
-	v.answers[k] = got
-	v.mu.Unlock()
-	return got, nil
+	defer v.mu.Unlock()
+	return v.answers[k], nil
 }
 
 func (v *validator) test(ctx context.Context, method string, h schema.Hypothesis) (schema.Validation, error) {

@@ -41,6 +41,12 @@ func (m *Model) FormatChat(msgs []ChatMessage) (string, error) {
 		b.WriteString("<|im_start|>assistant\n")
 		return b.String(), nil
 	}
+	return m.applyTemplate(msgs)
+}
+
+// applyTemplate renders msgs with the model's chat template (llama_chat_apply_template), ending
+// with the assistant's turn to speak.
+func (m *Model) applyTemplate(msgs []ChatMessage) (string, error) {
 	cmsgs := make([]C.struct_llama_chat_message, len(msgs))
 	var frees []unsafe.Pointer
 	defer func() {
@@ -62,7 +68,7 @@ func (m *Model) FormatChat(msgs []ChatMessage) (string, error) {
 		buf := make([]byte, n)
 		got := C.llama_chat_apply_template(ctmpl, &cmsgs[0], C.size_t(len(cmsgs)), true, (*C.char)(unsafe.Pointer(&buf[0])), C.int32_t(n))
 		if got < 0 {
-			return "", fmt.Errorf("%s: llama.cpp does not support this model's chat template; load it with chat off", m.opts.Path)
+			return "", fmt.Errorf("%s: llama.cpp does not support this model's chat template; run with chat off", m.opts.Path)
 		}
 		if int(got) > n {
 			n = int(got)

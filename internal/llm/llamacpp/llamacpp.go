@@ -281,40 +281,11 @@ func (m *Model) FormatPrompt(prompt string) (string, error) {
 		}
 		return prompt, nil
 	}
-	type msg struct{ role, content string }
-	msgs := []msg{{"user", prompt}}
+	msgs := []ChatMessage{{Role: "user", Content: prompt}}
 	if m.opts.System != "" {
-		msgs = append([]msg{{"system", m.opts.System}}, msgs...)
+		msgs = append([]ChatMessage{{Role: "system", Content: m.opts.System}}, msgs...)
 	}
-	cmsgs := make([]C.struct_llama_chat_message, len(msgs))
-	var frees []unsafe.Pointer
-	defer func() {
-		for _, p := range frees {
-			C.free(p)
-		}
-	}()
-	total := 0
-	for i, mm := range msgs {
-		r, c := C.CString(mm.role), C.CString(mm.content)
-		frees = append(frees, unsafe.Pointer(r), unsafe.Pointer(c))
-		cmsgs[i] = C.struct_llama_chat_message{role: r, content: c}
-		total += len(mm.content)
-	}
-	ctmpl := C.CString(m.tmpl)
-	frees = append(frees, unsafe.Pointer(ctmpl))
-	n := 2*total + 256
-	for {
-		buf := make([]byte, n)
-		got := C.llama_chat_apply_template(ctmpl, &cmsgs[0], C.size_t(len(cmsgs)), true, (*C.char)(unsafe.Pointer(&buf[0])), C.int32_t(n))
-		if got < 0 {
-			return "", fmt.Errorf("%s: llama.cpp does not support this model's chat template; run with chat off", m.opts.Path)
-		}
-		if int(got) > n {
-			n = int(got)
-			continue
-		}
-		return string(buf[:got]), nil
-	}
+	return m.applyTemplate(msgs)
 }
 
 // promptTokens formats and tokenizes a prompt.
