@@ -16,12 +16,22 @@ import (
 // File is a file being written atomically.
 type File struct {
 	*os.File
-	final string
-	done  bool
+	final   string
+	done    bool
+	through bool // written straight to a device, FIFO or socket
 }
 
-// Create starts writing path atomically.
+// Create starts writing path atomically, or straight through when path is not a regular file.
 func Create(path string) (*File, error) {
+	if through, err := special(path); err != nil {
+		return nil, err
+	} else if through {
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
+		return &File{File: f, final: path, through: true}, nil
+	}
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -33,6 +43,49 @@ func Create(path string) (*File, error) {
 	return &File{File: f, final: path}, nil
 }
 
+// special reports whether path exists and is neither a regular file nor a symbolic link to one.
+func special(path string) (bool, error) {
+	st, err := os.Stat(path) // follows links: /dev/stdout is one
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("create %s: %w", path, err)
+	case st.IsDir():
+		return false, fmt.Errorf("create %s: is a folder", path)
+	}
+	if !st.Mode().IsRegular() {
+		return true, nil
+	}
+	// A regular file reached through /proc (/dev/stdout redirected to a file) is an open file
+	// descriptor: write it in place.
+	return viaProc(path), nil
+}
+
+// viaProc reports whether path is a chain of symbolic links that passes through /proc.
+func viaProc(path string) bool {
+	for p := path; ; {
+		l, err := os.Readlink(p)
+		if err != nil {
+			return false
+		}
+		if !filepath.IsAbs(l) {
+			l = filepath.Join(filepath.Dir(p), l)
+		}
+		if len(l) >= 6 && l[:6] == "/proc/" {
+			return true
+		}
+		p = l
+	}
+}
+
+// Special reports whether path names an existing device, FIFO or socket (or a link to one), which
+// Create writes straight through; callers skip what only makes sense for files, such as sidecars.
+func Special(path string) bool {
+	through, _ := special(path)
+	return through
+}
+
 // Name returns the final path, not the temporary one.
 func (f *File) Name() string { return f.final }
 
@@ -42,6 +95,12 @@ func (f *File) Commit() error {
 		return errors.New("atomicfile: commit after commit or abort")
 	}
 	f.done = true
+	if f.through {
+		if err := f.File.Close(); err != nil {
+			return fmt.Errorf("close %s: %w", f.final, err)
+		}
+		return nil
+	}
 	tmp := f.File.Name()
 	if err := f.File.Sync(); err != nil {
 		f.File.Close()
@@ -74,7 +133,9 @@ func (f *File) Abort() {
 	}
 	f.done = true
 	f.File.Close()
-	os.Remove(f.File.Name())
+	if !f.through {
+		os.Remove(f.File.Name())
+	}
 }
 
 // WriteFile writes data to path atomically.

@@ -58,9 +58,10 @@ func (m *Manifest) Input(path, tableID string, rows int64, hash string) {
 }
 
 // WriteFor records output as an output of the run and writes the run's manifest next to it as
-// output.json. It does nothing for "-" (a pipe has no place for a sidecar).
+// output.json. It does nothing for "-" and for devices and pipes such as /dev/null: they have no
+// place for a sidecar.
 func (m *Manifest) WriteFor(output, tableID string, rows int64) error {
-	if output == "-" {
+	if output == "-" || atomicfile.Special(output) {
 		return nil
 	}
 	st, err := os.Stat(output)

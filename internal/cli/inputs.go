@@ -1,0 +1,44 @@
+package cli
+
+import (
+	"os"
+
+	"github.com/mbd-dev/mbd/internal/schema"
+	"github.com/mbd-dev/mbd/internal/table"
+)
+
+// ReadTable reads a whole input table (path "-" is standard input) and records it in the run's
+// manifest: path, schema, rows and the SHA-256 of its bytes.
+func ReadTable[T schema.Row](env *Env, path string) ([]T, error) {
+	r, err := table.Open[T](path, env.Stdin)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	var rows []T
+	for row, err := range r.All() {
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, row)
+	}
+	hash, err := r.Hash()
+	if err != nil {
+		return nil, err
+	}
+	env.Manifest.Input(path, r.Table().ID(), int64(len(rows)), hash)
+	return rows, nil
+}
+
+// RecordFile records a non-table input (a model, a text file) in the run's manifest with the
+// SHA-256 of its content. Paths that are not regular files are recorded without a hash.
+func RecordFile(env *Env, path string, rows int64) error {
+	hash := ""
+	if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() {
+		if hash, err = table.HashFile(path); err != nil {
+			return err
+		}
+	}
+	env.Manifest.Input(path, "", rows, hash)
+	return nil
+}

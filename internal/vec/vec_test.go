@@ -1,0 +1,55 @@
+package vec
+
+import (
+	"math"
+	"testing"
+)
+
+func TestUnit(t *testing.T) {
+	for _, tc := range []struct {
+		in   []float64
+		want []float32
+	}{
+		{[]float64{3, 4}, []float32{0.6, 0.8}},
+		{[]float64{0, 0}, []float32{0, 0}},
+		{[]float64{-2}, []float32{-1}},
+		{nil, []float32{}},
+	} {
+		got := Unit(tc.in)
+		if len(got) != len(tc.want) {
+			t.Fatalf("Unit(%v) = %v", tc.in, got)
+		}
+		for i := range got {
+			if math.Abs(float64(got[i]-tc.want[i])) > 1e-7 {
+				t.Errorf("Unit(%v) = %v, want %v", tc.in, got, tc.want)
+			}
+		}
+		v := make([]float32, len(tc.in))
+		for i, x := range tc.in {
+			v[i] = float32(x)
+		}
+		Normalize(v)
+		for i := range v {
+			if math.Abs(float64(v[i]-tc.want[i])) > 1e-7 {
+				t.Errorf("Normalize(%v) = %v, want %v", tc.in, v, tc.want)
+			}
+		}
+	}
+}
+
+func TestCosine(t *testing.T) {
+	for _, tc := range []struct {
+		x, y []float32
+		want float64
+	}{
+		{[]float32{1, 0}, []float32{0, 1}, 0},
+		{[]float32{1, 1}, []float32{2, 2}, 1},
+		{[]float32{1, 0}, []float32{-3, 0}, -1},
+		{[]float32{0, 0}, []float32{1, 0}, 0},
+		{[]float32{3, 4}, []float32{4, 3}, 24.0 / 25},
+	} {
+		if got := Cosine(tc.x, tc.y); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("Cosine(%v, %v) = %v, want %v", tc.x, tc.y, got, tc.want)
+		}
+	}
+}
