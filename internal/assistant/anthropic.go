@@ -18,6 +18,7 @@ import (
 // appended to the system prompt (Anthropic's structured outputs need a full JSON schema).
 type anthropicProvider struct {
 	ref   string
+	base  string
 	model string
 	key   string
 	msgs  anthropic.MessageService
@@ -31,10 +32,11 @@ func newAnthropic(ref, base, model, key string) *anthropicProvider {
 		option.WithAPIKey(key),
 		option.WithMaxRetries(0),
 	)
-	return &anthropicProvider{ref: ref, model: model, key: key, msgs: cl.Messages}
+	return &anthropicProvider{ref: ref, base: base, model: model, key: key, msgs: cl.Messages}
 }
 
-func (p *anthropicProvider) Ref() string { return p.ref }
+func (p *anthropicProvider) Ref() string      { return p.ref }
+func (p *anthropicProvider) Endpoint() string { return p.base }
 
 func (p *anthropicProvider) Chat(ctx context.Context, req Request) (Response, error) {
 	const name = "anthropic"

@@ -14,17 +14,21 @@ import (
 
 // cacheVersion is part of every key: bump it when the meaning of a request or the stored answer
 // changes, and old entries are no longer found.
-const cacheVersion = 1
+// Version 2 added the endpoint: version 1 keys let two base URLs share answers.
+const cacheVersion = 2
 
-// cacheKey is the SHA-256 of the canonical JSON of {version, model reference, request}
+// cacheKey is the SHA-256 of the canonical JSON of {version, model reference, endpoint, request}
 // (encoding/json writes struct fields in declaration order, so the encoding is canonical). The
-// reference holds no key, and neither does the request.
-func cacheKey(ref string, req Request) string {
+// endpoint is the resolved base URL the requests go to ("" for the provider's default or a local
+// model), so answers from one server are never served for another. Neither the reference, the
+// endpoint nor the request holds a key.
+func cacheKey(ref, endpoint string, req Request) string {
 	b, err := json.Marshal(struct {
-		V       int     `json:"v"`
-		Ref     string  `json:"ref"`
-		Request Request `json:"request"`
-	}{cacheVersion, ref, req})
+		V        int     `json:"v"`
+		Ref      string  `json:"ref"`
+		Endpoint string  `json:"endpoint"`
+		Request  Request `json:"request"`
+	}{cacheVersion, ref, endpoint, req})
 	if err != nil {
 		panic(err) // a Request is strings and numbers
 	}

@@ -86,6 +86,7 @@ type Usage struct {
 type Client struct {
 	p          Provider
 	ref        string
+	endpoint   string // the provider's resolved base URL, part of the cache key
 	cacheDir   string // "" when the cache is off
 	timeout    time.Duration
 	maxRetries int
@@ -116,6 +117,7 @@ func New(p Provider, o Options) (*Client, error) {
 	c := &Client{
 		p:          p,
 		ref:        p.Ref(),
+		endpoint:   endpointOf(p),
 		timeout:    o.Timeout,
 		maxRetries: o.MaxRetries,
 		budget:     o.Budget,
@@ -169,6 +171,14 @@ func New(p Provider, o Options) (*Client, error) {
 	return c, nil
 }
 
+// endpointOf is the base URL of providers that report one.
+func endpointOf(p Provider) string {
+	if e, ok := p.(interface{ Endpoint() string }); ok {
+		return e.Endpoint()
+	}
+	return ""
+}
+
 // Ref is the provider's model reference (it contains no key).
 func (c *Client) Ref() string { return c.ref }
 
@@ -197,7 +207,7 @@ func (c *Client) Chat(ctx context.Context, req Request) (Response, error) {
 	}
 	var key string
 	if c.cacheDir != "" {
-		key = cacheKey(c.ref, req)
+		key = cacheKey(c.ref, c.endpoint, req)
 		if resp, ok := c.cacheGet(key); ok {
 			c.mu.Lock()
 			c.usage.CacheHits++

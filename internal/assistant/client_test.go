@@ -150,7 +150,7 @@ func TestCacheRerunMakesNoCalls(t *testing.T) {
 		}
 	}
 	// Layout: CacheDir/ab/abcdef....json holding the Response JSON.
-	key := cacheKey("openai:gpt-4o-mini", reqs[0])
+	key := cacheKey("openai:gpt-4o-mini", "", reqs[0])
 	b, err := os.ReadFile(filepath.Join(dir, key[:2], key+".json"))
 	if err != nil {
 		t.Fatal(err)
@@ -160,12 +160,12 @@ func TestCacheRerunMakesNoCalls(t *testing.T) {
 		t.Errorf("cache file %s: %v %+v", b, err, r)
 	}
 	// The seed and the model reference are part of the key.
-	if cacheKey("openai:gpt-4o-mini", reqs[2]) == cacheKey("openai:gpt-4o", reqs[2]) {
+	if cacheKey("openai:gpt-4o-mini", "", reqs[2]) == cacheKey("openai:gpt-4o", "", reqs[2]) {
 		t.Error("the key ignores the reference")
 	}
 	r2 := reqs[2]
 	r2.Seed = 8
-	if cacheKey("m", r2) == cacheKey("m", reqs[2]) {
+	if cacheKey("m", "", r2) == cacheKey("m", "", reqs[2]) {
 		t.Error("the key ignores the seed")
 	}
 }
@@ -182,7 +182,7 @@ func TestNoCacheAndCorruptEntry(t *testing.T) {
 		t.Errorf("NoCache: %d calls, want 2", p.calls.Load())
 	}
 	dir := t.TempDir()
-	key := cacheKey(p.ref, ask("x"))
+	key := cacheKey(p.ref, "", ask("x"))
 	os.MkdirAll(filepath.Join(dir, key[:2]), 0o755)
 	os.WriteFile(filepath.Join(dir, key[:2], key+".json"), []byte(`{"text": "trunc`), 0o644)
 	c, _, logs := newTestClient(t, p, Options{CacheDir: dir})

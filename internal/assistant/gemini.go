@@ -13,6 +13,7 @@ import (
 // makes no retries unless asked to.
 type geminiProvider struct {
 	ref    string
+	base   string
 	model  string
 	key    string
 	models *genai.Models
@@ -28,10 +29,11 @@ func newGemini(ref, base, model, key string) (*geminiProvider, error) {
 	if err != nil {
 		return nil, redactErr(fmt.Errorf("gemini: %w", err), key)
 	}
-	return &geminiProvider{ref: ref, model: model, key: key, models: cl.Models}, nil
+	return &geminiProvider{ref: ref, base: base, model: model, key: key, models: cl.Models}, nil
 }
 
-func (p *geminiProvider) Ref() string { return p.ref }
+func (p *geminiProvider) Ref() string      { return p.ref }
+func (p *geminiProvider) Endpoint() string { return p.base }
 
 // geminiRefusals are the finish reasons that mean a safety or policy block.
 var geminiRefusals = map[genai.FinishReason]bool{

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"os"
 	"strings"
+
+	"github.com/mbd-dev/mbd/internal/endpoint"
 )
 
 // Schemes lists the assistant references Open understands.
@@ -51,6 +53,9 @@ func openProvider(ref string) (Provider, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := endpoint.CheckKey(base, "OPENAI_API_KEY", true); err != nil {
+			return nil, fmt.Errorf("assistant %q: %w", ref, err)
+		}
 		return newOpenAI("openai", "openai:"+rest, base, rest, key, true), nil
 	case "openai-compat":
 		// Errors here do not quote the reference: a wrong one may carry a secret in its URL.
@@ -62,7 +67,11 @@ func openProvider(ref string) (Provider, error) {
 			return nil, fmt.Errorf("assistant openai-compat: %w", err)
 		}
 		base = strings.TrimRight(base, "/")
-		return newOpenAI("openai-compat", "openai-compat:"+base+"#"+model, base, model, os.Getenv("OPENAI_API_KEY"), false), nil
+		key := os.Getenv("OPENAI_API_KEY")
+		if err := endpoint.CheckKey(base, "OPENAI_API_KEY", key != ""); err != nil {
+			return nil, fmt.Errorf("assistant openai-compat: %w", err)
+		}
+		return newOpenAI("openai-compat", "openai-compat:"+base+"#"+model, base, model, key, false), nil
 	case "anthropic":
 		key, err := needKey(ref, "ANTHROPIC_API_KEY")
 		if err != nil {
@@ -71,6 +80,9 @@ func openProvider(ref string) (Provider, error) {
 		base, err := baseURL(ref, "ANTHROPIC_BASE_URL", "https://api.anthropic.com")
 		if err != nil {
 			return nil, err
+		}
+		if err := endpoint.CheckKey(base, "ANTHROPIC_API_KEY", true); err != nil {
+			return nil, fmt.Errorf("assistant %q: %w", ref, err)
 		}
 		return newAnthropic("anthropic:"+rest, base, rest, key), nil
 	case "gemini":
@@ -84,6 +96,9 @@ func openProvider(ref string) (Provider, error) {
 		base, err := baseURL(ref, "GEMINI_BASE_URL", "")
 		if err != nil {
 			return nil, err
+		}
+		if err := endpoint.CheckKey(base, "GEMINI_API_KEY", base != ""); err != nil {
+			return nil, fmt.Errorf("assistant %q: %w", ref, err)
 		}
 		return newGemini("gemini:"+rest, base, rest, key)
 	case "gguf":

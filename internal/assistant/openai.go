@@ -16,6 +16,7 @@ import (
 type openaiProvider struct {
 	name   string // openai or openai-compat
 	ref    string
+	base   string
 	model  string
 	key    string
 	hosted bool // OpenAI itself: max_completion_tokens instead of max_tokens
@@ -31,10 +32,11 @@ func newOpenAI(name, ref, base, model, key string, hosted bool) *openaiProvider 
 	if key != "" {
 		opts = append(opts, option.WithAPIKey(key))
 	}
-	return &openaiProvider{name: name, ref: ref, model: model, key: key, hosted: hosted, svc: openai.NewChatCompletionService(opts...)}
+	return &openaiProvider{name: name, ref: ref, base: base, model: model, key: key, hosted: hosted, svc: openai.NewChatCompletionService(opts...)}
 }
 
-func (p *openaiProvider) Ref() string { return p.ref }
+func (p *openaiProvider) Ref() string      { return p.ref }
+func (p *openaiProvider) Endpoint() string { return p.base }
 
 func (p *openaiProvider) Chat(ctx context.Context, req Request) (Response, error) {
 	name := p.name

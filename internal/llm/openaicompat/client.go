@@ -27,6 +27,7 @@ import (
 	"github.com/openai/openai-go/v3/option"
 	"golang.org/x/time/rate"
 
+	"github.com/mbd-dev/mbd/internal/endpoint"
 	"github.com/mbd-dev/mbd/internal/llm"
 )
 
@@ -97,6 +98,9 @@ func New(cfg Config) (*Client, error) {
 	c := &Client{cfg: cfg, key: os.Getenv(cfg.APIKeyEnv), tokCache: map[tokKey][]int32{}}
 	if cfg.RequireAPIKey && c.key == "" {
 		return nil, fmt.Errorf("openai-compat %s: environment variable %s with the API key is not set", cfg.BaseURL, cfg.APIKeyEnv)
+	}
+	if err := endpoint.CheckKey(cfg.BaseURL, cfg.APIKeyEnv, c.key != ""); err != nil {
+		return nil, fmt.Errorf("openai-compat %s: %w", cfg.BaseURL, err)
 	}
 	c.base = strings.TrimRight(cfg.BaseURL, "/")
 	c.root = strings.TrimSuffix(c.base, "/v1")

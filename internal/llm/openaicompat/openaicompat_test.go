@@ -729,3 +729,28 @@ func TestInfo(t *testing.T) {
 		t.Errorf("%+v", info)
 	}
 }
+
+func TestKeyNotSentInClearTextOffMachine(t *testing.T) {
+	t.Setenv("MBD_TEST_API_KEY", "sk-secret")
+	for _, tc := range []struct {
+		base, allow string
+		wantErr     bool
+	}{
+		{"http://10.9.8.7:8000/v1", "", true},
+		{"http://10.9.8.7:8000/v1", "1", false},
+		{"https://10.9.8.7:8000/v1", "", false},
+		{"http://127.0.0.1:8000/v1", "", false},
+	} {
+		t.Setenv("MBD_ALLOW_INSECURE_KEY", tc.allow)
+		c, err := openaicompat.New(openaicompat.Config{BaseURL: tc.base, Model: "m", APIKeyEnv: "MBD_TEST_API_KEY"})
+		if (err != nil) != tc.wantErr {
+			t.Errorf("%s allow=%q: %v, want error %v", tc.base, tc.allow, err, tc.wantErr)
+		}
+		if err != nil && (strings.Contains(err.Error(), "sk-secret") || !strings.Contains(err.Error(), "MBD_TEST_API_KEY")) {
+			t.Errorf("message %q", err)
+		}
+		if c != nil {
+			c.Close()
+		}
+	}
+}
