@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/mbd-dev/mbd/internal/schema"
 	"github.com/mbd-dev/mbd/internal/table/tabletest"
@@ -50,11 +51,32 @@ func FuzzReadStdin(f *testing.F) {
 	})
 }
 
+// slowInput bounds the time one fuzz input may take: a reader that is slow on a small input is a
+// denial-of-service bug. It is orders of magnitude above the usual (well under a millisecond).
+const slowInput = time.Second
+
 func readAllAny(t *testing.T, path string, stdin *bytes.Reader) {
+	start := time.Now()
+	defer func() {
+		if d := time.Since(start); d > slowInput {
+			t.Fatalf("reading a %d-byte input took %v (over %v)", inputSize(path, stdin), d, slowInput)
+		}
+	}()
 	_, err := ReadAll[schema.Generation](path, stdin)
 	if err != nil {
 		if _, ok := err.(*InputError); !ok {
 			t.Fatalf("error is %T, not *InputError: %v", err, err)
 		}
 	}
+}
+
+func inputSize(path string, stdin *bytes.Reader) int64 {
+	if stdin != nil {
+		return stdin.Size()
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return -1
+	}
+	return st.Size()
 }
