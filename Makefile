@@ -3,7 +3,7 @@ GO ?= go
 BIN := bin
 OUT := out
 
-# ggml (llama.cpp) is compiled through cgo from the ollama module (DESIGN.md §3): without these flags
+# ggml (llama.cpp) is compiled through cgo from the ollama module: without these flags
 # ggml-cpu has no AVX and runs 4-5x slower; -march=native fails to link. internal/llm/llamacpp
 # refuses to build without them. CGO_CPPFLAGS points at the module's headers.
 OLLAMA_DIR := $(shell $(GO) mod download -json github.com/ollama/ollama | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p')

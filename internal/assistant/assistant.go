@@ -1,4 +1,4 @@
-// Package assistant is mbd's one road to the "assistant" LLM (DESIGN.md §4): the second model role
+// Package assistant is mbd's one road to the "assistant" LLM: the second model role
 // that proposes hypotheses, judges texts, writes exemplar texts and plays the interactive game.
 // It is separate from the compared models (package llm).
 //

@@ -1,5 +1,8 @@
-// Package cli holds the conventions every mbd tool follows (DESIGN.md §6): a tiny main calls
-// Main(ctx, args, io) which builds a github.com/urfave/cli/v3 command and hands it to Run.
+// Package cli is the command layer's common ground: every mbd tool is a tiny main that calls
+// Main(ctx, args, io) in its internal/cmd/<tool>cmd package, which builds a
+// github.com/urfave/cli/v3 command whose flags are bound to a typed Options struct and whose
+// action is Do(ctx, opts, Run): Validate checks the whole set of options (ranges, non-finite
+// numbers, file roles), then Run(ctx, env, opts) does the work with the tool's Env.
 //
 // Run adds the shared flags (--log-format, --log-level, --config), applies the precedence
 // flags > environment > config file, routes logs through log/slog to stderr, turns SIGINT/SIGTERM
@@ -7,8 +10,13 @@
 //
 //	0    success
 //	1    runtime error
-//	2    usage error or bad input (a missing, malformed or wrong table, a bad flag)
+//	2    usage error or bad input (a missing, malformed or wrong table, a bad flag or reference)
 //	130  interrupted (SIGINT or SIGTERM); no output is left under its final name
+//
+// The rest is what every tool would otherwise repeat: Check (option ranges), Paths (inputs given
+// twice, outputs that are inputs), Labels (--a/--b), ReadTable (reads an input and records its
+// SHA-256 in the manifest). Only command packages import cli; stages and services below take
+// plain values.
 package cli
 
 import (

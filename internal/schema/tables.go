@@ -1,6 +1,6 @@
 package schema
 
-// The tables of the pipeline, in the order data flows through them (DESIGN.md §1-§2).
+// The tables of the pipeline, in the order data flows through them.
 var (
 	Prompts = newTable[Prompt]("prompts", 1,
 		"One prompt to put to both models. Written by mbd-prompts; read by mbd-gen. The split decides "+
