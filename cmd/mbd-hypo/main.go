@@ -6,7 +6,7 @@ import (
 	"os"
 
 	"github.com/mbd-dev/mbd/internal/cli"
-	"github.com/mbd-dev/mbd/internal/hypo"
+	"github.com/mbd-dev/mbd/internal/cmd/hypocmd"
 )
 
-func main() { os.Exit(hypo.Main(context.Background(), os.Args[1:], cli.OS())) }
+func main() { os.Exit(hypocmd.Main(context.Background(), os.Args[1:], cli.OS())) }

@@ -6,7 +6,7 @@ import (
 	"os"
 
 	"github.com/mbd-dev/mbd/internal/cli"
-	"github.com/mbd-dev/mbd/internal/truth"
+	"github.com/mbd-dev/mbd/internal/cmd/truthcmd"
 )
 
-func main() { os.Exit(truth.Main(context.Background(), os.Args[1:], cli.OS())) }
+func main() { os.Exit(truthcmd.Main(context.Background(), os.Args[1:], cli.OS())) }

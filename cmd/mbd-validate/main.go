@@ -6,7 +6,7 @@ import (
 	"os"
 
 	"github.com/mbd-dev/mbd/internal/cli"
-	"github.com/mbd-dev/mbd/internal/validate"
+	"github.com/mbd-dev/mbd/internal/cmd/validatecmd"
 )
 
-func main() { os.Exit(validate.Main(context.Background(), os.Args[1:], cli.OS())) }
+func main() { os.Exit(validatecmd.Main(context.Background(), os.Args[1:], cli.OS())) }

@@ -10,12 +10,12 @@ import (
 	"testing"
 
 	"github.com/mbd-dev/mbd/internal/cli"
+	"github.com/mbd-dev/mbd/internal/cmd/hypocmd"
+	"github.com/mbd-dev/mbd/internal/cmd/validatecmd"
 	"github.com/mbd-dev/mbd/internal/gen"
-	"github.com/mbd-dev/mbd/internal/hypo"
 	"github.com/mbd-dev/mbd/internal/schema"
 	"github.com/mbd-dev/mbd/internal/synthcmd"
 	"github.com/mbd-dev/mbd/internal/table"
-	"github.com/mbd-dev/mbd/internal/validate"
 )
 
 // TestAACalibration runs the builtin pipeline (prompts → discovery answers → mbd-hypo →
@@ -47,8 +47,8 @@ func TestAACalibration(t *testing.T) {
 		call(gen.Main, "run", "--split", "discovery", "--model", s(1), "--label", "A", p, "-o", a)
 		call(gen.Main, "run", "--split", "discovery", "--model", s(2), "--label", "B", p, "-o", b)
 		// A low --min-z makes the describer propose noise, so that validation is exercised.
-		call(hypo.Main, "--min-z", "2", a, b, "-o", h)
-		call(validate.Main, "--hypotheses", h, "--prompts", p, "--model-a", s(3), "--model-b", s(4), "-o", v, "--alpha", fmt.Sprint(alpha))
+		call(hypocmd.Main, "--min-z", "2", a, b, "-o", h)
+		call(validatecmd.Main, "--hypotheses", h, "--prompts", p, "--model-a", s(3), "--model-b", s(4), "-o", v, "--alpha", fmt.Sprint(alpha))
 		rows, err := table.ReadAll[schema.Validation](v, nil)
 		if err != nil {
 			t.Fatal(err)

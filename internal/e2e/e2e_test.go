@@ -14,18 +14,20 @@ import (
 
 	"github.com/mbd-dev/mbd/internal/cli"
 	"github.com/mbd-dev/mbd/internal/clustercmd"
+	"github.com/mbd-dev/mbd/internal/cmd/hypocmd"
+	"github.com/mbd-dev/mbd/internal/cmd/truthcmd"
+	"github.com/mbd-dev/mbd/internal/cmd/validatecmd"
 	"github.com/mbd-dev/mbd/internal/embedcmd"
 	"github.com/mbd-dev/mbd/internal/gen"
-	"github.com/mbd-dev/mbd/internal/hypo"
+	"github.com/mbd-dev/mbd/internal/manifest"
 	"github.com/mbd-dev/mbd/internal/match"
 	"github.com/mbd-dev/mbd/internal/modeltool"
 	"github.com/mbd-dev/mbd/internal/prompts"
 	"github.com/mbd-dev/mbd/internal/report"
 	"github.com/mbd-dev/mbd/internal/roles/rolestest"
 	"github.com/mbd-dev/mbd/internal/synthcmd"
+	"github.com/mbd-dev/mbd/internal/table"
 	"github.com/mbd-dev/mbd/internal/tablecmd"
-	"github.com/mbd-dev/mbd/internal/truth"
-	"github.com/mbd-dev/mbd/internal/validate"
 )
 
 func tool(main func(context.Context, []string, cli.IO) int) func() int {
@@ -42,9 +44,9 @@ func TestMain(m *testing.M) {
 		"mbd-embed":    tool(embedcmd.Main),
 		"mbd-cluster":  tool(clustercmd.Main),
 		"mbd-match":    tool(match.Main),
-		"mbd-hypo":     tool(hypo.Main),
-		"mbd-validate": tool(validate.Main),
-		"mbd-truth":    tool(truth.Main),
+		"mbd-hypo":     tool(hypocmd.Main),
+		"mbd-validate": tool(validatecmd.Main),
+		"mbd-truth":    tool(truthcmd.Main),
 		"mbd-report":   tool(report.Main),
 	}))
 }
@@ -62,7 +64,7 @@ func TestScripts(t *testing.T) {
 			e.Setenv("ASSISTANT", "openai-compat:"+fake.URL+"/v1#fake")
 			return nil
 		},
-		Cmds: map[string]func(*testscript.TestScript, bool, []string){"status": status},
+		Cmds: map[string]func(*testscript.TestScript, bool, []string){"status": status, "inputs": inputs},
 	})
 }
 
@@ -86,5 +88,35 @@ func status(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if got != want {
 		ts.Fatalf("%s exited with status %d, want %d", args[1], got, want)
+	}
+}
+
+// inputs MANIFEST PATH... fails unless the manifest records exactly these inputs, in any order,
+// each with a SHA-256 equal to the file's own.
+func inputs(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 {
+		ts.Fatalf("usage: inputs MANIFEST [PATH...]")
+	}
+	m, err := manifest.Read(ts.MkAbs(args[0]))
+	ts.Check(err)
+	want := args[1:]
+	if len(m.Inputs) != len(want) {
+		ts.Fatalf("%s records %d inputs, want %d (%v)", args[0], len(m.Inputs), len(want), want)
+	}
+	for _, path := range want {
+		hash, err := table.HashFile(ts.MkAbs(path))
+		ts.Check(err)
+		found := false
+		for _, in := range m.Inputs {
+			if in.Path == path {
+				found = true
+				if in.SHA256 != hash {
+					ts.Fatalf("%s: input %s has sha256 %q, want %s", args[0], path, in.SHA256, hash)
+				}
+			}
+		}
+		if !found {
+			ts.Fatalf("%s does not record input %s", args[0], path)
+		}
 	}
 }

@@ -49,6 +49,7 @@ import (
 	"strings"
 
 	"github.com/mbd-dev/mbd/internal/embed"
+	"github.com/mbd-dev/mbd/internal/schema"
 	"github.com/mbd-dev/mbd/internal/stats"
 )
 
@@ -108,7 +109,7 @@ type Hypothesis struct {
 // Text renders the hypothesis for people: "Compared with A, B's answers more often contain ...".
 func (h Hypothesis) Text() string {
 	more, less := "B", "A"
-	if h.Direction == "A>B" {
+	if h.Direction == schema.DirectionAB {
 		more, less = "A", "B"
 	}
 	if h.Property == LengthProperty {
@@ -258,9 +259,9 @@ func Describe(a, b []string, o Options, exclude []string) []Hypothesis {
 				}
 			}
 		}
-		h := Hypothesis{Terms: group, Direction: "B>A"}
+		h := Hypothesis{Terms: group, Direction: schema.DirectionBA}
 		if cands[i].Z < 0 {
-			h.Direction = "A>B"
+			h.Direction = schema.DirectionAB
 		}
 		quoted := make([]string, len(group))
 		terms := make([]string, len(group))
@@ -288,9 +289,9 @@ func lengthHypothesis(a, b []string, o Options) (Hypothesis, bool) {
 	if err != nil || r.PValue > math.Erfc(o.MinZ/math.Sqrt2) {
 		return Hypothesis{}, false
 	}
-	h := Hypothesis{Property: LengthProperty, Direction: "B>A", LengthAUC: r.AUC}
+	h := Hypothesis{Property: LengthProperty, Direction: schema.DirectionBA, LengthAUC: r.AUC}
 	if r.AUC < 0.5 {
-		h.Direction = "A>B"
+		h.Direction = schema.DirectionAB
 	}
 	return h, true
 }

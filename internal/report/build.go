@@ -22,7 +22,7 @@ type Options struct {
 var DefaultOptions = Options{Examples: 3, TopTokens: 5, MaxPoints: 4000}
 
 // methodOrder ranks the validation methods as the report shows them.
-var methodOrder = []string{"discriminative", "generative", "interactive"}
+var methodOrder = []string{schema.MethodDiscriminative, schema.MethodGenerative, schema.MethodInteractive}
 
 func methodRank(m string) int {
 	if i := slices.Index(methodOrder, m); i >= 0 {
@@ -162,7 +162,7 @@ func buildHypotheses(d *runData, opt Options, notes *[]string) []Hypothesis {
 			t.Lift = num(*t.Statistic - *t.Baseline)
 		}
 		h.Tests = append(h.Tests, t)
-		if v.Verdict == "validated" {
+		if v.Verdict == schema.VerdictValidated {
 			h.Validated = true
 		}
 		if t.Q != nil && (h.BestQ == nil || *t.Q < *h.BestQ) {
@@ -271,7 +271,7 @@ func examplesOf(id string, trials []trial, opt Options, answers map[string]*sche
 	var cands []trial
 	baseline := map[int]string{}
 	for _, t := range trials {
-		if t.Hypothesis != id || t.Method != "discriminative" {
+		if t.Hypothesis != id || t.Method != schema.MethodDiscriminative {
 			continue
 		}
 		if t.Baseline {
@@ -332,7 +332,7 @@ func transcriptOf(id string, trials []trial) *Transcript {
 	var best *trial
 	for i := range trials {
 		t := &trials[i]
-		if t.Hypothesis != id || t.Method != "interactive" || len(t.Turns) == 0 {
+		if t.Hypothesis != id || t.Method != schema.MethodInteractive || len(t.Turns) == 0 {
 			continue
 		}
 		if best == nil || (t.Outcome == "correct" && best.Outcome != "correct") {

@@ -5,6 +5,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/mbd-dev/mbd/internal/schema"
 )
 
 // fmtNum formats a number with 3 significant digits (no exponent between 1e-4 and 1e6).
@@ -84,11 +86,11 @@ func shortTest(t *Test) string {
 	if t == nil {
 		return "not run"
 	}
-	if t.Verdict == "unavailable" {
+	if t.Verdict == schema.VerdictUnavailable {
 		return "n/a"
 	}
 	s := fmt.Sprintf("%s=%s", t.StatName, fmtPtr(t.Statistic))
-	if t.Effect != nil && t.EffectName != "" && t.Method != "interactive" {
+	if t.Effect != nil && t.EffectName != "" && t.Method != schema.MethodInteractive {
 		s += fmt.Sprintf(" %s=%s %s", t.EffectName, fmtSigned(t.Effect), fmtCI(t.CILow, t.CIHigh))
 	}
 	if t.Lift != nil {

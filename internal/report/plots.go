@@ -321,7 +321,7 @@ func plotForest(hyps []Hypothesis, method string) (string, error) {
 			}
 			effectName = cmp.Or(effectName, t.EffectName)
 			rows = append(rows, forestRow{label: fmt.Sprintf("%.8s q=%s", h.ID, fmtQ(t.Q)), effect: *t.Effect,
-				low: *t.CILow, high: *t.CIHigh, validated: t.Verdict == "validated"})
+				low: *t.CILow, high: *t.CIHigh, validated: t.Verdict == schema.VerdictValidated})
 		}
 	}
 	if len(rows) == 0 {

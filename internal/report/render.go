@@ -9,6 +9,8 @@ import (
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/mbd-dev/mbd/internal/schema"
 )
 
 //go:embed report.html.tmpl
@@ -103,7 +105,7 @@ var funcs = template.FuncMap{
 	},
 	"verdictClass": func(v string) string {
 		switch v {
-		case "validated", "rejected", "invalid", "unavailable":
+		case schema.VerdictValidated, schema.VerdictRejected, schema.VerdictInvalid, schema.VerdictUnavailable:
 			return "v-" + v
 		}
 		return "v-other"

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/mbd-dev/mbd/internal/assistant"
+	"github.com/mbd-dev/mbd/internal/schema"
 )
 
 // Chatter is what LLM needs of an assistant client (assistant.Client).
@@ -117,11 +118,11 @@ func (l LLM) Propose(ctx context.Context, as, bs []Sample, earlier []string, n i
 	var out []Proposal
 	for _, h := range v.Hypotheses {
 		p := strings.TrimSpace(h.Property)
-		if p == "" || (h.Direction != "B>A" && h.Direction != "A>B") {
+		if p == "" || (h.Direction != schema.DirectionBA && h.Direction != schema.DirectionAB) {
 			continue // a malformed item is dropped, the rest kept
 		}
 		more, less := "B", "A"
-		if h.Direction == "A>B" {
+		if h.Direction == schema.DirectionAB {
 			more, less = "A", "B"
 		}
 		out = append(out, Proposal{Property: p, Direction: h.Direction, Kind: "llm", ShareA: math.NaN(), ShareB: math.NaN(),

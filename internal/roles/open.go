@@ -3,21 +3,17 @@ package roles
 import (
 	"log/slog"
 
-	ucli "github.com/urfave/cli/v3"
-
 	"github.com/mbd-dev/mbd/internal/assistant"
 )
 
-// Flags are the assistant flags mbd-hypo and mbd-validate share.
-func Flags() []ucli.Flag {
-	return []ucli.Flag{
-		&ucli.StringFlag{Name: "assistant", Value: BuiltinRef, Usage: "assistant `REF`: builtin (offline), openai:MODEL, openai-compat:URL#MODEL, anthropic:MODEL, gemini:MODEL or gguf:PATH"},
-		&ucli.Float64Flag{Name: "budget", Usage: "stop cleanly once the assistant has cost this many `DOLLARS` (0: no budget); a rerun resumes from the cache"},
-		&ucli.IntFlag{Name: "concurrency", Value: 4, Usage: "assistant calls in flight at once"},
-		&ucli.Float64Flag{Name: "rpm", Usage: "assistant requests per minute (0: unlimited)"},
-		&ucli.IntFlag{Name: "tpm", Usage: "assistant tokens per minute (0: unlimited)"},
-		&ucli.StringFlag{Name: "cache-dir", Usage: "assistant answer cache `DIR` (default ~/.cache/mbd/assistant)"},
-	}
+// Options name the assistant to open and how to call it.
+type Options struct {
+	Ref               string  // BuiltinRef, or an assistant reference (see assistant.Open)
+	Budget            float64 // stop once the assistant has cost this many dollars (0: no budget)
+	Concurrency       int     // calls in flight at once
+	RequestsPerMinute float64 // 0: unlimited
+	TokensPerMinute   int     // 0: unlimited
+	CacheDir          string  // answer cache ("": the default)
 }
 
 // Session is an open assistant and, for LLM assistants, its client (for usage accounting).
@@ -42,16 +38,16 @@ func (s Session) Close() error {
 	return s.Client.Close()
 }
 
-// Open opens the assistant the flags name.
-func Open(cmd *ucli.Command, log *slog.Logger) (Session, error) {
-	ref := cmd.String("assistant")
-	if ref == BuiltinRef {
+// Open opens the assistant o names. An error means the reference cannot be used (an unknown
+// scheme, a missing key, a model file that does not load).
+func Open(o Options, log *slog.Logger) (Session, error) {
+	if o.Ref == BuiltinRef {
 		return Session{Assistant: Builtin{}}, nil
 	}
-	c, err := assistant.Open(ref, assistant.Options{
-		CacheDir: cmd.String("cache-dir"), Concurrency: int(cmd.Int("concurrency")),
-		RequestsPerMinute: cmd.Float64("rpm"), TokensPerMinute: int(cmd.Int("tpm")),
-		Budget: cmd.Float64("budget"), Logger: log,
+	c, err := assistant.Open(o.Ref, assistant.Options{
+		CacheDir: o.CacheDir, Concurrency: o.Concurrency,
+		RequestsPerMinute: o.RequestsPerMinute, TokensPerMinute: o.TokensPerMinute,
+		Budget: o.Budget, Logger: log,
 	})
 	if err != nil {
 		return Session{}, err

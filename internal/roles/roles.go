@@ -1,4 +1,4 @@
-// Package roles is what the assistant is asked to do in mbd (DESIGN.md §4): propose hypotheses
+// Package roles is what the assistant is asked to do in mbd: propose hypotheses
 // from two groups of texts, judge a pair of texts against a property, write texts that show a
 // property (or its opposite), and interrogate a hidden model. Two implementations share one
 // interface: LLM (any chat model behind package assistant, with fixed prompts, temperature 0 for

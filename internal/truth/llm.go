@@ -3,11 +3,11 @@ package truth
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"strings"
 
 	"github.com/mbd-dev/mbd/internal/assistant"
-	"github.com/mbd-dev/mbd/internal/cli"
 	"github.com/mbd-dev/mbd/internal/lexical"
 	"github.com/mbd-dev/mbd/internal/roles"
 	"github.com/mbd-dev/mbd/internal/schema"
@@ -28,7 +28,9 @@ func chat(ctx context.Context, l roles.LLM, system, user string, temperature flo
 	return !resp.Refused && roles.DecodeStrict(resp.Text, v) == nil, nil
 }
 
-func llmTruths(ctx context.Context, sess roles.Session, n, m int, focus string, env *cli.Env) ([]schema.Truth, error) {
+// Write asks the assistant of sess for n behaviours (about focus, if given) and m texts that
+// exhibit each; behaviours left with fewer than half of m distinct texts are dropped (log says so).
+func Write(ctx context.Context, sess roles.Session, n, m int, focus string, log *slog.Logger) ([]schema.Truth, error) {
 	l, ok := sess.Assistant.(roles.LLM)
 	if !ok {
 		return nil, fmt.Errorf("assistant %s cannot write truths", sess.Ref())
@@ -84,7 +86,7 @@ func llmTruths(ctx context.Context, sess roles.Session, n, m int, focus string, 
 			}
 		}
 		if len(texts) < (m+1)/2 {
-			env.Log.Warn("dropping a behaviour: too few distinct texts", "behavior", b.Behavior, "texts", len(texts), "wanted", m)
+			log.Warn("dropping a behaviour: too few distinct texts", "behavior", b.Behavior, "texts", len(texts), "wanted", m)
 			continue
 		}
 		cat := b.Category
@@ -94,6 +96,22 @@ func llmTruths(ctx context.Context, sess roles.Session, n, m int, focus string, 
 		out = append(out, schema.Truth{ID: fmt.Sprintf("llm:%d", i+1), Behavior: b.Behavior, Category: cat, Source: sess.Ref(), Texts: texts})
 	}
 	return out, nil
+}
+
+// Rubric returns the assistant's rating of every hypothesis (columns) as a description of every
+// truth's behaviour (rows).
+func Rubric(ctx context.Context, l roles.LLM, truths []schema.Truth, hyps []schema.Hypothesis) ([][]float64, error) {
+	sim := make([][]float64, len(truths))
+	for i, t := range truths {
+		sim[i] = make([]float64, len(hyps))
+		for j, h := range hyps {
+			var err error
+			if sim[i][j], err = rubric(ctx, l, t.Behavior, h.Text); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return sim, nil
 }
 
 func rubric(ctx context.Context, l roles.LLM, behavior, hypothesis string) (float64, error) {

@@ -60,7 +60,7 @@ func newValidator(a, b llm.Model, as roles.Assistant) *validator {
 	for i := range 30 {
 		val = append(val, schema.Prompt{ID: fmt.Sprint(i), Text: fmt.Sprintf("How do I do thing %d%s?", i, strings.Repeat("!", i%4))})
 	}
-	return &validator{cfg: config{exemplars: 30, minValid: 5, seed: 1}, as: roles.Session{Assistant: as}, ma: a, mb: b, val: val, conc: 2, answers: map[answerKey]string{}}
+	return &validator{cfg: Params{Exemplars: 30, MinValid: 5, Seed: 1}, as: roles.Session{Assistant: as}, ma: a, mb: b, val: val, conc: 2, answers: map[answerKey]string{}}
 }
 
 func TestGenerative(t *testing.T) {
@@ -183,7 +183,7 @@ func TestAdjustVerdicts(t *testing.T) {
 		{HypothesisID: "f", P: 0.004, Effect: 0.2}, // two tests of one hypothesis: Holm within → 0.008, 0.03
 		{HypothesisID: "f", P: 0.03, Effect: 0.1},
 	}
-	if err := adjust(rows, "bh", config{alpha: 0.05}); err != nil {
+	if err := Adjust(rows, CorrectionBH, 0.05); err != nil {
 		t.Fatal(err)
 	}
 	// Combined per hypothesis: a 0.001, b 0.001, c 0.5, e 0.02, f 0.008 (Holm within f: 0.008,

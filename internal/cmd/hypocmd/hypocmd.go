@@ -1,0 +1,190 @@
+// Package hypocmd is the command line of mbd-hypo: its flags, their checks, and the run that reads
+// the generations (and matches and clusters), calls hypo.Propose and writes the hypotheses table.
+package hypocmd
+
+import (
+	"context"
+	"fmt"
+
+	ucli "github.com/urfave/cli/v3"
+
+	"github.com/mbd-dev/mbd/internal/assistant"
+	"github.com/mbd-dev/mbd/internal/cli"
+	"github.com/mbd-dev/mbd/internal/hypo"
+	"github.com/mbd-dev/mbd/internal/roles"
+	"github.com/mbd-dev/mbd/internal/schema"
+	"github.com/mbd-dev/mbd/internal/table"
+)
+
+// Options are the options of mbd-hypo.
+type Options struct {
+	Output      string // -o
+	Labels      cli.Labels
+	Matches     string  // --matches
+	Clusters    string  // --clusters
+	Regions     int     // --regions
+	PerRegion   int     // --per-region
+	Rounds      int     // --rounds
+	Samples     int     // --samples
+	Dedup       float64 // --dedup
+	Seed        uint64  // --seed
+	MinZ        float64 // --min-z
+	Assistant   cli.Assistant
+	Generations []string // GENERATIONS arguments
+}
+
+// Main is mbd-hypo.
+func Main(ctx context.Context, args []string, stdio cli.IO) int {
+	o := &Options{}
+	flags := []ucli.Flag{
+		&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Destination: &o.Output, Usage: "output hypotheses table (`PATH` or -)"},
+	}
+	flags = append(flags, o.Labels.Flags()...)
+	flags = append(flags,
+		&ucli.StringFlag{Name: "matches", Destination: &o.Matches, Usage: "matches `TABLE` from mbd-match (with --clusters): also describe its differing regions"},
+		&ucli.StringFlag{Name: "clusters", Destination: &o.Clusters, Usage: "clusters `TABLE` the matches were made from"},
+		&ucli.IntFlag{Name: "regions", Value: 5, Destination: &o.Regions, Usage: "differing regions described, best ranked first"},
+		&ucli.IntFlag{Name: "per-region", Value: 3, Destination: &o.PerRegion, Usage: "hypotheses asked for per region and round"},
+		&ucli.IntFlag{Name: "rounds", Value: 2, Destination: &o.Rounds, Usage: "proposal rounds per region (later rounds ask for different hypotheses)"},
+		&ucli.IntFlag{Name: "samples", Value: 8, Destination: &o.Samples, Usage: "texts per model shown to an LLM assistant per round (builtin reads every text)"},
+		&ucli.Float64Flag{Name: "dedup", Value: 0.8, Destination: &o.Dedup, Usage: "cosine similarity at or above which two properties are duplicates"},
+		&ucli.Uint64Flag{Name: "seed", Value: 1, Destination: &o.Seed, Usage: "seed of the text sampling"},
+		&ucli.Float64Flag{Name: "min-z", Value: 3.29, Destination: &o.MinZ, Usage: "builtin: least |log-odds z| of a proposed term (lower proposes more, weaker hypotheses)"},
+	)
+	return cli.Run(ctx, &ucli.Command{
+		Name:      "mbd-hypo",
+		Usage:     "propose hypotheses about how model B's behaviour differs from model A's",
+		ArgsUsage: "GENERATIONS ...",
+		Description: `Reads the discovery-split generations of models A and B (validation-split texts are skipped: they
+are mbd-validate's) and writes a hypotheses table. Each hypothesis is a property stated without
+model names (what judges see) and a direction (B>A: B shows it more).
+
+The assistant is builtin (offline: contrastive log-odds of words and phrases and a word-count test;
+cheap and a good first pass) or an LLM reference; keys come from OPENAI_API_KEY, ANTHROPIC_API_KEY
+or GEMINI_API_KEY. LLM answers are cached (a rerun makes no calls) and --budget stops cleanly.
+
+Examples:
+  mbd-hypo gens-a.parquet gens-b.parquet -o hypotheses.parquet
+  mbd-hypo --matches matches.parquet --clusters clusters.parquet gens-a.parquet gens-b.parquet -o hypotheses.parquet
+  mbd-hypo --assistant openai:gpt-4o-mini --budget 2 --samples 10 gens.parquet -o hypotheses.parquet`,
+		Flags: append(flags, o.Assistant.Flags()...),
+		Action: func(ctx context.Context, cmd *ucli.Command) error {
+			o.Generations = cmd.Args().Slice()
+			return cli.Do(ctx, *o, Run)
+		},
+	}, args, stdio)
+}
+
+// Validate checks the options before any work.
+func (o Options) Validate() error {
+	var c cli.Check
+	c.Add(cli.NeedOutput(o.Output, "PATH (or -o - for stdout)"))
+	c.Must(len(o.Generations) > 0, "want the GENERATIONS tables of models A and B")
+	c.Must((o.Matches == "") == (o.Clusters == ""), "give --matches and --clusters together")
+	c.Add(o.Labels.Validate())
+	c.Count("--regions", o.Regions, 0)
+	c.Count("--per-region", o.PerRegion, 1)
+	c.Count("--rounds", o.Rounds, 1)
+	c.Count("--samples", o.Samples, 1)
+	if c.Finite("--dedup", o.Dedup) {
+		c.Must(o.Dedup > 0 && o.Dedup <= 1, "--dedup %v: want a number in (0, 1]", o.Dedup)
+	}
+	c.Above("--min-z", o.MinZ, 0)
+	o.Assistant.Check(&c)
+	var p cli.Paths
+	for _, g := range o.Generations {
+		p.In("GENERATIONS", g)
+	}
+	p.In("--matches", o.Matches)
+	p.In("--clusters", o.Clusters)
+	p.Out("-o", o.Output)
+	c.Add(p.Err())
+	return c.Err()
+}
+
+// Run reads the inputs, proposes hypotheses and writes them.
+func Run(ctx context.Context, env *cli.Env, o Options) error {
+	var inputs []hypo.Input
+	for _, path := range o.Generations {
+		rows, err := cli.ReadTable[schema.Generation](env, path)
+		if err != nil {
+			return err
+		}
+		inputs = append(inputs, hypo.Input{Path: path, Rows: rows})
+	}
+	texts, labels, err := hypo.Discovery(inputs)
+	if err != nil {
+		return err
+	}
+	first := o.Generations[0]
+	a, b, err := o.Labels.Pick(labels, first)
+	if err != nil {
+		return err
+	}
+	all, byID := hypo.All(texts, a, b)
+	if len(all.A) == 0 || len(all.B) == 0 {
+		return &table.InputError{Path: first, Msg: fmt.Sprintf("no discovery-split texts of %q or of %q (have %d and %d)", a, b, len(all.A), len(all.B))}
+	}
+	regions := []hypo.Region{all}
+	if o.Matches != "" {
+		ms, err := cli.ReadTable[schema.Match](env, o.Matches)
+		if err != nil {
+			return err
+		}
+		cl, err := cli.ReadTable[schema.Cluster](env, o.Clusters)
+		if err != nil {
+			return err
+		}
+		regions = append(regions, hypo.Differing(ms, cl, o.Regions, a, b, byID)...)
+	}
+
+	sess, err := roles.Open(roles.Options(o.Assistant), env.Log)
+	if err != nil {
+		return &cli.UsageError{Err: err}
+	}
+	defer sess.Close()
+
+	bar := env.Progress("describing", "regions", int64(len(regions)))
+	res, err := hypo.Propose(ctx, sess, regions, hypo.Params{Rounds: o.Rounds, PerRegion: o.PerRegion, Samples: o.Samples,
+		Dedup: o.Dedup, Seed: o.Seed, MinZ: o.MinZ}, env.Log, func() { bar.Add(1) })
+	if err != nil {
+		return err
+	}
+	bar.Done()
+
+	w, err := table.Create[schema.Hypothesis](o.Output, env.Stdout)
+	if err != nil {
+		return err
+	}
+	defer w.Abort()
+	if err := w.Write(res.Hypotheses...); err != nil {
+		return err
+	}
+	if err := w.Commit(); err != nil {
+		return err
+	}
+	m := env.Manifest
+	m.Param("a", a)
+	m.Param("b", b)
+	m.Param("assistant", sess.Ref())
+	m.Param("assistant_usage", sess.Usage())
+	m.Param("budget_reached", res.BudgetReached)
+	m.Param("invalid_proposer_answers", res.Invalid)
+	m.Seed("sampling", o.Seed)
+	if err := m.WriteFor(o.Output, schema.Hypotheses.ID(), w.Rows()); err != nil {
+		return err
+	}
+	u := sess.Usage()
+	env.Log.Info("proposed", "hypotheses", len(res.Hypotheses), "regions", len(regions), "assistant", sess.Ref(),
+		"calls", u.Calls, "cache_hits", u.CacheHits, "cost", fmt.Sprintf("$%.4f", u.Cost), "output", o.Output)
+	if o.Output != "-" {
+		fmt.Fprintf(env.Stdout, "%d hypotheses from %d regions (%s)\n", len(res.Hypotheses), len(regions), sess.Ref())
+		for _, h := range res.Hypotheses[:min(len(res.Hypotheses), 10)] {
+			fmt.Fprintf(env.Stdout, "  %s  %s\n", h.ID, h.Text)
+		}
+	}
+	if res.BudgetReached {
+		return fmt.Errorf("stopped at the assistant budget ($%.2f): %w", o.Assistant.Budget, assistant.ErrBudget)
+	}
+	return nil
+}

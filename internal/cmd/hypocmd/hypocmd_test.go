@@ -1,0 +1,165 @@
+package hypocmd
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mbd-dev/mbd/internal/cli"
+	"github.com/mbd-dev/mbd/internal/manifest"
+	"github.com/mbd-dev/mbd/internal/roles"
+	"github.com/mbd-dev/mbd/internal/schema"
+	"github.com/mbd-dev/mbd/internal/table"
+)
+
+func valid() Options {
+	return Options{Output: "h.parquet", Regions: 5, PerRegion: 3, Rounds: 2, Samples: 8, Dedup: 0.8, Seed: 1, MinZ: 3.29,
+		Assistant: cli.Assistant{Ref: "builtin", Concurrency: 4}, Generations: []string{"a.parquet", "b.parquet"}}
+}
+
+func TestValidate(t *testing.T) {
+	if cli.BuiltinAssistant != roles.BuiltinRef {
+		t.Fatalf("cli.BuiltinAssistant %q is not roles.BuiltinRef %q", cli.BuiltinAssistant, roles.BuiltinRef)
+	}
+	if err := valid().Validate(); err != nil {
+		t.Fatalf("valid options: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(*Options)
+		want string
+	}{
+		{"no output", func(o *Options) { o.Output = "" }, "no output: give -o"},
+		{"no generations", func(o *Options) { o.Generations = nil }, "GENERATIONS"},
+		{"matches without clusters", func(o *Options) { o.Matches = "m.parquet" }, "--matches and --clusters"},
+		{"same labels", func(o *Options) { o.Labels = cli.Labels{A: "x", B: "x"} }, "--a and --b"},
+		{"negative regions", func(o *Options) { o.Regions = -1 }, "--regions -1"},
+		{"zero per region", func(o *Options) { o.PerRegion = 0 }, "--per-region 0"},
+		{"negative rounds", func(o *Options) { o.Rounds = -3 }, "--rounds -3"},
+		{"negative samples", func(o *Options) { o.Samples = -1 }, "--samples -1"},
+		{"dedup above 1", func(o *Options) { o.Dedup = 5 }, "--dedup 5: want a number in (0, 1]"},
+		{"dedup 0", func(o *Options) { o.Dedup = 0 }, "--dedup 0"},
+		{"dedup NaN", func(o *Options) { o.Dedup = math.NaN() }, "--dedup NaN: want a finite number"},
+		{"min-z Inf", func(o *Options) { o.MinZ = math.Inf(1) }, "--min-z +Inf"},
+		{"min-z negative", func(o *Options) { o.MinZ = -1 }, "--min-z -1"},
+		{"budget NaN", func(o *Options) { o.Assistant.Budget = math.NaN() }, "--budget NaN"},
+		{"budget negative", func(o *Options) { o.Assistant.Budget = -1 }, "--budget -1"},
+		{"concurrency 0", func(o *Options) { o.Assistant.Concurrency = 0 }, "--concurrency 0"},
+		{"rpm Inf", func(o *Options) { o.Assistant.RequestsPerMinute = math.Inf(1) }, "--rpm +Inf"},
+		{"tpm negative", func(o *Options) { o.Assistant.TokensPerMinute = -1 }, "--tpm -1"},
+		{"empty assistant", func(o *Options) { o.Assistant.Ref = "" }, "--assistant"},
+		{"duplicate input", func(o *Options) { o.Generations = []string{"a.parquet", "a.parquet", "b.parquet"} }, "GENERATIONS a.parquet is given twice"},
+		{"output is an input", func(o *Options) { o.Output = "a.parquet" }, "-o a.parquet is also an input (GENERATIONS)"},
+		{"output is --clusters", func(o *Options) { o.Matches, o.Clusters, o.Output = "m.parquet", "c.parquet", "./c.parquet" }, "-o ./c.parquet is also an input (--clusters)"},
+	} {
+		o := valid()
+		tc.edit(&o)
+		err := o.Validate()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error containing %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func write[T schema.Row](t *testing.T, path string, rows ...T) {
+	t.Helper()
+	w, err := table.Create[T](path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(rows...); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fixture writes generations of A and B (B mentions otters in half of its answers), and matches
+// and clusters with one shifted region.
+func fixture(t *testing.T) (dir string) {
+	dir = t.TempDir()
+	var a, b []schema.Generation
+	var cl []schema.Cluster
+	for i := range 30 {
+		text := fmt.Sprintf("Rinse the rice %d times and cook it.", i)
+		a = append(a, schema.Generation{ID: fmt.Sprint("a", i), Model: "A", PromptID: fmt.Sprint("p", i), Split: schema.SplitDiscovery, Completion: text})
+		if i%2 == 0 {
+			text += " An otter would agree."
+		}
+		b = append(b, schema.Generation{ID: fmt.Sprint("b", i), Model: "B", PromptID: fmt.Sprint("p", i), Split: schema.SplitDiscovery, Completion: text})
+		cl = append(cl, schema.Cluster{GenerationID: fmt.Sprint("a", i), Model: "A", Cluster: int32(i % 2)}, schema.Cluster{GenerationID: fmt.Sprint("b", i), Model: "B", Cluster: int32(i % 2)})
+	}
+	zero := int32(0)
+	write(t, filepath.Join(dir, "a.parquet"), a...)
+	write(t, filepath.Join(dir, "b.parquet"), b...)
+	write(t, filepath.Join(dir, "matches.parquet"), schema.Match{Region: 0, Rank: 1, Category: "shifted", ClusterA: &zero, ClusterB: &zero})
+	write(t, filepath.Join(dir, "clusters.parquet"), cl...)
+	return dir
+}
+
+func run(t *testing.T, dir string, args ...string) (int, string) {
+	t.Chdir(dir)
+	var out, errb bytes.Buffer
+	rc := Main(context.Background(), args, cli.IO{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb})
+	return rc, errb.String()
+}
+
+// TestManifestInputs checks that the output manifest records every input table with its SHA-256.
+func TestManifestInputs(t *testing.T) {
+	dir := fixture(t)
+	if rc, stderr := run(t, dir, "--matches", "matches.parquet", "--clusters", "clusters.parquet", "a.parquet", "b.parquet", "-o", "h.parquet"); rc != 0 {
+		t.Fatalf("exit %d: %s", rc, stderr)
+	}
+	m, err := manifest.Read(filepath.Join(dir, "h.parquet.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"a.parquet", "b.parquet", "matches.parquet", "clusters.parquet"}
+	if len(m.Inputs) != len(want) {
+		t.Fatalf("inputs %+v, want %v", m.Inputs, want)
+	}
+	for i, in := range m.Inputs {
+		hash, err := table.HashFile(filepath.Join(dir, want[i]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if in.Path != want[i] || in.SHA256 != hash || in.Rows == 0 || in.Table == "" {
+			t.Errorf("input %d: %+v, want %s with sha256 %s", i, in, want[i], hash)
+		}
+	}
+}
+
+// TestExitCodes checks that bad input ends with status 2 and one line naming the problem.
+func TestExitCodes(t *testing.T) {
+	dir := fixture(t)
+	data, err := os.ReadFile(filepath.Join(dir, "a.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "copy.parquet"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--assistant", "nonsense:x", "a.parquet", "b.parquet", "-o", "x.parquet"}, "nonsense"},
+		{[]string{"a.parquet", "copy.parquet", "b.parquet", "-o", "x.parquet"}, "copy.parquet: column \"id\": generation a0 is also in a.parquet"},
+		{[]string{"a.parquet", "b.parquet", "-o", "b.parquet"}, "-o b.parquet is also an input"},
+		{[]string{"--dedup", "5", "a.parquet", "b.parquet", "-o", "x.parquet"}, "--dedup 5: want a number in (0, 1]"},
+	} {
+		rc, stderr := run(t, dir, tc.args...)
+		if rc != cli.ExitUsage || !strings.Contains(stderr, tc.want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, rc, stderr, tc.want)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "x.parquet")); err == nil {
+			t.Errorf("%v: wrote x.parquet", tc.args)
+		}
+	}
+}

@@ -1,0 +1,275 @@
+// Package validatecmd is the command line of mbd-validate: its flags, their checks, and the run
+// that reads the hypotheses and prompts, opens the two models and the assistant, calls
+// validate.Run and writes the validations table, the trials log and the pairs' answers.
+package validatecmd
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	ucli "github.com/urfave/cli/v3"
+
+	"github.com/mbd-dev/mbd/internal/assistant"
+	"github.com/mbd-dev/mbd/internal/cli"
+	"github.com/mbd-dev/mbd/internal/llm"
+	"github.com/mbd-dev/mbd/internal/llm/backends"
+	"github.com/mbd-dev/mbd/internal/roles"
+	"github.com/mbd-dev/mbd/internal/schema"
+	"github.com/mbd-dev/mbd/internal/table"
+	"github.com/mbd-dev/mbd/internal/validate"
+)
+
+// Options are the options of mbd-validate.
+type Options struct {
+	Output      string  // -o
+	Hypotheses  string  // --hypotheses
+	Prompts     string  // --prompts
+	ModelA      string  // --model-a
+	ModelB      string  // --model-b
+	Methods     string  // --methods, comma-separated
+	Pairs       int     // --pairs
+	NoBaseline  bool    // --no-baseline
+	Exemplars   int     // --exemplars
+	Trials      int     // --trials
+	Rounds      int     // --rounds
+	Alpha       float64 // --alpha
+	Correction  string  // --correction
+	MinValid    int     // --min-valid
+	Temperature float64 // --temperature
+	MaxTokens   int     // --max-tokens
+	Seed        uint64  // --seed
+	TrialsLog   string  // --trials-log
+	Answers     string  // --answers
+	Assistant   cli.Assistant
+}
+
+// Main is mbd-validate.
+func Main(ctx context.Context, args []string, stdio cli.IO) int {
+	o := &Options{}
+	flags := []ucli.Flag{
+		&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Destination: &o.Output, Usage: "output validations table (`PATH` or -)"},
+		&ucli.StringFlag{Name: "hypotheses", Destination: &o.Hypotheses, Usage: "hypotheses `TABLE` from mbd-hypo"},
+		&ucli.StringFlag{Name: "prompts", Destination: &o.Prompts, Usage: "prompts `TABLE` (its validation split is used)"},
+		&ucli.StringFlag{Name: "model-a", Destination: &o.ModelA, Usage: "model A `REF` (gguf:PATH, openai-compat:URL#MODEL, openai:MODEL, synth:SPEC)"},
+		&ucli.StringFlag{Name: "model-b", Destination: &o.ModelB, Usage: "model B `REF`"},
+		&ucli.StringFlag{Name: "methods", Value: "discriminative,generative,interactive", Destination: &o.Methods, Usage: "tests to run, comma-separated"},
+		&ucli.IntFlag{Name: "pairs", Value: 50, Destination: &o.Pairs, Usage: "discriminative: validation prompts (one pair each)"},
+		&ucli.BoolFlag{Name: "no-baseline", Destination: &o.NoBaseline, Usage: "discriminative: skip the no-hypothesis baseline judge (builtin has none)"},
+		&ucli.IntFlag{Name: "exemplars", Value: 20, Destination: &o.Exemplars, Usage: "generative: prompts (one text that shows the property and one that does not, each)"},
+		&ucli.IntFlag{Name: "trials", Value: 20, Destination: &o.Trials, Usage: "interactive: trials"},
+		&ucli.IntFlag{Name: "rounds", Value: 3, Destination: &o.Rounds, Usage: "interactive: questions per trial"},
+		&ucli.Float64Flag{Name: "alpha", Value: 0.05, Destination: &o.Alpha, Usage: "level: validated when q <= alpha"},
+		&ucli.StringFlag{Name: "correction", Value: "bh", Destination: &o.Correction, Usage: "bh (Benjamini-Hochberg) or holm"},
+		&ucli.IntFlag{Name: "min-valid", Value: 5, Destination: &o.MinValid, Usage: "least valid trials for a verdict (else invalid)"},
+		&ucli.Float64Flag{Name: "temperature", Value: 0.7, Destination: &o.Temperature, Usage: "sampling temperature of the models' fresh answers"},
+		&ucli.IntFlag{Name: "max-tokens", Value: 256, Destination: &o.MaxTokens, Usage: "most tokens of a model answer"},
+		&ucli.Uint64Flag{Name: "seed", Value: 1, Destination: &o.Seed, Usage: "seed of the samples, orders and coins"},
+		&ucli.StringFlag{Name: "trials-log", Destination: &o.TrialsLog, Usage: "JSON Lines `PATH` of every judgment and transcript (default OUTPUT.trials.jsonl)"},
+		&ucli.StringFlag{Name: "answers", Destination: &o.Answers, Usage: "also write the models' fresh answers of the discriminative pairs as a generations `TABLE` (labels A and B; ids in the trials log), e.g. for mbd-model score"},
+	}
+	return cli.Run(ctx, &ucli.Command{
+		Name:  "mbd-validate",
+		Usage: "test hypotheses on held-out prompts with fresh samples of both models",
+		Description: `Tests every hypothesis of --hypotheses on the validation split of --prompts with fresh answers of
+--model-a and --model-b: discriminative (blinded pairs, both orders), generative (assistant-written
+texts scored by both models) and interactive (the judge questions a hidden model). p-values of the
+whole run are corrected together; a hypothesis is validated at q <= --alpha.
+
+Examples:
+  mbd-validate --hypotheses h.parquet --prompts prompts.parquet --model-a gguf:base.gguf --model-b gguf:tuned.gguf -o v.parquet
+  mbd-validate --assistant openai:gpt-4o-mini --budget 5 --methods discriminative --hypotheses h.parquet --prompts p.parquet --model-a synth:base --model-b synth:animal=0.6 -o v.parquet`,
+		Flags:  append(flags, o.Assistant.Flags()...),
+		Action: func(ctx context.Context, _ *ucli.Command) error { return cli.Do(ctx, *o, Run) },
+	}, args, stdio)
+}
+
+// methods returns the tests --methods names, in the order given.
+func (o Options) methods() ([]string, error) {
+	var out []string
+	for _, m := range strings.Split(o.Methods, ",") {
+		m = strings.TrimSpace(m)
+		if m != schema.MethodDiscriminative && m != schema.MethodGenerative && m != schema.MethodInteractive {
+			return nil, cli.Usagef("--methods: unknown test %q (want %s)", m, strings.Join(validate.Methods, ", "))
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// trialsLog is where the trials log goes: --trials-log, by default next to the output ("" when
+// the output is standard output and no --trials-log is given).
+func (o Options) trialsLog() string {
+	if o.TrialsLog == "" && o.Output != "-" && o.Output != "" {
+		return o.Output + ".trials.jsonl"
+	}
+	return o.TrialsLog
+}
+
+// Validate checks the options before any work.
+func (o Options) Validate() error {
+	var c cli.Check
+	c.Add(cli.NeedOutput(o.Output, "PATH (or -o - for stdout)"))
+	c.Must(o.Hypotheses != "" && o.Prompts != "", "give --hypotheses and --prompts")
+	c.Must(o.ModelA != "" && o.ModelB != "", "give --model-a and --model-b (model references)")
+	_, err := o.methods()
+	c.Add(err)
+	c.OneOf("--correction", o.Correction, validate.CorrectionBH, validate.CorrectionHolm)
+	c.Count("--pairs", o.Pairs, 0)
+	c.Count("--exemplars", o.Exemplars, 0)
+	c.Count("--trials", o.Trials, 0)
+	c.Count("--rounds", o.Rounds, 1)
+	c.Count("--min-valid", o.MinValid, 1)
+	c.Open("--alpha", o.Alpha, 0, 1)
+	c.AtLeast("--temperature", o.Temperature, 0)
+	c.Count("--max-tokens", o.MaxTokens, 1)
+	o.Assistant.Check(&c)
+	var p cli.Paths
+	p.In("--hypotheses", o.Hypotheses)
+	p.In("--prompts", o.Prompts)
+	p.Out("-o", o.Output)
+	p.Out("--trials-log", o.trialsLog())
+	p.Out("--answers", o.Answers)
+	c.Add(p.Err())
+	return c.Err()
+}
+
+// Run reads the inputs, runs the tests and writes the outputs.
+func Run(ctx context.Context, env *cli.Env, o Options) error {
+	methods, err := o.methods()
+	if err != nil {
+		return err
+	}
+	hyps, err := cli.ReadTable[schema.Hypothesis](env, o.Hypotheses)
+	if err != nil {
+		return err
+	}
+	ps, err := cli.ReadTable[schema.Prompt](env, o.Prompts)
+	if err != nil {
+		return err
+	}
+	val := validate.ValidationSplit(ps)
+	if len(val) == 0 && len(hyps) > 0 {
+		return &table.InputError{Path: o.Prompts, Column: "split", Msg: "has no validation-split prompts (make them with mbd-prompts --validation-fraction)"}
+	}
+	if err := validate.CheckHypotheses(o.Hypotheses, hyps); err != nil {
+		return err
+	}
+
+	sess, err := roles.Open(roles.Options(o.Assistant), env.Log)
+	if err != nil {
+		return &cli.UsageError{Err: err}
+	}
+	defer sess.Close()
+	ma, err := backends.Open(o.ModelA)
+	if err != nil {
+		return &cli.UsageError{Err: fmt.Errorf("--model-a: %w", err)}
+	}
+	defer ma.Close()
+	mb, err := backends.Open(o.ModelB)
+	if err != nil {
+		return &cli.UsageError{Err: fmt.Errorf("--model-b: %w", err)}
+	}
+	defer mb.Close()
+	if len(hyps) == 0 {
+		env.Log.Warn("no hypotheses: writing an empty validations table", "hypotheses", o.Hypotheses)
+	}
+	if n := max(o.Pairs, o.Exemplars); n > len(val) {
+		env.Log.Warn("fewer validation prompts than asked for: using them all", "validation_prompts", len(val), "pairs", o.Pairs, "exemplars", o.Exemplars)
+	}
+
+	p := validate.Params{Methods: methods, Pairs: o.Pairs, Exemplars: o.Exemplars, Trials: o.Trials, Rounds: o.Rounds,
+		MinValid: o.MinValid, Alpha: o.Alpha, Correction: o.Correction,
+		Sampling: llm.Sampling{Temperature: o.Temperature, MaxTokens: o.MaxTokens},
+		Seed:     o.Seed, Baseline: !o.NoBaseline && !o.Assistant.Builtin(), Concurrency: o.Assistant.Concurrency}
+	bar := env.Progress("validating", "hypotheses", int64(len(hyps)))
+	res, err := validate.Run(ctx, sess, ma, mb, hyps, val, p, env.Log, func() { bar.Add(1) })
+	if err != nil {
+		return err
+	}
+	bar.Done()
+
+	if path := o.trialsLog(); path != "" {
+		if err := validate.WriteTrials(path, res.Trials); err != nil {
+			return err
+		}
+	}
+	if o.Answers != "" {
+		aw, err := table.Create[schema.Generation](o.Answers, nil)
+		if err != nil {
+			return err
+		}
+		defer aw.Abort()
+		if err := aw.Write(res.Answers...); err != nil {
+			return err
+		}
+		if err := aw.Commit(); err != nil {
+			return err
+		}
+		if err := env.Manifest.WriteFor(o.Answers, schema.Generations.ID(), aw.Rows()); err != nil {
+			return err
+		}
+	}
+	w, err := table.Create[schema.Validation](o.Output, env.Stdout)
+	if err != nil {
+		return err
+	}
+	defer w.Abort()
+	if err := w.Write(res.Rows...); err != nil {
+		return err
+	}
+	if err := w.Commit(); err != nil {
+		return err
+	}
+	m := env.Manifest
+	m.Param("model_a", o.ModelA)
+	m.Param("model_b", o.ModelB)
+	m.Param("assistant", sess.Ref())
+	m.Param("assistant_usage", sess.Usage())
+	m.Param("methods", o.Methods)
+	m.Param("alpha", o.Alpha)
+	m.Param("correction", o.Correction)
+	m.Param("budget_reached", res.BudgetReached)
+	m.Seed("validate", o.Seed)
+	if err := m.WriteFor(o.Output, schema.Validations.ID(), w.Rows()); err != nil {
+		return err
+	}
+	validated := map[string]bool{}
+	for _, r := range res.Rows {
+		if r.Verdict == schema.VerdictValidated {
+			validated[r.HypothesisID] = true
+		}
+	}
+	u := sess.Usage()
+	env.Log.Info("validated", "hypotheses", len(hyps), "validated", len(validated), "tests", len(res.Rows),
+		"calls", u.Calls, "cache_hits", u.CacheHits, "cost", fmt.Sprintf("$%.4f", u.Cost), "output", o.Output)
+	if o.Output != "-" {
+		printSummary(env, hyps, res.Rows, validated, o.Alpha)
+	}
+	if res.BudgetReached {
+		return fmt.Errorf("stopped at the assistant budget ($%.2f): %w", o.Assistant.Budget, assistant.ErrBudget)
+	}
+	return nil
+}
+
+func printSummary(env *cli.Env, hyps []schema.Hypothesis, rows []schema.Validation, validated map[string]bool, alpha float64) {
+	fmt.Fprintf(env.Stdout, "%d of %d hypotheses validated (q <= %g)\n", len(validated), len(hyps), alpha)
+	for _, h := range hyps {
+		var parts []string
+		for _, r := range rows {
+			if r.HypothesisID != h.ID {
+				continue
+			}
+			if r.Verdict == schema.VerdictUnavailable {
+				parts = append(parts, r.Method+" n/a")
+				continue
+			}
+			parts = append(parts, fmt.Sprintf("%s %s=%.2f q=%.3g", r.Method, r.StatName, r.Statistic, r.Q))
+		}
+		mark := "  "
+		if validated[h.ID] {
+			mark = "✓ "
+		}
+		fmt.Fprintf(env.Stdout, "%s%s  %s\n     %s\n", mark, h.ID, h.Text, strings.Join(parts, "; "))
+	}
+}

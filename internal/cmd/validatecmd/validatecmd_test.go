@@ -1,0 +1,169 @@
+package validatecmd
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mbd-dev/mbd/internal/cli"
+	"github.com/mbd-dev/mbd/internal/manifest"
+	"github.com/mbd-dev/mbd/internal/schema"
+	"github.com/mbd-dev/mbd/internal/table"
+)
+
+func valid() Options {
+	return Options{Output: "v.parquet", Hypotheses: "h.parquet", Prompts: "p.parquet", ModelA: "synth:base", ModelB: "synth:base",
+		Methods: "discriminative,generative,interactive", Pairs: 50, Exemplars: 20, Trials: 20, Rounds: 3, Alpha: 0.05,
+		Correction: "bh", MinValid: 5, Temperature: 0.7, MaxTokens: 256, Seed: 1, Assistant: cli.Assistant{Ref: "builtin", Concurrency: 4}}
+}
+
+func TestValidate(t *testing.T) {
+	if err := valid().Validate(); err != nil {
+		t.Fatalf("valid options: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(*Options)
+		want string
+	}{
+		{"no output", func(o *Options) { o.Output = "" }, "no output: give -o"},
+		{"no hypotheses", func(o *Options) { o.Hypotheses = "" }, "give --hypotheses and --prompts"},
+		{"no model", func(o *Options) { o.ModelB = "" }, "give --model-a and --model-b"},
+		{"unknown method", func(o *Options) { o.Methods = "discriminative,vibes" }, `--methods: unknown test "vibes"`},
+		{"unknown correction", func(o *Options) { o.Correction = "bonferroni" }, `--correction "bonferroni"`},
+		{"alpha 2", func(o *Options) { o.Alpha = 2 }, "--alpha 2: want a number in (0, 1)"},
+		{"alpha 0", func(o *Options) { o.Alpha = 0 }, "--alpha 0: want a number in (0, 1)"},
+		{"alpha NaN", func(o *Options) { o.Alpha = math.NaN() }, "--alpha NaN: want a finite number"},
+		{"negative pairs", func(o *Options) { o.Pairs = -1 }, "--pairs -1"},
+		{"negative exemplars", func(o *Options) { o.Exemplars = -2 }, "--exemplars -2"},
+		{"negative trials", func(o *Options) { o.Trials = -1 }, "--trials -1"},
+		{"zero rounds", func(o *Options) { o.Rounds = 0 }, "--rounds 0"},
+		{"zero min-valid", func(o *Options) { o.MinValid = 0 }, "--min-valid 0"},
+		{"temperature NaN", func(o *Options) { o.Temperature = math.NaN() }, "--temperature NaN"},
+		{"temperature Inf", func(o *Options) { o.Temperature = math.Inf(1) }, "--temperature +Inf"},
+		{"negative temperature", func(o *Options) { o.Temperature = -1 }, "--temperature -1"},
+		{"negative max-tokens", func(o *Options) { o.MaxTokens = -5 }, "--max-tokens -5"},
+		{"budget -Inf", func(o *Options) { o.Assistant.Budget = math.Inf(-1) }, "--budget -Inf"},
+		{"concurrency 0", func(o *Options) { o.Assistant.Concurrency = 0 }, "--concurrency 0"},
+		{"same input twice", func(o *Options) { o.Prompts = "h.parquet" }, "--prompts h.parquet is given twice"},
+		{"output is an input", func(o *Options) { o.Output = "p.parquet" }, "-o p.parquet is also an input (--prompts)"},
+		{"trials log is an input", func(o *Options) { o.TrialsLog = "h.parquet" }, "--trials-log h.parquet is also an input (--hypotheses)"},
+		{"trials log is the output", func(o *Options) { o.TrialsLog = "v.parquet" }, "--trials-log v.parquet is also the output of -o"},
+		{"default trials log is an input", func(o *Options) { o.Hypotheses = "v.parquet.trials.jsonl" }, "--trials-log v.parquet.trials.jsonl is also an input (--hypotheses)"},
+		{"answers are the output", func(o *Options) { o.Answers = "v.parquet" }, "--answers v.parquet is also the output of -o"},
+		{"answers are an input", func(o *Options) { o.Answers = "p.parquet" }, "--answers p.parquet is also an input (--prompts)"},
+	} {
+		o := valid()
+		tc.edit(&o)
+		err := o.Validate()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error containing %q", tc.name, err, tc.want)
+		}
+	}
+	// Standard output: no default trials log.
+	o := valid()
+	o.Output = "-"
+	if err := o.Validate(); err != nil || o.trialsLog() != "" {
+		t.Errorf("-o -: %v, trials log %q", err, o.trialsLog())
+	}
+}
+
+func write[T schema.Row](t *testing.T, path string, rows ...T) {
+	t.Helper()
+	w, err := table.Create[T](path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(rows...); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func fixture(t *testing.T) string {
+	dir := t.TempDir()
+	var ps []schema.Prompt
+	for i := range 12 {
+		ps = append(ps, schema.Prompt{ID: fmt.Sprint("p", i), Text: fmt.Sprint("How do I cook dish ", i, "?"), Source: "test", Split: schema.SplitValidation})
+	}
+	write(t, filepath.Join(dir, "p.parquet"), ps...)
+	write(t, filepath.Join(dir, "h.parquet"), schema.Hypothesis{ID: "h1", Text: "B mentions otters", Property: "contains 'otter'", Direction: schema.DirectionBA, Kind: "lexical", Proposer: "builtin"})
+	return dir
+}
+
+func run(t *testing.T, dir string, args ...string) (int, string) {
+	t.Chdir(dir)
+	var out, errb bytes.Buffer
+	rc := Main(context.Background(), args, cli.IO{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb})
+	return rc, errb.String()
+}
+
+var small = []string{"--pairs", "6", "--exemplars", "2", "--trials", "4", "--rounds", "1", "--min-valid", "1"}
+
+// TestManifestInputs checks that the output manifests record every input table with its SHA-256.
+func TestManifestInputs(t *testing.T) {
+	dir := fixture(t)
+	args := append([]string{"--hypotheses", "h.parquet", "--prompts", "p.parquet", "--model-a", "synth:base?seed=1", "--model-b", "synth:animal=0.5?seed=2",
+		"-o", "v.parquet", "--answers", "answers.parquet"}, small...)
+	if rc, stderr := run(t, dir, args...); rc != 0 {
+		t.Fatalf("exit %d: %s", rc, stderr)
+	}
+	for _, out := range []string{"v.parquet", "answers.parquet"} {
+		m, err := manifest.Read(filepath.Join(dir, out+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"h.parquet", "p.parquet"}
+		if len(m.Inputs) != len(want) {
+			t.Fatalf("%s: inputs %+v, want %v", out, m.Inputs, want)
+		}
+		for i, in := range m.Inputs {
+			hash, err := table.HashFile(filepath.Join(dir, want[i]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if in.Path != want[i] || in.SHA256 != hash || in.Rows == 0 {
+				t.Errorf("%s: input %d: %+v, want %s with sha256 %s", out, i, in, want[i], hash)
+			}
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "v.parquet.trials.jsonl")); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestExitCodes checks that bad input ends with status 2 and one line naming the problem, before
+// anything is written.
+func TestExitCodes(t *testing.T) {
+	dir := fixture(t)
+	refs := []string{"--hypotheses", "h.parquet", "--prompts", "p.parquet", "--model-a", "synth:base", "--model-b", "synth:base"}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--model-a", "nonsense:x"}, "--model-a: "},
+		{[]string{"--model-b", "gguf:missing.gguf"}, "--model-b: "},
+		{[]string{"--assistant", "nonsense:x"}, "nonsense"},
+		{[]string{"--trials-log", "h.parquet"}, "--trials-log h.parquet is also an input (--hypotheses)"},
+		{[]string{"--alpha", "2"}, "--alpha 2: want a number in (0, 1)"},
+		{[]string{"--rounds", "NaN"}, "flag -rounds"},
+	} {
+		args := append(append(append([]string{}, refs...), small...), tc.args...)
+		rc, stderr := run(t, dir, append(args, "-o", "x.parquet")...)
+		if rc != cli.ExitUsage || !strings.Contains(stderr, tc.want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, rc, stderr, tc.want)
+		}
+		for _, f := range []string{"x.parquet", "x.parquet.trials.jsonl"} {
+			if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+				t.Errorf("%v: wrote %s", tc.args, f)
+			}
+		}
+	}
+}

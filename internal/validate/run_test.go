@@ -1,0 +1,131 @@
+package validate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/mbd-dev/mbd/internal/assistant"
+	"github.com/mbd-dev/mbd/internal/llm"
+	"github.com/mbd-dev/mbd/internal/roles"
+	"github.com/mbd-dev/mbd/internal/schema"
+	"github.com/mbd-dev/mbd/internal/table"
+)
+
+func TestValidationSplit(t *testing.T) {
+	d, v := schema.SplitDiscovery, schema.SplitValidation
+	for _, tc := range []struct {
+		splits []string
+		want   string
+	}{
+		{nil, ""},
+		{[]string{d, d}, ""},
+		{[]string{v, d, v}, "0,2"},
+	} {
+		var ps []schema.Prompt
+		for i, s := range tc.splits {
+			ps = append(ps, schema.Prompt{ID: fmt.Sprint(i), Split: s})
+		}
+		var ids []string
+		for _, p := range ValidationSplit(ps) {
+			ids = append(ids, p.ID)
+		}
+		if got := strings.Join(ids, ","); got != tc.want {
+			t.Errorf("%v: %q, want %q", tc.splits, got, tc.want)
+		}
+	}
+}
+
+func TestCheckHypotheses(t *testing.T) {
+	for _, tc := range []struct {
+		directions []string
+		bad        bool
+	}{
+		{nil, false},
+		{[]string{schema.DirectionBA, schema.DirectionAB}, false},
+		{[]string{schema.DirectionBA, "B>>A"}, true},
+		{[]string{""}, true},
+	} {
+		var hs []schema.Hypothesis
+		for i, d := range tc.directions {
+			hs = append(hs, schema.Hypothesis{ID: fmt.Sprint("h", i), Direction: d})
+		}
+		err := CheckHypotheses("h.parquet", hs)
+		var ie *table.InputError
+		if tc.bad != (err != nil) || (err != nil && (!errors.As(err, &ie) || ie.Column != "direction")) {
+			t.Errorf("%v: %v", tc.directions, err)
+		}
+	}
+}
+
+// budgetJudge is a judge whose budget runs out after n judgments.
+type budgetJudge struct {
+	roles.Builtin
+	n *int
+}
+
+func (j budgetJudge) JudgePair(ctx context.Context, property, prompt, first, second string) (roles.Verdict, error) {
+	if *j.n == 0 {
+		return roles.Invalid, fmt.Errorf("judge: %w", assistant.ErrBudget)
+	}
+	*j.n--
+	return j.Builtin.JudgePair(ctx, property, prompt, first, second)
+}
+
+func TestRun(t *testing.T) {
+	ctx := context.Background()
+	var val []schema.Prompt
+	for i := range 12 {
+		val = append(val, schema.Prompt{ID: fmt.Sprint("p", i), Text: fmt.Sprint("How do I do thing ", i, "?"), Split: schema.SplitValidation})
+	}
+	hyps := []schema.Hypothesis{
+		{ID: "h1", Property: "contains 'otter'", Direction: schema.DirectionBA},
+		{ID: "h2", Property: "is friendlier", Direction: schema.DirectionAB},
+	}
+	base := Params{Pairs: 10, Exemplars: 10, Trials: 6, Rounds: 2, MinValid: 5, Alpha: 0.05, Correction: CorrectionBH, Seed: 1, Concurrency: 1}
+	for _, tc := range []struct {
+		name    string
+		methods []string
+		budget  int // judgments before the budget runs out (-1: none)
+		rows    string
+		budgetR bool
+	}{
+		{"all methods", Methods, -1, "h1 discriminative,h1 generative,h1 interactive,h2 discriminative,h2 generative,h2 interactive", false},
+		{"one method", []string{schema.MethodGenerative}, -1, "h1 generative,h2 generative", false},
+		{"budget", []string{schema.MethodDiscriminative}, 25, "h1 discriminative", true},
+	} {
+		p := base
+		p.Methods = tc.methods
+		n := tc.budget
+		if n < 0 {
+			n = 1 << 30
+		}
+		sess := roles.Session{Assistant: budgetJudge{n: &n}}
+		done := 0
+		res, err := Run(ctx, sess, scorer{}, scorer{bonus: 2}, hyps, val, p, slog.New(slog.DiscardHandler), func() { done++ })
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		var rows []string
+		for _, r := range res.Rows {
+			rows = append(rows, r.HypothesisID+" "+r.Method)
+			if r.Judge != roles.BuiltinRef || r.Correction != CorrectionBH || r.Alpha != 0.05 || r.Verdict == "" {
+				t.Errorf("%s: row %+v", tc.name, r)
+			}
+		}
+		if got := strings.Join(rows, ","); got != tc.rows || res.BudgetReached != tc.budgetR || done != len(hyps) {
+			t.Errorf("%s: rows %q, budget %v, done %d; want %q, %v", tc.name, got, res.BudgetReached, done, tc.rows, tc.budgetR)
+		}
+		if len(res.Trials) == 0 {
+			t.Errorf("%s: no trials logged", tc.name)
+		}
+		if len(res.Answers) != 2*10 || res.Answers[0].Model != "A" || res.Answers[0].ID != answerID(1, "A", "p0") {
+			t.Errorf("%s: %d answers, first %+v", tc.name, len(res.Answers), res.Answers[0])
+		}
+	}
+}
+
+var _ llm.Model = scorer{}
