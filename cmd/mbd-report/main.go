@@ -6,9 +6,9 @@ import (
 	"os"
 
 	"github.com/mbd-dev/mbd/internal/cli"
-	"github.com/mbd-dev/mbd/internal/report"
+	"github.com/mbd-dev/mbd/internal/cmd/reportcmd"
 )
 
 func main() {
-	os.Exit(report.Main(context.Background(), os.Args[1:], cli.OS()))
+	os.Exit(reportcmd.Main(context.Background(), os.Args[1:], cli.OS()))
 }

@@ -6,7 +6,7 @@ import (
 	"os"
 
 	"github.com/mbd-dev/mbd/internal/cli"
-	"github.com/mbd-dev/mbd/internal/synthcmd"
+	"github.com/mbd-dev/mbd/internal/cmd/synthcmd"
 )
 
 func main() {

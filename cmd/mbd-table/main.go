@@ -6,7 +6,7 @@ import (
 	"os"
 
 	"github.com/mbd-dev/mbd/internal/cli"
-	"github.com/mbd-dev/mbd/internal/tablecmd"
+	"github.com/mbd-dev/mbd/internal/cmd/tablecmd"
 )
 
 func main() {

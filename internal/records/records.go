@@ -1,10 +1,16 @@
 // Package records reads foreign tabular files — CSV, JSON Lines, plain text and Parquet files not
 // written by mbd — as records of named string fields, for the tools that import data made elsewhere.
 // Every error names the file and the line (or row) and, where it applies, the field.
+//
+// Text fields must be valid UTF-8: a field that is not is refused (file:line: invalid UTF-8 in
+// column X), unless the caller asks for each run of invalid bytes to be replaced by U+FFFD
+// (ReadWith with Replace; Record.Replaced counts the fields repaired, for the caller to log).
+// JSON decoders repair such bytes silently, so JSON Lines are checked before they are decoded.
 package records
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -15,6 +21,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/parquet-go/parquet-go"
 
@@ -24,8 +31,28 @@ import (
 // Record is one input record. Fields holds the requested fields that are present; absent optional
 // fields are missing from the map.
 type Record struct {
-	Line   int64 // 1-based line (CSV: data row, header excluded, so line+1 in the file) or Parquet row
-	Fields map[string]string
+	Line     int64 // 1-based line in the file (CSV: of the record's first line) or Parquet row
+	Fields   map[string]string
+	Replaced int // fields whose invalid UTF-8 was replaced by U+FFFD (ReadWith with Replace)
+}
+
+// InvalidUTF8 is what ReadWith does with a field that is not valid UTF-8.
+type InvalidUTF8 string
+
+const (
+	Refuse  InvalidUTF8 = "refuse"  // an input error naming the file, line and column
+	Replace InvalidUTF8 = "replace" // each run of invalid bytes becomes U+FFFD
+)
+
+// ParseInvalidUTF8 parses the value of an --invalid-utf8 flag: refuse (also "") or replace.
+func ParseInvalidUTF8(s string) (InvalidUTF8, error) {
+	switch InvalidUTF8(s) {
+	case "", Refuse:
+		return Refuse, nil
+	case Replace:
+		return Replace, nil
+	}
+	return "", fmt.Errorf("--invalid-utf8 %q: want refuse or replace", s)
 }
 
 // Format is a file format by name: csv, jsonl, txt or parquet.
@@ -48,19 +75,38 @@ func FormatOf(path string) (Format, error) {
 
 // Read yields the records of path. required fields must be present in every record; optional ones
 // are read when present. For txt files each non-blank line is one record whose only field is the
-// first required field.
+// first required field. A field that is not valid UTF-8 is an error.
 func Read(path string, format Format, required, optional []string) iter.Seq2[Record, error] {
+	return ReadWith(path, format, required, optional, Refuse)
+}
+
+// ReadWith is Read with a choice of what to do with invalid UTF-8.
+func ReadWith(path string, format Format, required, optional []string, invalid InvalidUTF8) iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
+		if invalid != Refuse && invalid != Replace {
+			yield(Record{}, fmt.Errorf("records: unknown invalid-UTF-8 policy %q", invalid))
+			return
+		}
+		check := func(rec Record, err error) bool {
+			if err == nil {
+				err = fixUTF8(path, format, &rec, invalid)
+			}
+			if err != nil {
+				yield(Record{}, err)
+				return false
+			}
+			return yield(rec, nil)
+		}
 		var err error
 		switch format {
 		case "csv":
-			err = readCSV(path, required, optional, yield)
+			err = readCSV(path, required, optional, check)
 		case "jsonl":
-			err = readJSONL(path, required, optional, yield)
+			err = readJSONL(path, required, optional, invalid, check)
 		case "txt":
-			err = readTxt(path, required, yield)
+			err = readTxt(path, required, check)
 		case "parquet":
-			err = readParquet(path, required, optional, yield)
+			err = readParquet(path, required, optional, check)
 		default:
 			err = fmt.Errorf("records: unknown format %q", format)
 		}
@@ -68,6 +114,36 @@ func Read(path string, format Format, required, optional []string) iter.Seq2[Rec
 			yield(Record{}, err)
 		}
 	}
+}
+
+// fixUTF8 refuses or repairs the fields of rec that are not valid UTF-8, in field-name order so
+// that the error is the same from run to run.
+func fixUTF8(path string, format Format, rec *Record, invalid InvalidUTF8) error {
+	var bad []string
+	for name, v := range rec.Fields {
+		if !utf8.ValidString(v) {
+			bad = append(bad, name)
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	slices.Sort(bad)
+	if invalid == Replace {
+		for _, name := range bad {
+			rec.Fields[name] = strings.ToValidUTF8(rec.Fields[name], string(utf8.RuneError))
+		}
+		rec.Replaced = len(bad)
+		return nil
+	}
+	where := fmt.Sprintf("%s:%d", path, rec.Line)
+	switch format {
+	case "parquet":
+		where = fmt.Sprintf("%s: row %d", path, rec.Line)
+	case "txt":
+		return &table.InputError{Path: where, Msg: "invalid UTF-8"}
+	}
+	return &table.InputError{Path: where, Msg: "invalid UTF-8 in column " + bad[0]}
 }
 
 var errStop = errors.New("stopped")
@@ -136,29 +212,28 @@ func readCSV(path string, required, optional []string, yield func(Record, error)
 			return &table.InputError{Path: path, Column: name, Msg: fmt.Sprintf("missing from the header (have %s)", strings.Join(header, ", "))}
 		}
 	}
-	var line int64 = 1
 	for {
 		rec, err := r.Read()
-		line++
 		if err == io.EOF {
 			return nil
 		}
 		if err != nil {
 			return &table.InputError{Path: path, Msg: "not valid CSV", Err: err}
 		}
+		line, _ := r.FieldPos(0)
 		fields := map[string]string{}
 		for _, name := range slices.Concat(required, optional) {
 			if i, ok := index[name]; ok && i < len(rec) {
 				fields[name] = rec[i]
 			}
 		}
-		if !yield(Record{Line: line, Fields: fields}, nil) {
+		if !yield(Record{Line: int64(line), Fields: fields}, nil) {
 			return errStop
 		}
 	}
 }
 
-func readJSONL(path string, required, optional []string, yield func(Record, error) bool) error {
+func readJSONL(path string, required, optional []string, invalid InvalidUTF8, yield func(Record, error) bool) error {
 	f, err := open(path)
 	if err != nil {
 		return err
@@ -172,6 +247,18 @@ func readJSONL(path string, required, optional []string, yield func(Record, erro
 		b := sc.Bytes()
 		if len(strings.TrimSpace(string(b))) == 0 {
 			continue
+		}
+		replaced := 0
+		if !utf8.Valid(b) {
+			// The decoder would replace invalid bytes silently: find the fields that hold them.
+			bad, err := invalidFields(b, slices.Concat(required, optional))
+			if err != nil {
+				return lineErr(path, line, "", "not a JSON object: %v", err)
+			}
+			if len(bad) > 0 && invalid != Replace {
+				return &table.InputError{Path: fmt.Sprintf("%s:%d", path, line), Msg: "invalid UTF-8 in column " + bad[0]}
+			}
+			b, replaced = bytes.ToValidUTF8(b, []byte(string(utf8.RuneError))), len(bad)
 		}
 		var obj map[string]any
 		if err := json.Unmarshal(b, &obj); err != nil {
@@ -195,7 +282,7 @@ func readJSONL(path string, required, optional []string, yield func(Record, erro
 				return lineErr(path, line, name, "is a %T, want a string or number", v)
 			}
 		}
-		if !yield(Record{Line: line, Fields: fields}, nil) {
+		if !yield(Record{Line: line, Fields: fields, Replaced: replaced}, nil) {
 			return errStop
 		}
 	}
@@ -203,6 +290,23 @@ func readJSONL(path string, required, optional []string, yield func(Record, erro
 		return &table.InputError{Path: path, Msg: "read", Err: err}
 	}
 	return nil
+}
+
+// invalidFields returns, sorted, those of names whose raw JSON value in the object b is not valid
+// UTF-8.
+func invalidFields(b []byte, names []string) ([]string, error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return nil, err
+	}
+	var bad []string
+	for _, name := range names {
+		if v, ok := raw[name]; ok && !utf8.Valid(v) {
+			bad = append(bad, name)
+		}
+	}
+	slices.Sort(bad)
+	return bad, nil
 }
 
 func readParquet(path string, required, optional []string, yield func(Record, error) bool) (err error) {

@@ -25,8 +25,8 @@ func TestBrowser(t *testing.T) {
 	}
 	dir := fixtureRun(t)
 	html := filepath.Join(t.TempDir(), "report.html")
-	if rc, _, stderr := runMain(t, "--html", html, dir); rc != 0 {
-		t.Fatalf("exit %d: %s", rc, stderr)
+	if _, err := runReport(t, dir, Outputs{HTML: html}); err != nil {
+		t.Fatal(err)
 	}
 	root, err := filepath.Abs("../..")
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/parquet-go/parquet-go"
 
@@ -268,6 +269,9 @@ func readJSON(path string, v any) error {
 	if err != nil {
 		return &table.InputError{Path: path, Msg: "cannot read", Err: unwrapPath(err)}
 	}
+	if !utf8.Valid(b) { // the decoder would replace the bytes silently
+		return &table.InputError{Path: path, Msg: "invalid UTF-8"}
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(v); err != nil {
 		return &table.InputError{Path: path, Msg: "not valid JSON of the expected shape", Err: err}
@@ -308,6 +312,9 @@ func readTrials(path string) ([]trial, error) {
 		b, err := br.ReadBytes('\n')
 		if err != nil && err != io.EOF {
 			return nil, &table.InputError{Path: path, Msg: "cannot read", Err: err}
+		}
+		if !utf8.Valid(b) { // the decoder would replace the bytes silently
+			return nil, &table.InputError{Path: path, Msg: fmt.Sprintf("line %d: invalid UTF-8", line)}
 		}
 		if len(bytes.TrimSpace(b)) > 0 {
 			var t trial

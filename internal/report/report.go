@@ -1,5 +1,6 @@
-// Package report is mbd-report: a run folder of the pipeline → report.html, report.md and
-// report.json, plus a short summary on the terminal.
+// Package report makes the report of a run folder of the pipeline: report.html, report.md and
+// report.json (Write), plus a short summary for the terminal (PrintSummary). Its command line is
+// mbd-report (internal/cmd/reportcmd).
 //
 // The report reads whatever the run folder holds (see the file list in load.go: prompts,
 // generations, embeddings, clusters, centroids, matches, hypotheses, validations and their trials
@@ -22,51 +23,49 @@
 package report
 
 import (
-	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
-	ucli "github.com/urfave/cli/v3"
-
 	"github.com/mbd-dev/mbd/internal/atomicfile"
-	"github.com/mbd-dev/mbd/internal/cli"
 )
 
-// Main is mbd-report.
-func Main(ctx context.Context, args []string, stdio cli.IO) int {
-	return cli.Run(ctx, &ucli.Command{
-		Name:      "mbd-report",
-		Usage:     "write the HTML, Markdown and JSON report of a run folder",
-		ArgsUsage: "DIR",
-		Description: `Reads the tables a pipeline run left in DIR (prompts, gens-a/-b, clusters, centroids, matches,
-hypotheses, validations and validations.parquet.trials.jsonl, answers, scores-a/-b, truths,
-recovery, weightdiff, calibration.json, run.json; absent ones are skipped and listed) and writes
-report.html (one self-contained page with inline SVG plots, no network), report.md and report.json
-into -o DIR (default: the run folder), then prints a short summary. --html, --md and --json write
-only the named files instead; "-" writes that one to stdout in place of the summary.
+// Outputs name the files a report is written to: "" skips one, "-" is standard output.
+type Outputs struct {
+	HTML     string
+	Markdown string
+	JSON     string
+	Dir      string // folder created, when missing, before anything is written ("" for none)
+}
 
-run.json (optional): {"title": "...", "model_a": "REF", "model_b": "REF", "truth": "what was inserted"}
-calibration.json (optional): {"runs": N, "positives": K, "alpha": 0.05, "p_values": [...]} from A/A runs
+// In returns the outputs report.html, report.md and report.json in the folder dir.
+func In(dir string) Outputs {
+	return Outputs{HTML: filepath.Join(dir, "report.html"), Markdown: filepath.Join(dir, "report.md"),
+		JSON: filepath.Join(dir, "report.json"), Dir: dir}
+}
 
-Examples:
-  mbd-report out/demo
-  mbd-report -o site/ out/demo
-  mbd-report --json - out/demo | jq .summary`,
-		Flags: []ucli.Flag{
-			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "folder for report.html, report.md and report.json (default: the run folder)"},
-			&ucli.StringFlag{Name: "html", Usage: "write only the named outputs: the HTML page to `PATH` (- for stdout)"},
-			&ucli.StringFlag{Name: "md", Usage: "the Markdown report to `PATH` (- for stdout)"},
-			&ucli.StringFlag{Name: "json", Usage: "the JSON report to `PATH` (- for stdout, instead of the summary)"},
-			&ucli.StringFlag{Name: "title", Usage: "title (default: run.json's, else the two model references)"},
-			&ucli.IntFlag{Name: "examples", Value: DefaultOptions.Examples, Usage: "judged pairs shown per validated hypothesis"},
-			&ucli.IntFlag{Name: "top-tokens", Value: DefaultOptions.TopTokens, Usage: "tokens listed each way per answer in the token-level evidence"},
-			&ucli.IntFlag{Name: "max-points", Value: DefaultOptions.MaxPoints, Usage: "most texts drawn on the map (thinned evenly beyond)"},
-		},
-		Action: run,
-	}, args, stdio)
+// Stdout reports whether one of the outputs is standard output.
+func (o Outputs) Stdout() bool { return o.HTML == "-" || o.Markdown == "-" || o.JSON == "-" }
+
+// Files returns the names of the files of a run folder that a report reads, in the order the
+// report lists them.
+func Files() []string {
+	names := make([]string, len(purposes))
+	for i, p := range purposes {
+		names[i] = p.file
+	}
+	return names
+}
+
+// check refuses options that the report cannot honour.
+func (opt Options) check() error {
+	if opt.Examples < 0 || opt.TopTokens < 0 || opt.MaxPoints < 1 {
+		return fmt.Errorf("report: options %+v: want Examples, TopTokens >= 0 and MaxPoints >= 1", opt)
+	}
+	return nil
 }
 
 // output is one file to write.
@@ -75,88 +74,58 @@ type output struct {
 	data []byte
 }
 
-func run(ctx context.Context, cmd *ucli.Command) error {
-	env := cli.FromContext(ctx)
-	if cmd.NArg() != 1 {
-		return cli.Usagef("want one run folder DIR, got %d arguments", cmd.NArg())
+// Write reads the run folder dir, builds its report with opt and writes it to outs, all or none:
+// everything is read and rendered before anything is written, and a file is committed only when
+// every file is written. The output that is "-" goes to stdout last. It returns the report and the
+// files written. Bad content in the run folder is a *table.InputError naming the file.
+func Write(dir string, opt Options, outs Outputs, stdout io.Writer) (*Report, []string, error) {
+	if err := opt.check(); err != nil {
+		return nil, nil, err
 	}
-	dir := cmd.Args().First()
-	opt := Options{Title: cmd.String("title"), Examples: int(cmd.Int("examples")), TopTokens: int(cmd.Int("top-tokens")),
-		MaxPoints: int(cmd.Int("max-points"))}
-	switch {
-	case opt.Examples < 0 || opt.TopTokens < 0:
-		return cli.Usagef("--examples and --top-tokens must be >= 0")
-	case opt.MaxPoints < 1:
-		return cli.Usagef("--max-points must be >= 1")
-	}
-	htmlPath, mdPath, jsonPath := cmd.String("html"), cmd.String("md"), cmd.String("json")
-	explicit := htmlPath != "" || mdPath != "" || jsonPath != ""
-	outDir := cmd.String("output")
-	if explicit && outDir != "" {
-		return cli.Usagef("give either -o DIR or --html/--md/--json paths, not both")
-	}
-	stdouts := 0
-	for _, p := range []string{htmlPath, mdPath, jsonPath} {
-		if p == "-" {
-			stdouts++
-		}
-	}
-	if stdouts > 1 {
-		return cli.Usagef("only one of --html, --md and --json can be - (stdout)")
-	}
-	if !explicit {
-		if outDir == "" {
-			outDir = dir
-		}
-		htmlPath, mdPath, jsonPath = filepath.Join(outDir, "report.html"), filepath.Join(outDir, "report.md"), filepath.Join(outDir, "report.json")
-	}
-
-	// Everything is read and rendered before anything is written.
 	d, err := load(dir)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	r := build(d, opt)
 	plots, err := makePlots(d, r, opt)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	v := newView(r, plots)
-	var outs []output
-	if htmlPath != "" {
+	var list []output
+	if outs.HTML != "" {
 		b, err := renderHTML(v)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
-		outs = append(outs, output{htmlPath, b})
+		list = append(list, output{outs.HTML, b})
 	}
-	if mdPath != "" {
-		outs = append(outs, output{mdPath, renderMarkdown(v)})
+	if outs.Markdown != "" {
+		list = append(list, output{outs.Markdown, renderMarkdown(v)})
 	}
-	if jsonPath != "" {
+	if outs.JSON != "" {
 		b, err := renderJSON(r)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
-		outs = append(outs, output{jsonPath, b})
+		list = append(list, output{outs.JSON, b})
 	}
-	if !explicit {
-		if err := os.MkdirAll(outDir, 0o755); err != nil {
-			return fmt.Errorf("create %s: %w", outDir, err)
+	if outs.Dir != "" {
+		if err := os.MkdirAll(outs.Dir, 0o755); err != nil {
+			return nil, nil, fmt.Errorf("create %s: %w", outs.Dir, err)
 		}
 	}
 	var toStdout []byte
 	var written []string
-	if err := writeAll(outs, &toStdout, &written); err != nil {
-		return err
+	if err := writeAll(list, &toStdout, &written); err != nil {
+		return nil, nil, err
 	}
-	env.Log.Info("reported", "run", dir, "hypotheses", r.Summary.Hypotheses, "validated", r.Summary.Validated, "outputs", strings.Join(written, ","))
 	if toStdout != nil {
-		_, err := env.Stdout.Write(toStdout)
-		return err
+		if _, err := stdout.Write(toStdout); err != nil {
+			return nil, nil, err
+		}
 	}
-	printSummary(env.Stdout, r, written)
-	return nil
+	return r, written, nil
 }
 
 // writeAll writes every file output atomically and commits them only when all are written, so an
@@ -170,6 +139,9 @@ func writeAll(outs []output, stdout *[]byte, written *[]string) error {
 	}()
 	for _, o := range outs {
 		if o.path == "-" {
+			if *stdout != nil {
+				return errors.New("report: more than one output is stdout")
+			}
 			*stdout = o.data
 			continue
 		}
@@ -191,8 +163,8 @@ func writeAll(outs []output, stdout *[]byte, written *[]string) error {
 	return nil
 }
 
-// printSummary prints the compact terminal summary.
-func printSummary(w io.Writer, r *Report, written []string) {
+// PrintSummary prints the compact terminal summary of r and the files written.
+func PrintSummary(w io.Writer, r *Report, written []string) {
 	fmt.Fprintln(w, r.Title)
 	for _, m := range []Model{r.ModelA, r.ModelB} {
 		ref := m.Ref

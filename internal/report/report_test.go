@@ -2,7 +2,7 @@ package report
 
 import (
 	"bytes"
-	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,15 +10,19 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mbd-dev/mbd/internal/cli"
+	"github.com/mbd-dev/mbd/internal/table"
 )
 
-// runMain runs mbd-report with args and returns its exit status, stdout and stderr.
-func runMain(t *testing.T, args ...string) (int, string, string) {
+// runReport writes the report of the run folder dir to outs, as mbd-report does, and returns what
+// went to stdout: the output that is "-", else the summary.
+func runReport(t *testing.T, dir string, outs Outputs) (string, error) {
 	t.Helper()
-	var out, errb bytes.Buffer
-	rc := Main(context.Background(), args, cli.IO{Stdin: bytes.NewReader(nil), Stdout: &out, Stderr: &errb})
-	return rc, out.String(), errb.String()
+	var out bytes.Buffer
+	r, written, err := Write(dir, DefaultOptions, outs, &out)
+	if err == nil && !outs.Stdout() {
+		PrintSummary(&out, r, written)
+	}
+	return out.String(), err
 }
 
 func readOut(t *testing.T, dir, name string) []byte {
@@ -37,9 +41,9 @@ var sectionIDs = []string{"models", "summary", "validated", "other-hypotheses", 
 func TestReportContent(t *testing.T) {
 	dir := fixtureRun(t)
 	out := t.TempDir()
-	rc, stdout, stderr := runMain(t, "-o", out, dir)
-	if rc != 0 {
-		t.Fatalf("exit %d: %s", rc, stderr)
+	stdout, err := runReport(t, dir, In(out))
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, want := range []string{"Fixture <run> & co", "  A: gguf:base.gguf", "1 of 3 hypotheses validated (q ≤ 0.05); best q 0.002 (h1/discriminative); 1 of 2 inserted behaviours recovered",
 		"✓ h1  B mentions", "discriminative accuracy=0.9 auc-0.5=+0.3 [0.2, 0.4] lift=+0.3 q=0.002 validated; generative n/a; interactive accuracy=0.8 q=0.03 validated",
@@ -154,8 +158,8 @@ func assertOrder(t *testing.T, name, s string, parts ...string) {
 func TestHTMLSelfContained(t *testing.T) {
 	dir := fixtureRun(t)
 	out := t.TempDir()
-	if rc, _, stderr := runMain(t, "--html", filepath.Join(out, "r.html"), dir); rc != 0 {
-		t.Fatalf("exit %d: %s", rc, stderr)
+	if _, err := runReport(t, dir, Outputs{HTML: filepath.Join(out, "r.html")}); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(out, "report.json")); err == nil {
 		t.Errorf("--html alone wrote report.json")
@@ -203,8 +207,8 @@ func TestDeterministic(t *testing.T) {
 	dir := fixtureRun(t)
 	o1, o2 := t.TempDir(), t.TempDir()
 	for _, o := range []string{o1, o2} {
-		if rc, _, stderr := runMain(t, "-o", o, dir); rc != 0 {
-			t.Fatalf("exit %d: %s", rc, stderr)
+		if _, err := runReport(t, dir, In(o)); err != nil {
+			t.Fatal(err)
 		}
 	}
 	for _, name := range []string{"report.html", "report.md", "report.json"} {
@@ -218,8 +222,8 @@ func TestDeterministic(t *testing.T) {
 		t.Fatal(err)
 	}
 	o3 := t.TempDir()
-	if rc, _, stderr := runMain(t, "-o", o3, moved); rc != 0 {
-		t.Fatalf("exit %d: %s", rc, stderr)
+	if _, err := runReport(t, moved, In(o3)); err != nil {
+		t.Fatal(err)
 	}
 	if !bytes.Equal(readOut(t, o1, "report.html"), readOut(t, o3, "report.html")) {
 		t.Errorf("report.html depends on where the run folder is")
@@ -228,9 +232,9 @@ func TestDeterministic(t *testing.T) {
 
 func TestDefaultOutputAndStdout(t *testing.T) {
 	dir := fixtureRun(t)
-	rc, stdout, stderr := runMain(t, "--json", "-", dir)
-	if rc != 0 {
-		t.Fatalf("exit %d: %s", rc, stderr)
+	stdout, err := runReport(t, dir, Outputs{JSON: "-"})
+	if err != nil {
+		t.Fatal(err)
 	}
 	r := decodeReport(t, []byte(stdout))
 	if r.Summary.Validated != 1 {
@@ -239,8 +243,8 @@ func TestDefaultOutputAndStdout(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "report.html")); err == nil {
 		t.Errorf("--json - wrote report.html")
 	}
-	if rc, _, stderr := runMain(t, dir); rc != 0 {
-		t.Fatalf("exit %d: %s", rc, stderr)
+	if _, err := runReport(t, dir, In(dir)); err != nil {
+		t.Fatal(err)
 	}
 	for _, name := range []string{"report.html", "report.md", "report.json"} {
 		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
@@ -255,9 +259,9 @@ func TestMinimalRun(t *testing.T) {
 	dir := t.TempDir()
 	b := readOut(t, full, fileHypotheses)
 	writeFile(t, filepath.Join(dir, fileHypotheses), string(b))
-	rc, stdout, stderr := runMain(t, dir)
-	if rc != 0 {
-		t.Fatalf("exit %d: %s", rc, stderr)
+	stdout, err := runReport(t, dir, In(dir))
+	if err != nil {
+		t.Fatal(err)
 	}
 	if !strings.Contains(stdout, "0 of 3 hypotheses validated") || !strings.Contains(stdout, "absent: run.json, prompts.parquet") {
 		t.Errorf("summary:\n%s", stdout)
@@ -303,6 +307,17 @@ func TestBadInput(t *testing.T) {
 		{"weight difference of a pipeline kind", func(t *testing.T, dir string) {
 			writeFile(t, filepath.Join(dir, fileWeightDiff), string(readOut(t, dir, fileHypotheses)))
 		}, `weightdiff.parquet: holds a hypotheses/v1 table`},
+		{"invalid UTF-8 in run.json", func(t *testing.T, dir string) {
+			writeFile(t, filepath.Join(dir, fileRun), "{\"title\": \"caf\xe9\"}")
+		}, `run.json: invalid UTF-8$`},
+		{"invalid UTF-8 in the trials log", func(t *testing.T, dir string) {
+			f, err := os.OpenFile(filepath.Join(dir, fileTrials), os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.WriteString(`{"hypothesis_id":"h1","method":"discriminative","hidden":"` + "\xff\"}\n")
+			f.Close()
+		}, `validations.parquet.trials.jsonl: line 17: invalid UTF-8$`},
 		{"not a table", func(t *testing.T, dir string) {
 			writeFile(t, filepath.Join(dir, fileScoresA), "hello")
 		}, `scores-a.parquet: `},
@@ -312,12 +327,13 @@ func TestBadInput(t *testing.T) {
 			dir := fixtureRun(t)
 			c.spoil(t, dir)
 			out := t.TempDir()
-			rc, stdout, stderr := runMain(t, "-o", out, dir)
-			if rc != 2 {
-				t.Errorf("exit %d, want 2 (bad input); stderr %s", rc, stderr)
+			stdout, err := runReport(t, dir, In(out))
+			var ie *table.InputError
+			if !errors.As(err, &ie) {
+				t.Fatalf("error %v, want bad input (a *table.InputError)", err)
 			}
-			if !regexp.MustCompile(c.want).MatchString(stderr) {
-				t.Errorf("stderr %q does not match %q", stderr, c.want)
+			if !regexp.MustCompile(c.want).MatchString(err.Error()) {
+				t.Errorf("error %q does not match %q", err, c.want)
 			}
 			if stdout != "" {
 				t.Errorf("stdout on error: %q", stdout)
@@ -328,20 +344,36 @@ func TestBadInput(t *testing.T) {
 		})
 	}
 	for _, c := range []struct {
-		args []string
-		want string
-		rc   int
+		dir, want string
 	}{
-		{[]string{t.TempDir()}, "holds none of hypotheses.parquet", 2},
-		{[]string{filepath.Join(t.TempDir(), "nope")}, "nope: cannot read the run folder: no such file", 2},
-		{[]string{}, "want one run folder DIR", 2},
-		{[]string{"--json", "-", "--md", "-", "x"}, "only one of", 2},
-		{[]string{"-o", "x", "--md", "y", "z"}, "either -o DIR or", 2},
+		{t.TempDir(), "holds none of hypotheses.parquet"},
+		{filepath.Join(t.TempDir(), "nope"), "nope: cannot read the run folder: no such file"},
 	} {
-		rc, _, stderr := runMain(t, c.args...)
-		if rc != c.rc || !strings.Contains(stderr, c.want) {
-			t.Errorf("%v: exit %d, stderr %q; want %d and %q", c.args, rc, stderr, c.rc, c.want)
+		_, err := runReport(t, c.dir, Outputs{JSON: "-"})
+		var ie *table.InputError
+		if !errors.As(err, &ie) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want a *table.InputError with %q", c.dir, err, c.want)
 		}
+	}
+	if _, err := runReport(t, fixtureRun(t), Outputs{JSON: "-", Markdown: "-"}); err == nil || !strings.Contains(err.Error(), "more than one output is stdout") {
+		t.Errorf("two outputs on stdout: %v", err)
+	}
+	if _, _, err := Write(fixtureRun(t), Options{MaxPoints: 0}, Outputs{JSON: "-"}, &bytes.Buffer{}); err == nil {
+		t.Errorf("MaxPoints 0: no error")
+	}
+}
+
+func TestFiles(t *testing.T) {
+	files := Files()
+	if len(files) != len(purposes) || files[0] != fileRun || !slices.Contains(files, fileTrials) || !slices.Contains(files, fileHypotheses) {
+		t.Errorf("Files() = %v", files)
+	}
+	o := In("d")
+	if o.HTML != filepath.Join("d", "report.html") || o.Markdown != filepath.Join("d", "report.md") || o.JSON != filepath.Join("d", "report.json") || o.Dir != "d" || o.Stdout() {
+		t.Errorf("In(d) = %+v", o)
+	}
+	if !(Outputs{Markdown: "-"}).Stdout() {
+		t.Errorf("Stdout() is false for -")
 	}
 }
 
@@ -350,9 +382,9 @@ func TestWeightDiffOfUnknownKind(t *testing.T) {
 	for _, id := range []string{"tensorstats/v2", ""} {
 		dir := fixtureRun(t)
 		writeUnknownKind(t, filepath.Join(dir, fileWeightDiff), id)
-		rc, stdout, stderr := runMain(t, "--json", "-", dir)
-		if rc != 0 {
-			t.Fatalf("%q: exit %d: %s", id, rc, stderr)
+		stdout, err := runReport(t, dir, Outputs{JSON: "-"})
+		if err != nil {
+			t.Fatalf("%q: %v", id, err)
 		}
 		w := decodeReport(t, []byte(stdout)).WeightDiff
 		if w == nil || w.Table != id || !slices.Equal(w.Columns, []string{"tensor", "shape", "l2", "cosine"}) || len(w.Rows) != 2 ||

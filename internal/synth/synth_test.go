@@ -62,6 +62,15 @@ func TestGenerateErrors(t *testing.T) {
 	if _, err := Mixture("nope", 0.3); err == nil {
 		t.Error("Mixture of an unknown trait: no error")
 	}
+	if _, err := Generate(1, -5, nil); err == nil {
+		t.Error("Generate of -5 examples: no error")
+	}
+	if _, err := GenerateSystem(1, -5, nil, 0.5); err == nil {
+		t.Error("GenerateSystem of -5 examples: no error")
+	}
+	if c := Corpus(1, -5000); c != "" {
+		t.Errorf("Corpus of -5000 bytes: %d bytes", len(c))
+	}
 }
 
 func TestDeterminism(t *testing.T) {
