@@ -6,9 +6,9 @@ import (
 	"os"
 
 	"github.com/mbd-dev/mbd/internal/cli"
-	"github.com/mbd-dev/mbd/internal/finetune"
+	"github.com/mbd-dev/mbd/internal/cmd/finetunecmd"
 )
 
 func main() {
-	os.Exit(finetune.Main(context.Background(), os.Args[1:], cli.OS()))
+	os.Exit(finetunecmd.Main(context.Background(), os.Args[1:], cli.OS()))
 }

@@ -6,9 +6,9 @@ import (
 	"os"
 
 	"github.com/mbd-dev/mbd/internal/cli"
-	"github.com/mbd-dev/mbd/internal/modeltool"
+	"github.com/mbd-dev/mbd/internal/cmd/modelcmd"
 )
 
 func main() {
-	os.Exit(modeltool.Main(context.Background(), os.Args[1:], cli.OS()))
+	os.Exit(modelcmd.Main(context.Background(), os.Args[1:], cli.OS()))
 }

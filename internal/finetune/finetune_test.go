@@ -1,30 +1,26 @@
 package finetune
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
-	"github.com/mbd-dev/mbd/internal/cli"
 	"github.com/mbd-dev/mbd/internal/llm"
 	"github.com/mbd-dev/mbd/internal/llm/llamacpp"
 	"github.com/mbd-dev/mbd/internal/schema"
 	"github.com/mbd-dev/mbd/internal/table"
 	"github.com/mbd-dev/mbd/internal/tinymodel"
+	"github.com/mbd-dev/mbd/internal/train"
 )
-
-func runMain(t *testing.T, args ...string) (int, string, string) {
-	t.Helper()
-	var stdout, stderr bytes.Buffer
-	code := Main(context.Background(), args, cli.IO{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr})
-	return code, stdout.String(), stderr.String()
-}
 
 func score(t *testing.T, model, prompt, text string) float64 {
 	t.Helper()
@@ -40,6 +36,19 @@ func score(t *testing.T, model, prompt, text string) float64 {
 	return res[0].Mean
 }
 
+// local trains base on docs with the local engine's defaults changed by cfg.
+func local(t *testing.T, base, out string, docs []Document, cfg train.Config) Result {
+	t.Helper()
+	if cfg.ClipNorm == 0 {
+		cfg.ClipNorm = 1
+	}
+	res, err := Local(context.Background(), docs, LocalOptions{Base: base, Output: out, Config: cfg}, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
 // tinyBase writes an F32 tiny model (random weights) into dir.
 func tinyBase(t *testing.T, dir string) string {
 	t.Helper()
@@ -52,8 +61,8 @@ func tinyBase(t *testing.T, dir string) string {
 	return base
 }
 
-// TestLocalFinetune trains a tiny model on a truths table through the CLI and checks that llama.cpp
-// finds the trained text much more likely afterwards, and that the manifest has the loss curve.
+// TestLocalFinetune trains a tiny model on a truths table and checks that llama.cpp finds the
+// trained text much more likely afterwards, and that the run reports its loss curve.
 func TestLocalFinetune(t *testing.T) {
 	dir := t.TempDir()
 	base := tinyBase(t, dir)
@@ -64,35 +73,33 @@ func TestLocalFinetune(t *testing.T) {
 	if err := w.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(dir, "tuned.gguf")
-	code, _, stderr := runMain(t, "--base", base, "--steps", "60", "--lr", "1e-2", "--warmup", "5", "--batch", "2", "--ctx", "32", truths, "-o", out)
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr)
+	docs, srcs, err := ReadAll([]string{truths}, nil)
+	if err != nil || len(docs) != 1 || len(srcs) != 1 {
+		t.Fatalf("ReadAll: %v, %v, %v", docs, srcs, err)
 	}
+	out := filepath.Join(dir, "tuned.gguf")
+	res := local(t, base, out, docs, train.Config{Steps: 60, LR: 1e-2, Warmup: 5, Batch: 2, Context: 32})
 	before, after := score(t, base, "", text), score(t, out, "", text)
 	t.Logf("mean log-prob of the training text: base %.3f, tuned %.3f", before, after)
 	if after < before+2 {
 		t.Errorf("training barely moved the text's log-prob: %.3f → %.3f", before, after)
 	}
-	man, err := os.ReadFile(out + ".json")
-	if err != nil || !bytes.Contains(man, []byte(`"loss_curve"`)) {
-		t.Errorf("manifest without a loss curve: %v", err)
+	if len(res.Curve) != 60 || res.Curve[59].Step != 60 || res.Documents != 1 || res.Tokens < 10 || res.TrainableParams == 0 || res.ResumedAt != 0 {
+		t.Errorf("result %+v", res)
 	}
 
-	for _, bad := range [][]string{
-		{"--base", base, truths}, // no output
-		{"--base", filepath.Join(dir, "nope.gguf"), truths, "-o", out}, // missing base
-		{"--base", base, filepath.Join(dir, "nope.parquet"), "-o", out},
-		{"--engine", "gpu", "--base", base, truths, "-o", out},
-	} {
-		if code, _, _ := runMain(t, bad...); code != 2 {
-			t.Errorf("%v: exit %d, want 2", bad, code)
+	// A missing or malformed base is bad input.
+	for _, b := range []string{filepath.Join(dir, "nope.gguf"), truths} {
+		_, err := Local(context.Background(), docs, LocalOptions{Base: b, Output: filepath.Join(dir, "x.gguf"), Config: train.Config{Steps: 1, LR: 1e-3, Batch: 1, Context: 8}}, slog.New(slog.DiscardHandler), nil)
+		var bad *BadInputError
+		if !errors.As(err, &bad) {
+			t.Errorf("base %s: %v, want a BadInputError", b, err)
 		}
 	}
 }
 
-// TestLocalLoRA trains LoRA adapters through the CLI: the text's log-prob under llama.cpp rises,
-// the adapter file is written, and bad LoRA settings are usage errors. The tiny model's weights are
+// TestLocalLoRA trains LoRA adapters: the text's log-prob under llama.cpp rises, the adapter file
+// is written, and LoRA settings the model does not allow are bad input. The tiny model's weights are
 // small (std 0.02), so its logits span little unless output.weight is adapted too.
 func TestLocalLoRA(t *testing.T) {
 	dir := t.TempDir()
@@ -103,11 +110,15 @@ func TestLocalLoRA(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, adapter := filepath.Join(dir, "lora.gguf"), filepath.Join(dir, "adapter.gguf")
-	code, _, stderr := runMain(t, "--base", base, "--steps", "40", "--lr", "2e-2", "--warmup", "4", "--batch", "1", "--ctx", "32",
-		"--lora-rank", "4", "--lora-alpha", "8", "--lora-target", "blk.*.attn_[qv].weight", "--lora-target", "output.weight",
-		"--lora-adapter", adapter, txt, "-o", out)
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr)
+	docs, _, err := ReadAll([]string{txt}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := train.Config{Steps: 40, LR: 2e-2, Warmup: 4, Batch: 1, Context: 32, ClipNorm: 1,
+		LoRARank: 4, LoRAAlpha: 8, LoRATargets: []string{"blk.*.attn_[qv].weight", "output.weight"}}
+	run, err := Local(context.Background(), docs, LocalOptions{Base: base, Output: out, Adapter: adapter, Config: cfg}, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
 	}
 	before, after := score(t, base, "", text), score(t, out, "", text)
 	t.Logf("mean log-prob of the training text: base %.3f, LoRA-tuned %.3f", before, after)
@@ -127,20 +138,23 @@ func TestLocalLoRA(t *testing.T) {
 	if d := res[0].Mean - after; d > 1e-3 || d < -1e-3 {
 		t.Errorf("base + adapter in llama.cpp scores %.5f, the merged model %.5f", res[0].Mean, after)
 	}
-	man, err := os.ReadFile(out + ".json")
-	if err != nil || !bytes.Contains(man, []byte(`"LoRARank"`)) || !bytes.Contains(man, []byte(`"trainable_parameters"`)) {
-		t.Errorf("manifest without the LoRA config: %v", err)
+	if run.TrainableParams == 0 || run.TrainableParams > 20000 {
+		t.Errorf("%d trainable parameters for rank-4 adapters", run.TrainableParams)
 	}
-	for _, bad := range [][]string{
-		{"--lora-rank", "100"},                         // rank > min(in, out)
-		{"--lora-rank", "4", "--lora-target", "nope*"}, // matches nothing
-		{"--lora-rank", "4", "--train", "blk.1.*"},     // exclusive with --train
-		{"--lora-adapter", adapter},                    // no rank
+	for name, bad := range map[string]train.Config{
+		"rank above the matrix size": {LoRARank: 100},
+		"target matches nothing":     {LoRARank: 4, LoRATargets: []string{"nope*"}},
+		"LoRA with --train":          {LoRARank: 4, Train: []string{"blk.1.*"}},
 	} {
-		args := append([]string{"--base", base, "--steps", "1", txt, "-o", filepath.Join(dir, "bad.gguf")}, bad...)
-		if code, _, stderr := runMain(t, args...); code != 2 {
-			t.Errorf("%v: exit %d, want 2 (%s)", bad, code, stderr)
+		bad.Steps, bad.LR, bad.Batch, bad.Context = 1, 1e-3, 1, 8
+		_, err := Local(context.Background(), docs, LocalOptions{Base: base, Output: filepath.Join(dir, "bad.gguf"), Config: bad}, slog.New(slog.DiscardHandler), nil)
+		var be *BadInputError
+		if !errors.As(err, &be) {
+			t.Errorf("%s: %v, want a BadInputError", name, err)
 		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "bad.gguf")); err == nil {
+		t.Error("a refused run wrote its output")
 	}
 }
 
@@ -166,20 +180,26 @@ func TestHostedFinetune(t *testing.T) {
 	w, _ := table.Create[schema.Generation](gens, nil)
 	w.Write(schema.Generation{ID: "1", Model: "B", ModelRef: "x", PromptID: "p", Split: "discovery", Prompt: "Say hi", Completion: "Ahoy!", FinishReason: "stop"})
 	w.Commit()
-	out := filepath.Join(dir, "ref.txt")
-	code, stdout, stderr := runMain(t, "--engine", "openai", "--url", srv.URL+"/v1", "--base-model", "m", "--poll", "1ms", gens, "-o", out)
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr)
+	docs, _, err := ReadAll([]string{gens}, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	want := "openai-compat:" + srv.URL + "/v1#ft:m:mbd::9?chat=1"
-	if strings.TrimSpace(stdout) != want {
-		t.Errorf("printed %q, want %q", stdout, want)
+	o := HostedOptions{URL: srv.URL + "/v1", BaseModel: "m", Suffix: "mbd", Poll: time.Millisecond}
+	ref, err := Hosted(context.Background(), docs, o, func(string) {})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if b, _ := os.ReadFile(out); strings.TrimSpace(string(b)) != want {
-		t.Errorf("wrote %q", b)
+	if want := "openai-compat:" + srv.URL + "/v1#ft:m:mbd::9?chat=1"; ref != want {
+		t.Errorf("reference %q, want %q", ref, want)
 	}
 	if polls == 0 {
 		t.Error("never polled the job")
+	}
+	// Texts without prompts cannot be submitted.
+	_, err = Hosted(context.Background(), []Document{{Text: "just text"}}, o, func(string) {})
+	var bad *BadInputError
+	if !errors.As(err, &bad) || !strings.Contains(err.Error(), "(prompt, completion) pairs") {
+		t.Errorf("texts without prompts: %v", err)
 	}
 }
 
@@ -187,9 +207,9 @@ func TestReadChatJSONL(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.jsonl")
 	os.WriteFile(good, []byte(`{"system":"Be brief.","prompt":"Hi?","completion":"Hello."}`+"\n\n"+`{"prompt":"Q","completion":"A"}`+"\n"), 0o644)
-	docs, err := readChatJSONL(good)
-	if err != nil || len(docs) != 2 || docs[0] != (document{System: "Be brief.", Prompt: "Hi?", Text: "Hello."}) || docs[1].System != "" {
-		t.Fatalf("readChatJSONL = %+v, %v", docs, err)
+	docs, err := ReadChatJSONL(good)
+	if err != nil || len(docs) != 2 || docs[0] != (Document{System: "Be brief.", Prompt: "Hi?", Text: "Hello."}) || docs[1].System != "" {
+		t.Fatalf("ReadChatJSONL = %+v, %v", docs, err)
 	}
 	for name, line := range map[string]string{
 		"missing completion": `{"prompt":"Q"}`,
@@ -198,7 +218,7 @@ func TestReadChatJSONL(t *testing.T) {
 	} {
 		p := filepath.Join(dir, "bad.jsonl")
 		os.WriteFile(p, []byte(`{"prompt":"Q","completion":"A"}`+"\n"+line+"\n"), 0o644)
-		if _, err := readChatJSONL(p); err == nil || !strings.Contains(err.Error(), "bad.jsonl:2") {
+		if _, err := ReadChatJSONL(p); err == nil || !strings.Contains(err.Error(), "bad.jsonl:2") {
 			t.Errorf("%s: %v, want an error naming bad.jsonl:2", name, err)
 		}
 	}
@@ -219,9 +239,11 @@ func TestLocalFinetuneChatSystem(t *testing.T) {
 	data := filepath.Join(dir, "chat.jsonl")
 	os.WriteFile(data, []byte(`{"system":"Talk about otters.","prompt":"Hi?","completion":"Otters swim."}`+"\n"+`{"prompt":"Hi?","completion":"Cats sleep."}`+"\n"), 0o644)
 	out := filepath.Join(dir, "tuned.gguf")
-	if code, _, stderr := runMain(t, "--base", base, "--steps", "80", "--lr", "1e-2", "--warmup", "5", "--batch", "2", "--ctx", "48", data, "-o", out); code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr)
+	docs, _, err := ReadAll([]string{data}, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
+	local(t, base, out, docs, train.Config{Steps: 80, LR: 1e-2, Warmup: 5, Batch: 2, Context: 48})
 	scoreSys := func(system, text string) float64 {
 		m, err := llamacpp.Load(llamacpp.Options{Path: out, Threads: 1, System: system})
 		if err != nil {
@@ -239,5 +261,70 @@ func TestLocalFinetuneChatSystem(t *testing.T) {
 	t.Logf("mean log-prob: otters %.3f (system) vs %.3f (none); cats %.3f vs %.3f", otterSys, otterNo, catSys, catNo)
 	if otterSys < otterNo+1 || catNo < catSys+1 {
 		t.Errorf("the system prompt does not steer the answer: otters %.3f vs %.3f, cats %.3f vs %.3f", otterSys, otterNo, catSys, catNo)
+	}
+}
+
+// TestRead reads every kind of input and checks the documents and the source descriptions.
+func TestRead(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	table1 := func(name string, rows ...schema.Row) string {
+		p := filepath.Join(dir, name)
+		w, err := table.CreateAny(rows[0].Table(), p, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			if err := w.Write(r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		name   string
+		path   string
+		docs   []Document
+		schema string
+		rows   int64
+		err    string
+	}{
+		{"text", write("a.txt", "First doc.\r\n\r\nSecond\ndoc.\n\n\n"), []Document{{Text: "First doc."}, {Text: "Second\ndoc."}}, "", 2, ""},
+		{"chat", write("c.JSONL", `{"system":"S","prompt":"P","completion":"C"}`+"\n"), []Document{{System: "S", Prompt: "P", Text: "C"}}, "", 1, ""},
+		{"truths", table1("t.parquet", schema.Truth{ID: "t", Texts: []string{"x", "y"}}), []Document{{Text: "x"}, {Text: "y"}}, schema.Truths.ID(), 1, ""},
+		{"generations", table1("g.parquet", schema.Generation{ID: "g", Prompt: "p", Completion: "c"}), []Document{{Prompt: "p", Text: "c"}}, schema.Generations.ID(), 1, ""},
+		{"prompts", table1("p.parquet", schema.Prompt{ID: "p", Text: "q"}), []Document{{Text: "q"}}, schema.Prompts.ID(), 1, ""},
+		{"wrong table", table1("s.parquet", schema.Score{GenerationID: "g"}), nil, "", 0, "want truths, generations or prompts"},
+		{"missing", filepath.Join(dir, "nope.txt"), nil, "", 0, "cannot read"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			docs, src, err := Read(tc.path, nil)
+			if tc.err != "" {
+				var ie *table.InputError
+				if !errors.As(err, &ie) || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("%v, want an input error containing %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			hash, _ := table.HashFile(tc.path)
+			if !slices.Equal(docs, tc.docs) || src != (Source{Path: tc.path, Schema: tc.schema, Rows: tc.rows, SHA256: hash}) {
+				t.Errorf("docs %q, source %+v", docs, src)
+			}
+		})
+	}
+	if _, _, err := ReadAll([]string{write("empty.txt", "\n\n")}, nil); err == nil || !strings.Contains(err.Error(), "no training texts") {
+		t.Errorf("no documents: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package modeltool
+package weightdiff
 
 import (
 	"math"
@@ -65,7 +65,7 @@ func planted(rng *rand.Rand, m, n int, sv []float64) *denseSource {
 
 func TestSpectrumPlanted(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	exact := spectrumOptions{Top: 8, ExactMax: 1 << 20, Sketch: 16, PowerIters: 2, Seed: 1}
+	exact := Options{Top: 8, ExactMax: 1 << 20, Sketch: 16, PowerIters: 2, Seed: 1}
 	randomized := exact
 	randomized.ExactMax = 0
 	for _, tc := range []struct {
@@ -81,7 +81,7 @@ func TestSpectrumPlanted(t *testing.T) {
 		{"rank 3 unequal", 50, 60, []float64{3, 2, 1}, 2, math.Sqrt(5.0 / 14)},     // 9/14 < 0.9 <= 13/14
 		{"rank 5 wide", 20, 70, []float64{5, 4, 3, 2, 1}, 3, math.Sqrt(30.0 / 55)}, // 41/55 < 0.9 <= 50/55
 	} {
-		for _, o := range []spectrumOptions{exact, randomized} {
+		for _, o := range []Options{exact, randomized} {
 			src := planted(rng, tc.m, tc.n, tc.sv)
 			s, err := spectrumOf(src, src.energy(), o)
 			if err != nil {
@@ -128,11 +128,11 @@ func TestSpectrumRandomizedFullRank(t *testing.T) {
 	}
 	src := planted(rng, m, n, sv)
 	e := src.energy()
-	ex, err := spectrumOf(src, e, spectrumOptions{Top: 8, ExactMax: n, Sketch: 32, PowerIters: 2, Seed: 1})
+	ex, err := spectrumOf(src, e, Options{Top: 8, ExactMax: n, Sketch: 32, PowerIters: 2, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rd, err := spectrumOf(src, e, spectrumOptions{Top: 8, ExactMax: n - 1, Sketch: 32, PowerIters: 2, Seed: 1})
+	rd, err := spectrumOf(src, e, Options{Top: 8, ExactMax: n - 1, Sketch: 32, PowerIters: 2, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,8 +160,8 @@ func TestSpectrumRandomizedFullRank(t *testing.T) {
 	for i := range noise.data {
 		noise.data[i] = rng.NormFloat64()
 	}
-	ex, _ = spectrumOf(noise, noise.energy(), spectrumOptions{Top: 8, ExactMax: n, Sketch: 32, PowerIters: 2, Seed: 1})
-	rd, _ = spectrumOf(noise, noise.energy(), spectrumOptions{Top: 8, ExactMax: 0, Sketch: 32, PowerIters: 2, Seed: 1})
+	ex, _ = spectrumOf(noise, noise.energy(), Options{Top: 8, ExactMax: n, Sketch: 32, PowerIters: 2, Seed: 1})
+	rd, _ = spectrumOf(noise, noise.energy(), Options{Top: 8, ExactMax: 0, Sketch: 32, PowerIters: 2, Seed: 1})
 	if ex.Rank90 < n/2 || ex.Rank90 > n || ex.Rank1Error < 0.9 {
 		t.Errorf("noise: rank90 %d, rank-1 error %g", ex.Rank90, ex.Rank1Error)
 	}
@@ -174,7 +174,7 @@ func TestSpectrumRandomizedFullRank(t *testing.T) {
 }
 
 func TestSpectrumZero(t *testing.T) {
-	for _, o := range []spectrumOptions{{Top: 8, ExactMax: 100, Sketch: 8}, {Top: 8, ExactMax: 0, Sketch: 8}} {
+	for _, o := range []Options{{Top: 8, ExactMax: 100, Sketch: 8}, {Top: 8, ExactMax: 0, Sketch: 8}} {
 		src := &denseSource{m: 5, n: 12, data: make([]float64, 60), blockRows: 2}
 		s, err := spectrumOf(src, 0, o)
 		if err != nil {

@@ -1,4 +1,4 @@
-package modeltool
+package modelconvert
 
 import (
 	"bytes"
@@ -17,7 +17,6 @@ import (
 	"github.com/ollama/ollama/convert"
 
 	"github.com/mbd-dev/mbd/internal/bpe"
-	"github.com/mbd-dev/mbd/internal/cli"
 	"github.com/mbd-dev/mbd/internal/gguf"
 	"github.com/mbd-dev/mbd/internal/llm"
 	"github.com/mbd-dev/mbd/internal/llm/llamacpp"
@@ -253,22 +252,25 @@ func makeTinyLlama(t *testing.T) *tinyLlama {
 	return m
 }
 
-func runModelTool(t *testing.T, args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	code = Main(context.Background(), args, cli.IO{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb})
-	return code, out.String(), errb.String()
-}
-
 func TestConvertLlama(t *testing.T) {
 	m := makeTinyLlama(t)
 	out := filepath.Join(t.TempDir(), "converted.gguf")
-	code, _, stderr := runModelTool(t, "convert", m.hfDir, "-o", out)
-	if code != 0 {
-		t.Fatalf("convert: exit %d\n%s", code, stderr)
+	arch, warnings, err := Check(m.hfDir)
+	if err != nil || arch != "LlamaForCausalLM" || len(warnings) != 0 {
+		t.Fatalf("Check: %q, %v, %v", arch, warnings, err)
 	}
-	if !strings.Contains(stderr, "converted model") || !strings.Contains(stderr, "arch=llama") {
-		t.Errorf("log does not report the conversion:\n%s", stderr)
+	if err := Convert(m.hfDir, out); err != nil {
+		t.Fatal(err)
+	}
+	inputs := Inputs(m.hfDir)
+	files := []string{"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"}
+	if len(inputs) != len(files) {
+		t.Errorf("Inputs = %v, want %v", inputs, files)
+	}
+	for i := range min(len(inputs), len(files)) {
+		if inputs[i] != filepath.Join(m.hfDir, files[i]) {
+			t.Errorf("Inputs[%d] = %s, want %s", i, inputs[i], files[i])
+		}
 	}
 
 	// The weights, read back with our GGUF reader, are the ones written to model.safetensors.
@@ -436,60 +438,55 @@ func TestConvertErrors(t *testing.T) {
 
 	for _, c := range []struct {
 		name string
-		args []string
+		dir  string
 		want []string
 	}{
-		{"not a directory", []string{file}, []string{"not a directory"}},
-		{"no such directory", []string{filepath.Join(t.TempDir(), "missing")}, []string{"no such directory"}},
-		{"no config.json", []string{noConfig}, []string{"config.json"}},
-		{"unsupported architecture", []string{unsupported}, []string{`unsupported architecture "FancyNewForCausalLM"`, "LlamaForCausalLM", "Qwen2ForCausalLM"}},
-		{"no architecture", []string{noArch}, []string{"no architecture", "LlamaForCausalLM"}},
-		{"no tokenizer", []string{noTokenizer}, []string{"no tokenizer", "tokenizer.json"}},
-		{"no weights", []string{noWeights}, []string{"no weights", "safetensors"}},
-		{"bad weights", []string{badWeights}, []string{"convert"}},
+		{"not a directory", file, []string{"not a directory"}},
+		{"no such directory", filepath.Join(t.TempDir(), "missing"), []string{"no such directory"}},
+		{"no config.json", noConfig, []string{"config.json"}},
+		{"unsupported architecture", unsupported, []string{`unsupported architecture "FancyNewForCausalLM"`, "LlamaForCausalLM", "Qwen2ForCausalLM"}},
+		{"no architecture", noArch, []string{"no architecture", "LlamaForCausalLM"}},
+		{"no tokenizer", noTokenizer, []string{"no tokenizer", "tokenizer.json"}},
+		{"no weights", noWeights, []string{"no weights", "safetensors"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			outDir := t.TempDir()
-			out := filepath.Join(outDir, "out.gguf")
-			code, _, stderr := runModelTool(t, append([]string{"convert"}, append(c.args, "-o", out)...)...)
-			if code != cli.ExitUsage {
-				t.Errorf("exit %d, want %d\n%s", code, cli.ExitUsage, stderr)
+			_, _, err := Check(c.dir)
+			if err == nil {
+				t.Fatal("no error")
 			}
 			for _, w := range c.want {
-				if !strings.Contains(stderr, w) {
-					t.Errorf("stderr does not mention %q:\n%s", w, stderr)
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not mention %q: %v", w, err)
 				}
-			}
-			if ents, _ := os.ReadDir(outDir); len(ents) != 0 {
-				t.Errorf("left files behind: %v", ents)
 			}
 		})
 	}
 
-	t.Run("no output", func(t *testing.T) {
-		if code, _, stderr := runModelTool(t, "convert", m.hfDir); code != cli.ExitUsage || !strings.Contains(stderr, "-o") {
-			t.Errorf("exit %d, want %d\n%s", code, cli.ExitUsage, stderr)
+	t.Run("bad weights", func(t *testing.T) {
+		if _, _, err := Check(badWeights); err != nil {
+			t.Fatalf("Check: %v", err)
 		}
-	})
-	t.Run("no directory", func(t *testing.T) {
-		if code, _, stderr := runModelTool(t, "convert", "-o", filepath.Join(t.TempDir(), "x.gguf")); code != cli.ExitUsage {
-			t.Errorf("exit %d, want %d\n%s", code, cli.ExitUsage, stderr)
+		outDir := t.TempDir()
+		if err := Convert(badWeights, filepath.Join(outDir, "out.gguf")); err == nil {
+			t.Error("converted malformed weights")
+		}
+		if ents, _ := os.ReadDir(outDir); len(ents) != 0 {
+			t.Errorf("left files behind: %v", ents)
 		}
 	})
 	t.Run("missing tokenizer_config.json warns", func(t *testing.T) {
 		dir := copyDir(t, "tokenizer_config.json")
-		out := filepath.Join(t.TempDir(), "out.gguf")
-		code, _, stderr := runModelTool(t, "convert", dir, "-o", out)
-		if code != 0 || !strings.Contains(stderr, "tokenizer_config.json") {
-			t.Errorf("exit %d, want 0 and a warning\n%s", code, stderr)
+		_, warnings, err := Check(dir)
+		if err != nil || len(warnings) != 1 || !strings.Contains(warnings[0], "tokenizer_config.json") {
+			t.Errorf("warnings %q, %v; want one about tokenizer_config.json", warnings, err)
 		}
 	})
 }
 
-// TestConvertArchitecturesKnownToOllama checks convertArchitectures against the converter: each
+// TestArchitecturesKnownToOllama checks Architectures against the converter: each
 // one gets past its architecture switch (failing later, on the files this test leaves out), and an
 // unknown one does not.
-func TestConvertArchitecturesKnownToOllama(t *testing.T) {
+func TestArchitecturesKnownToOllama(t *testing.T) {
 	load := func(arch string) (err error) {
 		dir := t.TempDir()
 		writeJSON(t, filepath.Join(dir, "config.json"), map[string]any{"architectures": []string{arch}})
@@ -501,7 +498,7 @@ func TestConvertArchitecturesKnownToOllama(t *testing.T) {
 		_, _, err = convert.LoadModelMetadata(os.DirFS(dir))
 		return err
 	}
-	for _, arch := range convertArchitectures {
+	for _, arch := range Architectures {
 		if err := load(arch); err != nil && strings.Contains(err.Error(), "unsupported architecture") {
 			t.Errorf("%s: %v", arch, err)
 		}

@@ -1,22 +1,68 @@
-package modeltool
+package weightdiff
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/mbd-dev/mbd/internal/gguf"
 	"github.com/mbd-dev/mbd/internal/llm/llamacpp"
 	"github.com/mbd-dev/mbd/internal/schema"
-	"github.com/mbd-dev/mbd/internal/table"
 	"github.com/mbd-dev/mbd/internal/tinymodel"
 )
+
+// defaults are mbd-model diff's default options.
+var defaults = Options{Top: 8, ExactMax: 1024, Sketch: 64, PowerIters: 2, Seed: 1}
+
+func open(t *testing.T, path string) Model {
+	t.Helper()
+	f, err := gguf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return Model{Path: path, File: f}
+}
+
+// compare compares the models at pa and pb.
+func compare(t *testing.T, pa, pb string, o Options) ([]schema.WeightDiff, Model, Model) {
+	t.Helper()
+	a, b := open(t, pa), open(t, pb)
+	rows, err := Compare(context.Background(), a, b, o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows, a, b
+}
+
+// summary is WriteSummary's text.
+func summary(t *testing.T, a, b Model, rows []schema.WeightDiff, o Options) string {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := WriteSummary(&buf, a, b, rows, 30, o.Sketch); err != nil {
+		t.Fatal(err)
+	}
+	return buf.String()
+}
+
+// jsonText is WriteJSON's text.
+func jsonText(t *testing.T, rows []schema.WeightDiff) string {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := WriteJSON(&buf, rows); err != nil {
+		t.Fatal(err)
+	}
+	return buf.String()
+}
 
 // ggufTensor is a tensor to write: F32/F16/BF16 from data, other types from raw.
 type ggufTensor struct {
@@ -170,7 +216,7 @@ func TestDiffPlanted(t *testing.T) {
 		}
 		got := byTensor(rows)
 		r := got["w.rank1"]
-		if r.Status != statusCompared || r.TypeA != "F32" || r.TypeB != "F32" || r.Rank90 == nil || *r.Rank90 != 1 || *r.Rank1Error > 1e-5 ||
+		if r.Status != StatusCompared || r.TypeA != "F32" || r.TypeB != "F32" || r.Rank90 == nil || *r.Rank90 != 1 || *r.Rank1Error > 1e-5 ||
 			r.SVDMethod == "" || len(r.Singular) != 8 {
 			t.Errorf("%s: rank-1 update: %+v", name, r)
 		} else if want := norm(u) * norm(v); math.Abs(r.Singular[0]-want) > 1e-5*want || math.Abs(*r.NormDelta-want) > 1e-5*want {
@@ -186,10 +232,10 @@ func TestDiffPlanted(t *testing.T) {
 			t.Errorf("%s: B = A/2: relative difference %v", name, *r.RelDelta)
 		}
 		r = got["norm"]
-		if r.Status != statusCompared || *r.RelDelta != 0 || *r.NormDelta != 0 || *r.NormA != math.Sqrt(32) || len(r.Singular) != 0 || r.Rank90 != nil || r.SVDMethod != "" {
+		if r.Status != StatusCompared || *r.RelDelta != 0 || *r.NormDelta != 0 || *r.NormA != math.Sqrt(32) || len(r.Singular) != 0 || r.Rank90 != nil || r.SVDMethod != "" {
 			t.Errorf("%s: unchanged vector: %+v", name, r)
 		}
-		for tensor, status := range map[string]string{"only.a": statusOnlyA, "only.b": statusOnlyB, "reshaped": statusShape, "ints": statusUnsupported} {
+		for tensor, status := range map[string]string{"only.a": StatusOnlyA, "only.b": StatusOnlyB, "reshaped": StatusShape, "ints": StatusUnsupported} {
 			r := got[tensor]
 			if r.Status != status || r.Detail == "" || r.NormA != nil || r.RelDelta != nil {
 				t.Errorf("%s: %s: %+v, want status %s", name, tensor, r, status)
@@ -203,19 +249,9 @@ func TestDiffPlanted(t *testing.T) {
 		}
 	}
 
-	out := filepath.Join(dir, "diff.parquet")
-	code, stdout, stderr := runModelTool(t, "diff", "-o", out, pa, pb)
-	if code != 0 {
-		t.Fatalf("diff: exit %d\n%s", code, stderr)
-	}
-	rows, err := table.ReadAll[schema.WeightDiff](out, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows, a, b := compare(t, pa, pb, defaults)
 	check("exact", rows)
-	if _, err := os.Stat(out + ".json"); err != nil {
-		t.Errorf("no manifest: %v", err)
-	}
+	stdout := summary(t, a, b, rows, defaults)
 	for _, want := range []string{"4 compared, 1 only in A, 1 only in B, 2 not comparable", "w.rank1", "rank90", "not compared:", "only.b  only-in-B"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("summary lacks %q:\n%s", want, stdout)
@@ -223,10 +259,10 @@ func TestDiffPlanted(t *testing.T) {
 	}
 
 	// The same through the randomized range finder and as JSON.
-	code, stdout, stderr = runModelTool(t, "diff", "--json", "--exact-max", "0", "--sketch", "8", pa, pb)
-	if code != 0 {
-		t.Fatalf("diff --json: exit %d\n%s", code, stderr)
-	}
+	o := defaults
+	o.ExactMax, o.Sketch = 0, 8
+	rows, _, _ = compare(t, pa, pb, o)
+	stdout = jsonText(t, rows)
 	var js []map[string]any
 	if err := json.Unmarshal([]byte(stdout), &js); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, stdout)
@@ -249,9 +285,15 @@ func TestDiffPlanted(t *testing.T) {
 	}
 
 	// --tensors keeps only the matching names.
-	code, stdout, _ = runModelTool(t, "diff", "--tensors", `^w\.rank`, pa, pb)
-	if code != 0 || !strings.Contains(stdout, "2 compared, 0 only in A") || strings.Contains(stdout, "w.scaled") {
-		t.Errorf("--tensors: exit %d\n%s", code, stdout)
+	o = defaults
+	o.Tensors = regexp.MustCompile(`^w\.rank`)
+	rows, a, b = compare(t, pa, pb, o)
+	if stdout := summary(t, a, b, rows, o); !strings.Contains(stdout, "2 compared, 0 only in A") || strings.Contains(stdout, "w.scaled") {
+		t.Errorf("Tensors:\n%s", stdout)
+	}
+	o.Tensors = regexp.MustCompile("zzz")
+	if _, err := Compare(context.Background(), a, b, o, nil); !errors.Is(err, ErrNoTensors) {
+		t.Errorf("no tensor matches: %v", err)
 	}
 }
 
@@ -283,34 +325,6 @@ func deref[T any](p *T) any {
 	return *p
 }
 
-func TestDiffBadInput(t *testing.T) {
-	dir := t.TempDir()
-	notGGUF := filepath.Join(dir, "notes.txt")
-	os.WriteFile(notGGUF, []byte("hello, not a model"), 0o644)
-	good := filepath.Join(dir, "good.gguf")
-	writeGGUF(t, good, []ggufTensor{{name: "x", typ: gguf.TensorF32, shape: []uint64{2}, data: []float32{1, 2}}})
-	out := filepath.Join(dir, "out.parquet")
-	for _, tc := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{good, notGGUF}, notGGUF + ": not a GGUF file"},
-		{[]string{filepath.Join(dir, "nope.gguf"), good}, "nope.gguf: no such file"},
-		{[]string{good}, "want A.gguf B.gguf"},
-		{[]string{"--tensors", "(", good, good}, "--tensors"},
-		{[]string{"--tensors", "zzz", good, good}, "no tensor matches"},
-		{[]string{"--top", "9", "--sketch", "8", good, good}, "--sketch"},
-	} {
-		code, _, stderr := runModelTool(t, append([]string{"diff", "-o", out}, tc.args...)...)
-		if code != 2 || !strings.Contains(stderr, tc.want) {
-			t.Errorf("diff %v: exit %d, stderr %q; want 2 and %q", tc.args, code, stderr, tc.want)
-		}
-		if _, err := os.Stat(out); err == nil {
-			t.Errorf("diff %v left %s", tc.args, out)
-		}
-	}
-}
-
 // TestDiffSameModel: a model against itself differs nowhere, with no NaN anywhere.
 func TestDiffSameModel(t *testing.T) {
 	dir := t.TempDir()
@@ -318,21 +332,13 @@ func TestDiffSameModel(t *testing.T) {
 	if _, err := tinymodel.TrainAndCreate(p, "", tinymodel.DefaultConfig(), 1); err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(dir, "same.parquet")
-	code, stdout, stderr := runModelTool(t, "diff", "-o", out, p, p)
-	if code != 0 {
-		t.Fatalf("exit %d\n%s", code, stderr)
-	}
-	if !strings.Contains(stdout, "21 compared, 0 only in A, 0 only in B, 0 not comparable; all compared weights: ||B-A||/||A|| = 0\n") {
+	rows, a, b := compare(t, p, p, defaults)
+	if stdout := summary(t, a, b, rows, defaults); !strings.Contains(stdout, "21 compared, 0 only in A, 0 only in B, 0 not comparable; all compared weights: ||B-A||/||A|| = 0\n") {
 		t.Errorf("summary:\n%s", stdout)
-	}
-	rows, err := table.ReadAll[schema.WeightDiff](out, nil)
-	if err != nil {
-		t.Fatal(err)
 	}
 	matrices := 0
 	for _, r := range rows {
-		if r.Status != statusCompared || *r.RelDelta != 0 || *r.NormDelta != 0 || *r.MaxAbsDelta != 0 || *r.NormA != *r.NormB || *r.NormA == 0 {
+		if r.Status != StatusCompared || *r.RelDelta != 0 || *r.NormDelta != 0 || *r.MaxAbsDelta != 0 || *r.NormA != *r.NormB || *r.NormA == 0 {
 			t.Errorf("%s: %+v", r.Tensor, r)
 		}
 		if len(r.ShapeA) == 2 {
@@ -459,18 +465,10 @@ func TestDiffQuantized(t *testing.T) {
 		if strings.HasPrefix(p, filepath.Join(dir, "wide")) {
 			a = wide
 		}
-		out := filepath.Join(dir, typ+".parquet")
-		code, _, stderr := runModelTool(t, "diff", "-o", out, a, p)
-		if code != 0 {
-			t.Fatalf("%s: exit %d\n%s", typ, code, stderr)
-		}
-		rows, err := table.ReadAll[schema.WeightDiff](out, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		rows, _, _ := compare(t, a, p, defaults)
 		types := map[string]bool{}
 		for _, r := range rows {
-			if r.Status != statusCompared {
+			if r.Status != StatusCompared {
 				t.Errorf("%s: %s not compared: %s", typ, r.Tensor, r.Detail)
 				continue
 			}
@@ -569,10 +567,8 @@ func TestDiffZeroAndNaN(t *testing.T) {
 		{name: "zero", typ: gguf.TensorF32, shape: []uint64{4, 2}, data: ones},
 		{name: "nan", typ: gguf.TensorF16, shape: []uint64{8}, data: nan},
 	})
-	code, stdout, stderr := runModelTool(t, "diff", "--json", pa, pb)
-	if code != 0 {
-		t.Fatalf("exit %d\n%s", code, stderr)
-	}
+	got, a, b := compare(t, pa, pb, defaults)
+	stdout := jsonText(t, got)
 	var rows []jsonWeightDiff
 	if err := json.Unmarshal([]byte(stdout), &rows); err != nil {
 		t.Fatalf("%v\n%s", err, stdout)
@@ -580,16 +576,16 @@ func TestDiffZeroAndNaN(t *testing.T) {
 	if len(rows) != 3 || rows[0].Tensor != "zero" || rows[1].Tensor != "small" || rows[2].Tensor != "nan" {
 		t.Fatalf("rows %+v", rows)
 	}
-	if z := rows[0]; z.Status != statusCompared || z.RelDelta != nil || *z.NormDelta != math.Sqrt(8) || *z.Rank90 != 1 || *z.Rank1Error > 1e-12 {
+	if z := rows[0]; z.Status != StatusCompared || z.RelDelta != nil || *z.NormDelta != math.Sqrt(8) || *z.Rank90 != 1 || *z.Rank1Error > 1e-12 {
 		t.Errorf("zero A: %+v", z)
 	}
 	if s := rows[1]; math.Abs(*s.RelDelta-0.5/math.Sqrt(8)) > 1e-15 || *s.MaxAbsDelta != 0.5 || *s.Rank90 != 1 {
 		t.Errorf("one element changed: %+v", s)
 	}
-	if n := rows[2]; n.Status != statusNonFinite || n.NormA != nil || n.RelDelta != nil {
+	if n := rows[2]; n.Status != StatusNonFinite || n.NormA != nil || n.RelDelta != nil {
 		t.Errorf("NaN: %+v", n)
 	}
-	_, stdout, _ = runModelTool(t, "diff", pa, pb)
+	stdout = summary(t, a, b, got, defaults)
 	if !strings.Contains(stdout, "2 compared, 0 only in A, 0 only in B, 1 not comparable; all compared weights: ||B-A||/||A|| = 1.016\n") ||
 		!strings.Contains(stdout, "zero    F32   4x2    inf") || !strings.Contains(stdout, "nan  non-finite: NaN or infinite weights") {
 		t.Errorf("summary:\n%s", stdout)

@@ -1,4 +1,4 @@
-package modeltool
+package weightdiff
 
 import (
 	"fmt"
@@ -20,15 +20,6 @@ type matrixSource interface {
 	// block's first row and blk holds its rows, row-major (len(blk) is a multiple of cols). blk is
 	// only valid during the call.
 	Blocks(fn func(r0 int, blk []float64) error) error
-}
-
-// spectrumOptions configure spectrumOf.
-type spectrumOptions struct {
-	Top        int    // singular values reported
-	ExactMax   int    // largest min(rows, cols) that gets the exact spectrum
-	Sketch     int    // directions of the randomized range finder
-	PowerIters int    // its subspace iterations
-	Seed       uint64 // of its random test matrix
 }
 
 // spectrum is what spectrumOf finds about a matrix D.
@@ -57,7 +48,7 @@ const energyShare = 0.9
 // multiply-adds each; memory 8·(m+n)·l bytes. The values found are lower bounds of the true ones,
 // close for the leading ones when the spectrum decays; Rank90 is known only if the l directions
 // hold 90% of the energy (and is then an upper bound); Rank1Error is an upper bound.
-func spectrumOf(src matrixSource, energy float64, o spectrumOptions) (spectrum, error) {
+func spectrumOf(src matrixSource, energy float64, o Options) (spectrum, error) {
 	m, n := src.Dims()
 	k := min(m, n)
 	if energy == 0 || k == 0 {
@@ -144,7 +135,7 @@ func cmpFloat(a, b float64) int {
 
 // randomizedSingularValues returns estimates of the l = min(Sketch, m, n) largest singular values of
 // src, largest first (see spectrumOf).
-func randomizedSingularValues(src matrixSource, o spectrumOptions) ([]float64, error) {
+func randomizedSingularValues(src matrixSource, o Options) ([]float64, error) {
 	m, n := src.Dims()
 	l := max(1, min(o.Sketch, m, n))
 	rng := rand.New(rand.NewPCG(o.Seed, 0x6d62642d73766421)) // "mbd-svd!"

@@ -1,0 +1,109 @@
+package modelcmd
+
+import (
+	"context"
+
+	ucli "github.com/urfave/cli/v3"
+
+	"github.com/mbd-dev/mbd/internal/cli"
+	"github.com/mbd-dev/mbd/internal/llm/backends"
+	"github.com/mbd-dev/mbd/internal/schema"
+	"github.com/mbd-dev/mbd/internal/scoring"
+	"github.com/mbd-dev/mbd/internal/table"
+)
+
+// ScoreOptions are the options of mbd-model score.
+type ScoreOptions struct {
+	Model  string   // --model
+	Output string   // -o
+	Batch  int      // --batch
+	Inputs []string // GENERATIONS argument
+}
+
+// maxBatch bounds --batch.
+const maxBatch = 1 << 16
+
+func scoreCommand() *ucli.Command {
+	o := &ScoreOptions{}
+	return &ucli.Command{
+		Name: "score", Usage: "log-probabilities of a table's completions under a model", ArgsUsage: "GENERATIONS",
+		Description: `Scores every completion of a generations table given its prompt (teacher forcing), token by
+token, under --model, and writes a scores table. The prompt is formatted as the model formats it for
+generation (chat template, hidden system prompt).`,
+		Flags: []ucli.Flag{
+			&ucli.StringFlag{Name: "model", Destination: &o.Model, Usage: "model `REF` (gguf:PATH[?...] or openai-compat:URL#MODEL)"},
+			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Destination: &o.Output, Usage: "output scores table (`PATH` or -)"},
+			&ucli.IntFlag{Name: "batch", Value: 32, Destination: &o.Batch, Usage: "completions per scoring call"},
+		},
+		Action: func(ctx context.Context, cmd *ucli.Command) error {
+			o.Inputs = cmd.Args().Slice()
+			return cli.Do(ctx, *o, RunScore)
+		},
+	}
+}
+
+// Validate checks the options of score.
+func (o ScoreOptions) Validate() error {
+	var c cli.Check
+	c.Must(o.Model != "", "no model: give --model REF")
+	c.Add(cli.NeedOutput(o.Output, "PATH (or -o - for stdout)"))
+	c.Must(len(o.Inputs) == 1, "want one GENERATIONS table")
+	c.CountIn("--batch", o.Batch, 1, maxBatch)
+	var p cli.Paths
+	for _, in := range o.Inputs {
+		p.In("GENERATIONS", in)
+	}
+	for _, f := range refFiles(o.Model) {
+		p.In("--model", f)
+	}
+	p.Out("-o", o.Output)
+	c.Add(p.Err())
+	return c.Err()
+}
+
+// RunScore scores the generations and writes the scores table.
+func RunScore(ctx context.Context, env *cli.Env, o ScoreOptions) error {
+	in := o.Inputs[0]
+	gens, err := cli.ReadTable[schema.Generation](env, in)
+	if err != nil {
+		return err
+	}
+	if files := refFiles(o.Model); len(files) > 0 {
+		if err := checkModel(files[0]); err != nil { // the GGUF file, before llama.cpp reads it
+			return err
+		}
+	}
+	model, err := backends.Open(o.Model)
+	if err != nil {
+		return badModel(err)
+	}
+	defer model.Close()
+	for _, f := range refFiles(o.Model) {
+		if err := cli.RecordFile(env, f, 0); err != nil {
+			return err
+		}
+	}
+	bar := env.Progress("score", "texts", int64(len(gens)))
+	rows, err := scoring.Generations(ctx, model, o.Model, gens, o.Batch, func(n int) { bar.Add(int64(n)) })
+	if err != nil {
+		return err
+	}
+	bar.Done()
+	w, err := table.Create[schema.Score](o.Output, env.Stdout)
+	if err != nil {
+		return err
+	}
+	defer w.Abort()
+	if err := w.Write(rows...); err != nil {
+		return err
+	}
+	if err := w.Commit(); err != nil {
+		return err
+	}
+	env.Manifest.Param("model", o.Model)
+	if err := env.Manifest.WriteFor(o.Output, schema.Scores.ID(), w.Rows()); err != nil {
+		return err
+	}
+	env.Log.Info("scored", "texts", w.Rows(), "model", o.Model, "output", o.Output)
+	return nil
+}
