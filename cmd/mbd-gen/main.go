@@ -6,9 +6,9 @@ import (
 	"os"
 
 	"github.com/mbd-dev/mbd/internal/cli"
-	"github.com/mbd-dev/mbd/internal/gen"
+	"github.com/mbd-dev/mbd/internal/cmd/gencmd"
 )
 
 func main() {
-	os.Exit(gen.Main(context.Background(), os.Args[1:], cli.OS()))
+	os.Exit(gencmd.Main(context.Background(), os.Args[1:], cli.OS()))
 }

@@ -6,9 +6,9 @@ import (
 	"os"
 
 	"github.com/mbd-dev/mbd/internal/cli"
-	"github.com/mbd-dev/mbd/internal/prompts"
+	"github.com/mbd-dev/mbd/internal/cmd/promptscmd"
 )
 
 func main() {
-	os.Exit(prompts.Main(context.Background(), os.Args[1:], cli.OS()))
+	os.Exit(promptscmd.Main(context.Background(), os.Args[1:], cli.OS()))
 }

@@ -2,18 +2,14 @@ package gen
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strconv"
 	"strings"
 
-	ucli "github.com/urfave/cli/v3"
-
-	"github.com/mbd-dev/mbd/internal/atomicfile"
-	"github.com/mbd-dev/mbd/internal/cli"
 	"github.com/mbd-dev/mbd/internal/schema"
 	"github.com/mbd-dev/mbd/internal/table"
 )
@@ -23,129 +19,55 @@ import (
 // {"custom_id", "response": {"status_code", "body"}, "error"}. The custom_id carries what the
 // generations table needs back: mbd|LABEL|PROMPT_ID|SAMPLE|SEED.
 
-func batchExportCommand() *ucli.Command {
-	return &ucli.Command{
-		Name:      "batch-export",
-		Usage:     "write the requests of a generation run as OpenAI batch JSONL (OpenAI Batch API, vllm run-batch)",
-		ArgsUsage: "PROMPTS",
-		Description: `Writes one request per completion to make (prompts x --samples), with the sampling settings and
-the per-completion seed mbd-gen run would use. Send the file to the OpenAI Batch API or run it with
-vllm run-batch, then turn the results into a generations table with mbd-gen batch-import.
-
-Examples:
-  mbd-gen batch-export --model gpt-4o-mini --label B --chat --samples 2 prompts.parquet -o requests.jsonl
-  vllm run-batch -i requests.jsonl -o results.jsonl --model Qwen/Qwen2.5-7B-Instruct`,
-		Flags: append([]ucli.Flag{
-			&ucli.StringFlag{Name: "model", Usage: "model `NAME` as the server knows it"},
-			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output requests `FILE.jsonl`"},
-			&ucli.BoolFlag{Name: "chat", Usage: "use /v1/chat/completions (default /v1/completions)"},
-			&ucli.StringFlag{Name: "system", Usage: "hidden system prompt `FILE` (chat only)"},
-			&ucli.StringFlag{Name: "shard", Usage: "`i/N`: only shard i of N"},
-		}, samplingFlags()...),
-		Action: batchExport,
-	}
+// BatchRequests are the settings of exported requests.
+type BatchRequests struct {
+	Model  string // model name as the server knows it
+	Chat   bool   // /v1/chat/completions instead of /v1/completions
+	System string // hidden system prompt (chat only)
+	Params Params // label and sampling
 }
 
-func batchExport(ctx context.Context, cmd *ucli.Command) error {
-	env := cli.FromContext(ctx)
-	out, model := cmd.String("output"), cmd.String("model")
-	switch {
-	case model == "":
-		return cli.Usagef("no model: give --model NAME")
-	case out == "":
-		return cli.Usagef("no output: give -o FILE.jsonl")
-	case cmd.NArg() != 1:
-		return cli.Usagef("want one PROMPTS table")
-	}
-	p, err := parseGenFlags(cmd)
-	if err != nil {
-		return err
-	}
-	system := ""
-	if f := cmd.String("system"); f != "" {
-		if !cmd.Bool("chat") {
-			return cli.Usagef("--system needs --chat (a completions request has no system message)")
-		}
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return cli.Usagef("--system: %v", err)
-		}
-		system = strings.TrimSpace(string(b))
-	}
-	jobs, _, err := loadJobs(cmd.Args().First(), env.Stdin, p)
-	if err != nil {
-		return err
-	}
-	f, err := atomicfile.Create(out)
-	if err != nil {
-		return err
-	}
-	defer f.Abort()
-	bw := bufio.NewWriter(f)
+// ExportRequests writes one batch request per job to w.
+func ExportRequests(w io.Writer, jobs []Job, b BatchRequests) error {
+	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
+	s := b.Params.Sampling
 	for _, jb := range jobs {
-		body := map[string]any{"model": model, "max_tokens": p.sampling.MaxTokens, "temperature": p.sampling.Temperature, "seed": int64(jb.seed)}
-		if p.sampling.TopP > 0 && p.sampling.TopP < 1 {
-			body["top_p"] = p.sampling.TopP
+		body := map[string]any{"model": b.Model, "max_tokens": s.MaxTokens, "temperature": s.Temperature, "seed": int64(jb.Seed)}
+		if s.TopP > 0 && s.TopP < 1 {
+			body["top_p"] = s.TopP
 		}
-		if len(p.sampling.Stop) > 0 {
-			body["stop"] = p.sampling.Stop
+		if len(s.Stop) > 0 {
+			body["stop"] = s.Stop
 		}
-		for k, v := range map[string]float64{"top_k": float64(p.sampling.TopK), "min_p": p.sampling.MinP} {
+		for k, v := range map[string]float64{"top_k": float64(s.TopK), "min_p": s.MinP} {
 			if v > 0 {
 				body[k] = v // vLLM extensions
 			}
 		}
-		if r := p.sampling.RepetitionPenalty; r != 0 && r != 1 {
+		if r := s.RepetitionPenalty; r != 0 && r != 1 {
 			body["repetition_penalty"] = r
 		}
 		url := "/v1/completions"
-		if cmd.Bool("chat") {
+		if b.Chat {
 			url = "/v1/chat/completions"
 			var msgs []map[string]string
-			if system != "" {
-				msgs = append(msgs, map[string]string{"role": "system", "content": system})
+			if b.System != "" {
+				msgs = append(msgs, map[string]string{"role": "system", "content": b.System})
 			}
-			body["messages"] = append(msgs, map[string]string{"role": "user", "content": jb.prompt.Text})
+			body["messages"] = append(msgs, map[string]string{"role": "user", "content": jb.Prompt.Text})
 			body["logprobs"] = true
 		} else {
-			body["prompt"] = jb.prompt.Text
+			body["prompt"] = jb.Prompt.Text
 			body["logprobs"] = 0
 		}
-		id := fmt.Sprintf("mbd|%s|%s|%d|%d", p.label, jb.prompt.ID, jb.sample, jb.seed)
+		id := fmt.Sprintf("mbd|%s|%s|%d|%d", b.Params.Label, jb.Prompt.ID, jb.Sample, jb.Seed)
 		if err := enc.Encode(map[string]any{"custom_id": id, "method": "POST", "url": url, "body": body}); err != nil {
 			return err
 		}
 	}
-	if err := bw.Flush(); err != nil {
-		return err
-	}
-	if err := f.Commit(); err != nil {
-		return err
-	}
-	env.Log.Info("wrote batch requests", "output", out, "requests", len(jobs))
-	return nil
-}
-
-func batchImportCommand() *ucli.Command {
-	return &ucli.Command{
-		Name:      "batch-import",
-		Usage:     "turn OpenAI batch results JSONL into a generations table",
-		ArgsUsage: "RESULTS.jsonl ...",
-		Description: `Reads batch results for requests written by mbd-gen batch-export. --prompts gives the prompt
-texts and splits. A failed request (an error or a status other than 200) stops the import, unless
---skip-failed, which leaves it out and says how many were left out.
-
-Example:
-  mbd-gen batch-import --prompts prompts.parquet results.jsonl -o generations.parquet`,
-		Flags: []ucli.Flag{
-			&ucli.StringFlag{Name: "prompts", Usage: "the prompts `TABLE` the requests were made from"},
-			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "output generations table (`PATH` or -)"},
-			&ucli.BoolFlag{Name: "skip-failed", Usage: "leave failed requests out instead of stopping"},
-		},
-		Action: batchImport,
-	}
+	return bw.Flush()
 }
 
 type batchResult struct {
@@ -176,51 +98,28 @@ type batchResult struct {
 	Error json.RawMessage `json:"error"`
 }
 
-func batchImport(ctx context.Context, cmd *ucli.Command) error {
-	env := cli.FromContext(ctx)
-	out, pp := cmd.String("output"), cmd.String("prompts")
-	switch {
-	case pp == "":
-		return cli.Usagef("no prompts: give --prompts TABLE")
-	case out == "":
-		return cli.Usagef("no output: give -o PATH (or -o - for stdout)")
-	case cmd.NArg() == 0:
-		return cli.Usagef("want one or more RESULTS.jsonl")
-	}
-	ps, err := table.ReadAll[schema.Prompt](pp, env.Stdin)
-	if err != nil {
-		return err
-	}
+// Imported is what ImportResults read.
+type Imported struct {
+	Rows   []schema.Generation // by model, then prompt order, then sample
+	Failed int                 // failed requests left out
+	Lines  []int64             // result lines per file
+}
+
+// ImportResults reads batch result files for requests written by ExportRequests from the prompts
+// ps (a table named promptsName). A failed request (an error or a status other than 200) is an
+// error unless skipFailed, which leaves it out and counts it.
+func ImportResults(ps []schema.Prompt, promptsName string, paths []string, skipFailed bool) (Imported, error) {
+	var out Imported
 	order := map[string]int{}
 	byID := map[string]schema.Prompt{}
 	for i, p := range ps {
 		order[p.ID], byID[p.ID] = i, p
 	}
-	var rows []schema.Generation
 	seen := map[string]bool{}
-	failed := 0
-	for _, path := range cmd.Args().Slice() {
-		f, err := os.Open(path)
-		if err != nil {
-			return &table.InputError{Path: path, Msg: "cannot open", Err: err}
-		}
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 1<<20), 64<<20)
-		line := 0
-		for sc.Scan() {
-			line++
-			where := fmt.Sprintf("%s:%d", path, line)
-			if strings.TrimSpace(sc.Text()) == "" {
-				continue
-			}
-			var r batchResult
-			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-				f.Close()
-				return &table.InputError{Path: where, Msg: "not a batch result line", Err: err}
-			}
+	for _, path := range paths {
+		n, err := readResults(path, func(where string, r batchResult) error {
 			parts := strings.Split(r.CustomID, "|")
 			if len(parts) != 5 || parts[0] != "mbd" {
-				f.Close()
 				return &table.InputError{Path: where, Column: "custom_id", Msg: fmt.Sprintf("%q was not written by mbd-gen batch-export", r.CustomID)}
 			}
 			label, pid := parts[1], parts[2]
@@ -228,70 +127,29 @@ func batchImport(ctx context.Context, cmd *ucli.Command) error {
 			seed, err2 := strconv.ParseUint(parts[4], 10, 64)
 			prompt, ok := byID[pid]
 			if err1 != nil || err2 != nil || !ok {
-				f.Close()
-				return &table.InputError{Path: where, Column: "custom_id", Msg: fmt.Sprintf("%q names no prompt of %s", r.CustomID, pp)}
+				return &table.InputError{Path: where, Column: "custom_id", Msg: fmt.Sprintf("%q names no prompt of %s", r.CustomID, promptsName)}
 			}
 			if r.Response == nil || r.Response.StatusCode != 200 || len(r.Response.Body.Choices) == 0 || (len(r.Error) > 0 && string(r.Error) != "null") {
-				if !cmd.Bool("skip-failed") {
-					f.Close()
+				if !skipFailed {
 					return fmt.Errorf("%s: request %s failed: %s (use --skip-failed to leave it out)", where, r.CustomID, failure(r))
 				}
-				failed++
-				continue
+				out.Failed++
+				return nil
 			}
 			if seen[r.CustomID] {
-				f.Close()
 				return &table.InputError{Path: where, Msg: fmt.Sprintf("request %s answered twice", r.CustomID)}
 			}
 			seen[r.CustomID] = true
-			body := r.Response.Body
-			ch := body.Choices[0]
-			g := schema.Generation{
-				ID: GenerationID(label, pid, int32(sample)), Model: label, ModelRef: "batch:" + body.Model, PromptID: pid,
-				Split: prompt.Split, Sample: int32(sample), Seed: int64(seed), Prompt: prompt.Text, Completion: ch.Text,
-				FinishReason: "unknown",
-			}
-			if ch.Message != nil {
-				g.Completion = ch.Message.Content
-			}
-			switch ch.FinishReason {
-			case "stop", "length":
-				g.FinishReason = ch.FinishReason
-			}
-			if u := body.Usage; u != nil {
-				g.PromptTokens, g.CompletionTokens = &u.PromptTokens, &u.CompletionTokens
-			}
-			if lp := ch.Logprobs; lp != nil {
-				var sum float64
-				n := 0
-				for _, x := range lp.TokenLogprobs {
-					if x != nil {
-						sum += *x
-						n++
-					}
-				}
-				for _, c := range lp.Content {
-					sum += c.Logprob
-					n++
-				}
-				if n > 0 {
-					mean := sum / float64(n)
-					g.LogprobSum, g.LogprobMean = &sum, &mean
-				}
-			}
-			rows = append(rows, g)
-		}
-		err = sc.Err()
-		f.Close()
+			out.Rows = append(out.Rows, resultRow(r, label, prompt, int32(sample), seed))
+			return nil
+		})
+		out.Lines = append(out.Lines, n)
 		if err != nil {
-			return &table.InputError{Path: path, Msg: "read", Err: err}
+			return out, err
 		}
 	}
-	if len(rows) == 0 {
-		return &table.InputError{Path: strings.Join(cmd.Args().Slice(), ", "), Msg: "no successful results"}
-	}
-	sort.SliceStable(rows, func(i, j int) bool {
-		a, b := rows[i], rows[j]
+	sort.SliceStable(out.Rows, func(i, j int) bool {
+		a, b := out.Rows[i], out.Rows[j]
 		if a.Model != b.Model {
 			return a.Model < b.Model
 		}
@@ -300,26 +158,77 @@ func batchImport(ctx context.Context, cmd *ucli.Command) error {
 		}
 		return a.Sample < b.Sample
 	})
-	w, err := table.Create[schema.Generation](out, env.Stdout)
+	return out, nil
+}
+
+// readResults calls fn with each non-empty line of a results file and returns the lines read.
+func readResults(path string, fn func(where string, r batchResult) error) (int64, error) {
+	f, err := os.Open(path)
 	if err != nil {
-		return err
+		return 0, &table.InputError{Path: path, Msg: "cannot open", Err: err}
 	}
-	defer w.Abort()
-	if err := w.Write(rows...); err != nil {
-		return err
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	var line int64
+	for sc.Scan() {
+		line++
+		where := fmt.Sprintf("%s:%d", path, line)
+		if strings.TrimSpace(sc.Text()) == "" {
+			continue
+		}
+		var r batchResult
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			return line, &table.InputError{Path: where, Msg: "not a batch result line", Err: err}
+		}
+		if err := fn(where, r); err != nil {
+			return line, err
+		}
 	}
-	if err := w.Commit(); err != nil {
-		return err
+	if err := sc.Err(); err != nil {
+		return line, &table.InputError{Path: path, Msg: "read", Err: err}
 	}
-	if failed > 0 {
-		env.Log.Warn("left out failed requests", "count", failed)
+	return line, nil
+}
+
+func resultRow(r batchResult, label string, prompt schema.Prompt, sample int32, seed uint64) schema.Generation {
+	body := r.Response.Body
+	ch := body.Choices[0]
+	g := schema.Generation{
+		ID: GenerationID(label, prompt.ID, sample), Model: label, ModelRef: "batch:" + body.Model, PromptID: prompt.ID,
+		Split: prompt.Split, Sample: sample, Seed: int64(seed), Prompt: prompt.Text, Completion: ch.Text,
+		FinishReason: "unknown",
 	}
-	env.Manifest.Param("failed", failed)
-	if err := env.Manifest.WriteFor(out, schema.Generations.ID(), w.Rows()); err != nil {
-		return err
+	if ch.Message != nil {
+		g.Completion = ch.Message.Content
 	}
-	env.Log.Info("imported batch results", "output", out, "rows", w.Rows())
-	return nil
+	switch ch.FinishReason {
+	case "stop", "length":
+		g.FinishReason = ch.FinishReason
+	}
+	if u := body.Usage; u != nil {
+		pt, ct := u.PromptTokens, u.CompletionTokens
+		g.PromptTokens, g.CompletionTokens = &pt, &ct
+	}
+	if lp := ch.Logprobs; lp != nil {
+		var sum float64
+		n := 0
+		for _, x := range lp.TokenLogprobs {
+			if x != nil {
+				sum += *x
+				n++
+			}
+		}
+		for _, c := range lp.Content {
+			sum += c.Logprob
+			n++
+		}
+		if n > 0 {
+			mean := sum / float64(n)
+			g.LogprobSum, g.LogprobMean = &sum, &mean
+		}
+	}
+	return g
 }
 
 func failure(r batchResult) string {

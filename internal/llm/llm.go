@@ -1,11 +1,14 @@
-// Package llm is the one interface mbd has to "a model we compare" (DESIGN.md §3): batched seeded
-// generation, teacher-forced scoring, embeddings and tokenization. Implementations: llamacpp
-// (in-process GGUF through cgo) and openaicompat (OpenAI-compatible HTTP servers such as vLLM).
+// Package llm is the one interface mbd has to "a model we compare": batched seeded generation,
+// teacher-forced scoring, embeddings and tokenization. Implementations: llamacpp (in-process GGUF
+// through cgo), openaicompat (OpenAI-compatible HTTP servers such as vLLM) and synthmodel (the
+// synthetic world's text source).
 package llm
 
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
 )
 
 // ErrCannotScore is returned by backends that cannot compute prompt log-probabilities
@@ -25,6 +28,58 @@ type Sampling struct {
 	MaxTokens         int      `json:"max_tokens"`
 	Stop              []string `json:"stop,omitempty"`
 	RepetitionPenalty float64  `json:"repetition_penalty,omitempty"` // 0 or 1: off
+}
+
+// Check refuses settings no backend can honour: non-finite numbers, negative values, probabilities
+// outside [0, 1] and fewer than one new token. Backends call it before they sample; commands check
+// their flags earlier, with the flags' names.
+func (s Sampling) Check() error {
+	for _, f := range []struct {
+		name   string
+		v, max float64
+	}{
+		{"temperature", s.Temperature, math.Inf(1)},
+		{"top-p", s.TopP, 1},
+		{"min-p", s.MinP, 1},
+		{"repetition penalty", s.RepetitionPenalty, math.Inf(1)},
+	} {
+		if math.IsNaN(f.v) || math.IsInf(f.v, 0) || f.v < 0 || f.v > f.max {
+			return fmt.Errorf("sampling: %s %v: want a finite number in [0, %v]", f.name, f.v, f.max)
+		}
+	}
+	switch {
+	case s.TopK < 0 || s.TopK > math.MaxInt32:
+		return fmt.Errorf("sampling: top-k %d: want an integer in [0, %d]", s.TopK, math.MaxInt32)
+	case s.MaxTokens < 1 || s.MaxTokens > math.MaxInt32:
+		return fmt.Errorf("sampling: max tokens %d: want an integer in [1, %d]", s.MaxTokens, math.MaxInt32)
+	}
+	return nil
+}
+
+// ContextError is returned (wrapped or not) when a request does not fit in a backend's context:
+// its prompt and the most new tokens are more than a sequence holds. The caller can raise the
+// context size or lower the most new tokens; nothing was generated for the request.
+type ContextError struct {
+	ID        string // the request's id ("" for none)
+	Prompt    int    // prompt tokens, after the chat template
+	NewTokens int    // the most new tokens asked for
+	Context   int    // tokens per sequence
+}
+
+func (e *ContextError) Error() string {
+	id := ""
+	if e.ID != "" {
+		id = "request " + e.ID + ": "
+	}
+	return fmt.Sprintf("%sprompt of %d tokens + %d new tokens exceeds the context of %d tokens per sequence (raise ctx= to at least %d or lower the most new tokens)",
+		id, e.Prompt, e.NewTokens, e.Context, e.Prompt+e.NewTokens)
+}
+
+// Fitter is a Model whose context bounds a prompt and its completion. Fit returns a *ContextError
+// for the longest prompt when it does not fit with maxTokens new tokens, so a caller can refuse a
+// run before any generation.
+type Fitter interface {
+	Fit(prompts []string, maxTokens int) error
 }
 
 // GenRequest is one completion to generate.

@@ -1,7 +1,7 @@
-// Package prompts holds the default prompt bank, the loaders for user prompt files and the stable
-// discovery/validation split.
+// Package prompts holds the default prompt bank, the loaders for user prompt files (Load), the
+// stable discovery/validation split (SplitOf) and the selection of a prompts table (Select).
 //
-// The split is the guard against double dipping (DESIGN.md §5): hypotheses are written from
+// The split is the guard against double dipping: hypotheses are written from
 // discovery-split texts only and tested on validation-split prompts only. A prompt's split depends
 // only on its id (the SHA-256 of its text), the split seed and the validation fraction, so it is the
 // same in every run, every subset and every tool that computes it (mbd-prompts, mbd-gen import).
@@ -20,10 +20,10 @@ import (
 	"github.com/mbd-dev/mbd/internal/schema"
 )
 
-// Split names.
+// Split names (schema.SplitDiscovery and schema.SplitValidation).
 const (
-	Discovery  = "discovery"
-	Validation = "validation"
+	Discovery  = schema.SplitDiscovery
+	Validation = schema.SplitValidation
 )
 
 // BankSource is the source of the embedded prompts.

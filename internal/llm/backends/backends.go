@@ -1,4 +1,4 @@
-// Package backends opens a model from its reference string (DESIGN.md §3):
+// Package backends opens a model from its reference string:
 //
 //	gguf:PATH[?system=FILE&chat=auto|on|off&lora=ADAPTER&lora-scale=S&quant=TYPE&ctx=N&parallel=N&batch=N&threads=N&gpu-layers=N]
 //	openai-compat:URL#MODEL[?chat=1&system=FILE]
@@ -9,25 +9,32 @@
 // prompt read from FILE); lora= applies a llama.cpp LoRA adapter (mbd-finetune --lora-adapter);
 // quant= quantizes the file once (cached beside it as NAME.type.gguf for NAME.gguf, redone when
 // the file is newer than the copy) and loads the quantized copy.
+//
+// Check parses a reference and checks every option's range without touching a file or a server,
+// so a command can refuse a bad reference before any work; Files lists the local files a
+// reference reads, so a command can record (and fingerprint) them.
 package backends
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/mbd-dev/mbd/internal/llm"
 	"github.com/mbd-dev/mbd/internal/llm/llamacpp"
+	"github.com/mbd-dev/mbd/internal/llm/openaicompat"
 	"github.com/mbd-dev/mbd/internal/llm/synthmodel"
 )
 
 // Open opens the model a reference names.
 func Open(ref string) (llm.Model, error) {
-	scheme, rest, ok := strings.Cut(ref, ":")
-	if !ok {
-		return nil, fmt.Errorf("model reference %q: want gguf:PATH, openai-compat:URL#MODEL, openai:MODEL or synth:SPEC", ref)
+	scheme, rest, err := split(ref)
+	if err != nil {
+		return nil, err
 	}
 	switch scheme {
 	case "gguf":
@@ -38,63 +45,162 @@ func Open(ref string) (llm.Model, error) {
 		return llamacpp.Load(opts)
 	case "openai-compat", "openai":
 		return openRemote(ref)
-	case "synth":
+	default: // synth
 		m, err := synthmodel.Open(rest)
 		if err != nil {
 			return nil, fmt.Errorf("model reference %q: %w", ref, err)
 		}
 		return m, nil
 	}
-	return nil, fmt.Errorf("model reference %q: unknown scheme %q (want gguf, openai-compat, openai or synth)", ref, scheme)
 }
 
-// ParseGGUF parses the part of a gguf: reference after the scheme. With quant= it quantizes the file
-// (once) and points Path at the quantized copy.
-func ParseGGUF(rest string) (llamacpp.Options, error) {
+// Check parses ref and checks its options without reading a file or calling a server. A
+// reference that passes can still fail to open (a missing file, a server that is down).
+func Check(ref string) error {
+	scheme, rest, err := split(ref)
+	if err != nil {
+		return err
+	}
+	switch scheme {
+	case "gguf":
+		if _, err := parseGGUF(rest); err != nil {
+			return fmt.Errorf("model reference %q: %w", ref, err)
+		}
+	case "openai-compat", "openai":
+		_, err = openaicompat.ParseRef(ref)
+		return err
+	default:
+		if _, err := synthmodel.Open(rest); err != nil {
+			return fmt.Errorf("model reference %q: %w", ref, err)
+		}
+	}
+	return nil
+}
+
+// Files lists the local files that decide what the model of ref answers: the GGUF file, its
+// system prompt and LoRA adapter, or an API model's system prompt file. A remote model's weights
+// are not among them.
+func Files(ref string) ([]string, error) {
+	scheme, rest, err := split(ref)
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	switch scheme {
+	case "gguf":
+		g, err := parseGGUF(rest)
+		if err != nil {
+			return nil, fmt.Errorf("model reference %q: %w", ref, err)
+		}
+		files = []string{g.opts.Path, g.system, g.opts.LoRA}
+	case "openai-compat", "openai":
+		cfg, err := openaicompat.ParseRef(ref)
+		if err != nil {
+			return nil, err
+		}
+		files = []string{cfg.SystemPromptFile}
+	}
+	return slices.DeleteFunc(files, func(f string) bool { return f == "" }), nil
+}
+
+func split(ref string) (scheme, rest string, err error) {
+	scheme, rest, ok := strings.Cut(ref, ":")
+	if !ok {
+		return "", "", fmt.Errorf("model reference %q: want gguf:PATH, openai-compat:URL#MODEL, openai:MODEL or synth:SPEC", ref)
+	}
+	switch scheme {
+	case "gguf", "openai-compat", "openai", "synth":
+		return scheme, rest, nil
+	}
+	return "", "", fmt.Errorf("model reference %q: unknown scheme %q (want gguf, openai-compat, openai or synth)", ref, scheme)
+}
+
+// ggufRef is a parsed gguf: reference, before its files are read.
+type ggufRef struct {
+	opts   llamacpp.Options
+	system string // system prompt file
+	quant  string // quantization type
+}
+
+// parseGGUF parses the part of a gguf: reference after the scheme and checks the options' ranges
+// (llamacpp.Options.Check).
+func parseGGUF(rest string) (ggufRef, error) {
 	path, query, _ := strings.Cut(rest, "?")
-	opts := llamacpp.Options{Path: path}
+	g := ggufRef{opts: llamacpp.Options{Path: path}}
 	if path == "" {
-		return opts, fmt.Errorf("no model path")
+		return g, fmt.Errorf("no model path")
 	}
 	q, err := url.ParseQuery(query)
 	if err != nil {
-		return opts, fmt.Errorf("query: %w", err)
+		return g, fmt.Errorf("query: %w", err)
 	}
-	ints := map[string]*int{"ctx": &opts.Ctx, "parallel": &opts.Parallel, "batch": &opts.Batch, "threads": &opts.Threads, "gpu-layers": &opts.GPULayers}
-	for key, vals := range q {
-		v := vals[len(vals)-1]
+	o := &g.opts
+	ints := map[string]*int{"ctx": &o.Ctx, "parallel": &o.Parallel, "batch": &o.Batch, "threads": &o.Threads, "gpu-layers": &o.GPULayers}
+	for _, key := range slices.Sorted(maps.Keys(q)) {
+		v := q[key][len(q[key])-1]
 		switch key {
 		case "system":
-			b, err := os.ReadFile(v)
-			if err != nil {
-				return opts, fmt.Errorf("system prompt: %w", err)
+			if v == "" {
+				return g, fmt.Errorf("system=: want a file name")
 			}
-			opts.System = strings.TrimSpace(string(b))
+			g.system = v
 		case "chat":
-			opts.Chat = v
+			o.Chat = v
 		case "lora":
-			opts.LoRA = v
+			if v == "" {
+				return g, fmt.Errorf("lora=: want an adapter file")
+			}
+			o.LoRA = v
 		case "lora-scale":
 			f, err := strconv.ParseFloat(v, 64)
 			if err != nil {
-				return opts, fmt.Errorf("lora-scale=%q: want a number", v)
+				return g, fmt.Errorf("lora-scale=%q: want a number", v)
 			}
-			opts.LoRAScale = f
+			o.LoRAScale = f
 		case "quant":
-			// applied below, after the other options
+			if !llamacpp.KnownQuant(v) {
+				return g, fmt.Errorf("quant=%q: want one of %s", v, strings.Join(llamacpp.QuantTypes(), ", "))
+			}
+			g.quant = v
 		default:
 			p, ok := ints[key]
 			if !ok {
-				return opts, fmt.Errorf("unknown option %q (want system, chat, lora, lora-scale, quant, ctx, parallel, batch, threads, gpu-layers)", key)
+				return g, fmt.Errorf("unknown option %q (want system, chat, lora, lora-scale, quant, ctx, parallel, batch, threads, gpu-layers)", key)
 			}
 			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 {
-				return opts, fmt.Errorf("%s=%q: want a whole number", key, v)
+			least := 1
+			if key == "gpu-layers" {
+				least = 0
+			}
+			if err != nil || n < least {
+				return g, fmt.Errorf("%s=%q: want a whole number of at least %d", key, v, least)
 			}
 			*p = n
 		}
 	}
-	if t := q.Get("quant"); t != "" {
+	if err := o.Check(); err != nil {
+		return g, err
+	}
+	return g, nil
+}
+
+// ParseGGUF parses the part of a gguf: reference after the scheme, reads its system prompt and,
+// with quant=, quantizes the file (once) and points Path at the quantized copy.
+func ParseGGUF(rest string) (llamacpp.Options, error) {
+	g, err := parseGGUF(rest)
+	if err != nil {
+		return g.opts, err
+	}
+	opts := g.opts
+	if g.system != "" {
+		b, err := os.ReadFile(g.system)
+		if err != nil {
+			return opts, fmt.Errorf("system prompt: %w", err)
+		}
+		opts.System = strings.TrimSpace(string(b))
+	}
+	if t := g.quant; t != "" {
+		path := opts.Path
 		out := fmt.Sprintf("%s.%s.gguf", strings.TrimSuffix(path, ".gguf"), strings.ToLower(t))
 		// Quantize unless a copy newer than the source exists (a rebuilt source gets a new copy).
 		src, err := os.Stat(path)

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -140,6 +141,55 @@ func TestOpenRefs(t *testing.T) {
 		_, err := Open(ref)
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Open(%q): %v, want an error containing %q", ref, err, want)
+		}
+	}
+}
+
+func TestCheckAndFiles(t *testing.T) {
+	for _, ref := range []string{
+		"gguf:m.gguf", "gguf:m.gguf?ctx=64&parallel=256&batch=1&threads=512&gpu-layers=0&chat=off&quant=Q8_0&lora=a.gguf&lora-scale=-0.5",
+		"openai-compat:http://localhost:8000/v1#m?chat=1&system=s.txt", "openai:gpt-4o-mini", "synth:animal=0.5?seed=2",
+	} {
+		if err := Check(ref); err != nil {
+			t.Errorf("Check(%q): %v", ref, err)
+		}
+	}
+	for ref, want := range map[string]string{
+		"m.gguf":                                "want gguf:PATH",
+		"ftp:x":                                 `unknown scheme "ftp"`,
+		"gguf:":                                 "no model path",
+		"gguf:m.gguf?ctx=0":                     `ctx="0": want a whole number of at least 1`,
+		"gguf:m.gguf?ctx=-5":                    `ctx="-5"`,
+		"gguf:m.gguf?ctx=big":                   "want a whole number",
+		"gguf:m.gguf?parallel=257":              "parallel=257: want a whole number in [1, 256]",
+		"gguf:m.gguf?threads=100000":            "threads=100000: want a whole number in [1, 512]",
+		"gguf:m.gguf?batch=0":                   `batch="0"`,
+		"gguf:m.gguf?gpu-layers=-1":             `gpu-layers="-1"`,
+		"gguf:m.gguf?lora-scale=NaN":            "lora-scale=NaN: want a finite number",
+		"gguf:m.gguf?lora-scale=x":              `lora-scale="x": want a number`,
+		"gguf:m.gguf?chat=maybe":                `chat="maybe"`,
+		"gguf:m.gguf?quant=Q9":                  `quant="Q9": want one of`,
+		"gguf:m.gguf?system=":                   "system=: want a file name",
+		"gguf:m.gguf?colour=red":                `unknown option "colour"`,
+		"synth:animal=NaN":                      "not a number in [0, 1]",
+		"openai-compat:http://h/v1":             "missing #model-name",
+		"openai-compat:ftp://h/v1#m":            "must start with http:// or https://",
+		"gguf:m.gguf?ctx=16777216&parallel=256": "the context of all sequences",
+	} {
+		if err := Check(ref); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Check(%q): %v, want an error containing %q", ref, err, want)
+		}
+	}
+	for ref, want := range map[string][]string{
+		"gguf:m.gguf": {"m.gguf"},
+		"gguf:m.gguf?system=s.txt&lora=a.gguf&quant=q8_0": {"m.gguf", "s.txt", "a.gguf"},
+		"openai-compat:http://h/v1#m?chat=1&system=s.txt": {"s.txt"},
+		"openai:gpt-4o-mini":                              nil,
+		"synth:base":                                      nil,
+	} {
+		got, err := Files(ref)
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("Files(%q) = %v, %v; want %v", ref, got, err, want)
 		}
 	}
 }

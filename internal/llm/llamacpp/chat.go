@@ -82,8 +82,8 @@ func (m *Model) applyTemplate(msgs []ChatMessage) (string, error) {
 // sampling s and seed. It decodes one sequence; calls are serialised with the other uses of the
 // model. The result has no ID.
 func (m *Model) GenerateChat(ctx context.Context, msgs []ChatMessage, s llm.Sampling, seed uint64) (llm.GenResult, error) {
-	if s.MaxTokens <= 0 {
-		return llm.GenResult{}, fmt.Errorf("max tokens %d: want at least 1", s.MaxTokens)
+	if err := s.Check(); err != nil {
+		return llm.GenResult{}, err
 	}
 	text, err := m.FormatChat(msgs)
 	if err != nil {
@@ -100,7 +100,7 @@ func (m *Model) GenerateChat(ctx context.Context, msgs []ChatMessage, s llm.Samp
 		return llm.GenResult{}, err
 	}
 	if len(prompt)+s.MaxTokens > c.seqCtx {
-		return llm.GenResult{}, fmt.Errorf("%s: prompt of %d tokens + %d new tokens exceeds the context of %d tokens", m.opts.Path, len(prompt), s.MaxTokens, c.seqCtx)
+		return llm.GenResult{}, fmt.Errorf("%s: %w", m.opts.Path, &llm.ContextError{Prompt: len(prompt), NewTokens: s.MaxTokens, Context: c.seqCtx})
 	}
 	const seq = 0
 	defer c.clearSeq(seq)

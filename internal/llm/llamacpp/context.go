@@ -40,12 +40,17 @@ func (m *Model) newContext(embeddings bool) (*lctx, error) {
 		C.llama_free(c)
 		return nil, fmt.Errorf("%s: cannot apply the LoRA adapter %s", o.Path, o.LoRA)
 	}
+	// llama.cpp caps the batch at the context it was asked for (n_batch <= n_ctx) and asserts on
+	// a larger decode, so the batch is what it reports; it rounds each sequence's context up
+	// (to 256 tokens), and the sequences get what was asked for, so that a run does not depend on
+	// llama.cpp's rounding.
+	nBatch := int(C.llama_n_batch(c))
 	cx := &lctx{
 		ctx:    c,
-		batch:  C.llama_batch_init(C.int32_t(o.Batch), 0, 1),
-		nBatch: o.Batch,
+		batch:  C.llama_batch_init(C.int32_t(nBatch), 0, 1),
+		nBatch: nBatch,
 		nSeq:   o.Parallel,
-		seqCtx: int(C.llama_n_ctx(c)) / o.Parallel,
+		seqCtx: min(o.Ctx, int(C.llama_n_ctx(c))/o.Parallel),
 		nVocab: int(C.llama_vocab_n_tokens(m.vocab)),
 		memory: C.llama_get_memory(c),
 	}
@@ -117,15 +122,25 @@ type slot struct {
 
 // Generate implements llm.Model. Sequences are decoded together, up to Options.Parallel at a time, in
 // an order that depends only on reqs, so results are reproducible for the same requests and seeds.
+// Every prompt is tokenized first: a request that does not fit fails the call before any decoding.
 func (m *Model) Generate(ctx context.Context, reqs []llm.GenRequest, s llm.Sampling, yield func(llm.GenResult) error) error {
-	if s.MaxTokens <= 0 {
-		return fmt.Errorf("max tokens %d: want at least 1", s.MaxTokens)
+	if err := s.Check(); err != nil {
+		return err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	c, err := m.genContext()
 	if err != nil {
 		return err
+	}
+	prompts := make([][]int32, len(reqs))
+	for i, r := range reqs {
+		if prompts[i], err = m.promptTokens(r.Prompt); err != nil {
+			return err
+		}
+		if len(prompts[i])+s.MaxTokens > c.seqCtx {
+			return &llm.ContextError{ID: r.ID, Prompt: len(prompts[i]), NewTokens: s.MaxTokens, Context: c.seqCtx}
+		}
 	}
 	slots := make([]*slot, c.nSeq)
 	defer func() {
@@ -146,15 +161,8 @@ func (m *Model) Generate(ctx context.Context, reqs []llm.GenRequest, s llm.Sampl
 			if slots[i] != nil || next >= len(reqs) {
 				continue
 			}
-			r := reqs[next]
+			r, toks := reqs[next], prompts[next]
 			next++
-			toks, err := m.promptTokens(r.Prompt)
-			if err != nil {
-				return err
-			}
-			if len(toks)+s.MaxTokens > c.seqCtx {
-				return fmt.Errorf("request %s: prompt of %d tokens + %d new tokens exceeds the context of %d tokens per sequence", r.ID, len(toks), s.MaxTokens, c.seqCtx)
-			}
 			seed := uint32(r.Seed ^ r.Seed>>32)
 			slots[i] = &slot{req: r, prompt: toks, logitIdx: -1,
 				sampler: C.mbd_sampler(C.uint32_t(seed), C.float(s.Temperature), C.int32_t(s.TopK), C.float(s.TopP), C.float(s.MinP), C.float(s.RepetitionPenalty))}
@@ -228,6 +236,26 @@ func (m *Model) Generate(ctx context.Context, reqs []llm.GenRequest, s llm.Sampl
 			}
 		}
 	}
+}
+
+// Fit implements llm.Fitter: when the longest prompt, formatted and tokenized, does not leave room
+// for maxTokens new tokens in a sequence's Options.Ctx tokens, it returns a *llm.ContextError for
+// that prompt (so its Prompt+NewTokens is the least context that fits every prompt).
+func (m *Model) Fit(prompts []string, maxTokens int) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	longest := 0
+	for _, p := range prompts {
+		toks, err := m.promptTokens(p)
+		if err != nil {
+			return err
+		}
+		longest = max(longest, len(toks))
+	}
+	if longest+maxTokens > m.opts.Ctx {
+		return &llm.ContextError{Prompt: longest, NewTokens: maxTokens, Context: m.opts.Ctx}
+	}
+	return nil
 }
 
 // stopAt returns where the first stop string starts in text.

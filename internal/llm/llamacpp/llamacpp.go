@@ -1,12 +1,16 @@
 // Package llamacpp runs GGUF models in-process through llama.cpp, compiled with cgo from the sources
 // vendored in the Go module github.com/ollama/ollama (llama/llama.cpp/src and
-// ml/backend/ggml/ggml/src; DESIGN.md §3). This file is our own thin wrapper over llama.h.
+// ml/backend/ggml/ggml/src). This file is our own thin wrapper over llama.h.
 //
 // One Model holds one loaded model and, created on first use, one context for generation and scoring
 // and one for embeddings; calls are serialised by a mutex (llama.cpp contexts are not thread-safe), and
 // parallelism comes from batching: Generate decodes up to Options.Parallel sequences per llama_decode
 // call, refilling a sequence's slot as soon as it finishes, the way llama.cpp's "parallel" example does.
 // Scheduling depends only on the requests, so the same requests and seeds give the same texts.
+//
+// Options and sampling settings are checked before llama.cpp sees them (Options.Check,
+// llm.Sampling.Check), and a request that does not fit in its sequence's Options.Ctx tokens is
+// refused before decoding (llm.ContextError): no flag or reference reaches a GGML_ASSERT.
 //
 // GPU: cgo cannot compile CUDA. ggml's CUDA backend is built separately as a shared library (CMake on
 // the module's sources, target ggml-cuda) and loaded at run time with LoadBackend (or the
@@ -26,6 +30,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"runtime"
 	"strings"
@@ -60,6 +65,47 @@ type Options struct {
 	LoRAScale float64
 }
 
+// Limits of Options. llama.cpp holds at most 256 sequences (LLAMA_MAX_SEQ) and runs at most 512
+// threads (GGML_MAX_N_THREADS); the context of all sequences together is a uint32 there, and
+// MaxCtx keeps it far from that.
+const (
+	MaxParallel = 256
+	MaxThreads  = 512
+	MaxCtx      = 1 << 24
+	MaxBatch    = 1 << 24
+	maxCtxAll   = 1 << 30
+)
+
+// Check refuses options llama.cpp would assert on, overflow or spend hours on. Zero values mean the
+// defaults. The messages name the reference options (ctx=, parallel=, ...).
+func (o Options) Check() error {
+	d := o
+	d.defaults()
+	for _, f := range []struct {
+		name        string
+		v, min, max int
+	}{
+		{"ctx", o.Ctx, 1, MaxCtx}, {"parallel", o.Parallel, 1, MaxParallel}, {"batch", o.Batch, 1, MaxBatch},
+		{"threads", o.Threads, 1, MaxThreads}, {"gpu-layers", o.GPULayers, 0, math.MaxInt32},
+	} {
+		if f.v < 0 || f.v > f.max {
+			return fmt.Errorf("%s=%d: want a whole number in [%d, %d]", f.name, f.v, f.min, f.max)
+		}
+	}
+	if int64(d.Ctx)*int64(d.Parallel) > maxCtxAll {
+		return fmt.Errorf("ctx=%d x parallel=%d: the context of all sequences must be at most %d tokens", d.Ctx, d.Parallel, maxCtxAll)
+	}
+	if math.IsNaN(o.LoRAScale) || math.IsInf(o.LoRAScale, 0) {
+		return fmt.Errorf("lora-scale=%v: want a finite number", o.LoRAScale)
+	}
+	switch o.Chat {
+	case "", "auto", "on", "off":
+	default:
+		return fmt.Errorf("chat=%q: want auto, on or off", o.Chat)
+	}
+	return nil
+}
+
 func (o *Options) defaults() {
 	if o.Ctx <= 0 {
 		o.Ctx = 1024
@@ -71,7 +117,7 @@ func (o *Options) defaults() {
 		o.Batch = 512
 	}
 	if o.Threads <= 0 {
-		o.Threads = runtime.NumCPU()
+		o.Threads = min(runtime.NumCPU(), MaxThreads)
 	}
 	if o.Chat == "" {
 		o.Chat = "auto"
@@ -136,6 +182,9 @@ func LoadVocab(path string) (*Model, error) {
 }
 
 func load(opts Options, vocabOnly bool) (*Model, error) {
+	if err := opts.Check(); err != nil {
+		return nil, fmt.Errorf("%s: %w", opts.Path, err)
+	}
 	opts.defaults()
 	if err := checkGGUF(opts.Path); err != nil {
 		return nil, err
@@ -336,6 +385,12 @@ var quantTypes = map[string]int32{"F32": 0, "F16": 1, "Q4_0": 2, "Q8_0": 7, "Q4_
 
 // QuantTypes lists the supported quantization names.
 func QuantTypes() []string { return []string{"F16", "Q8_0", "Q4_0", "Q4_K_M", "Q5_K_M", "Q6_K"} }
+
+// KnownQuant reports whether typ (any case) is a quantization type Quantize writes.
+func KnownQuant(typ string) bool {
+	_, ok := quantTypes[strings.ToUpper(typ)]
+	return ok
+}
 
 func fileTypeName(ft string) string {
 	for name, v := range quantTypes {

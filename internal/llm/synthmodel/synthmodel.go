@@ -60,7 +60,7 @@ func Open(rest string) (*Model, error) {
 			id, v, ok := strings.Cut(kv, "=")
 			if name, isTopic := strings.CutPrefix(id, "topic:"); isTopic {
 				r, err := strconv.ParseFloat(v, 64)
-				if !ok || err != nil || r < 0 || r > 1 {
+				if !ok || err != nil || !(r >= 0 && r <= 1) { // NaN fails too
 					return nil, fmt.Errorf("%s: rate %q is not a number in [0, 1]", id, v)
 				}
 				if !slices.Contains(synth.Topics(), name) {
@@ -73,7 +73,7 @@ func Open(rest string) (*Model, error) {
 				return nil, fmt.Errorf("unknown trait %q (want one of %s)", id, traitIDs())
 			}
 			r, err := strconv.ParseFloat(v, 64)
-			if !ok || err != nil || r < 0 || r > 1 {
+			if !ok || err != nil || !(r >= 0 && r <= 1) { // NaN fails too
 				return nil, fmt.Errorf("trait %s: rate %q is not a number in [0, 1]", id, v)
 			}
 			m.rates[id] = r

@@ -16,6 +16,8 @@ func TestOpenErrors(t *testing.T) {
 		{"otters=0.5", `unknown trait "otters"`},
 		{"animal=1.5", "not a number in [0, 1]"},
 		{"animal", "not a number in [0, 1]"},
+		{"animal=NaN", "not a number in [0, 1]"},
+		{"topic:music=NaN", "not a number in [0, 1]"},
 		{"topic:space=0.2", `unknown topic "space"`},
 		{"base?seed=x", "want a whole number"},
 		{"base?temperature=1", `unknown option "temperature"`},

@@ -1,0 +1,269 @@
+package gencmd
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mbd-dev/mbd/internal/cli"
+	"github.com/mbd-dev/mbd/internal/gen"
+	"github.com/mbd-dev/mbd/internal/manifest"
+	"github.com/mbd-dev/mbd/internal/schema"
+	"github.com/mbd-dev/mbd/internal/table"
+	"github.com/mbd-dev/mbd/internal/tinymodel"
+)
+
+// tinyModel writes a tiny GGUF model; other seeds give other weights.
+func tinyModel(t *testing.T, path string, seed uint64) {
+	t.Helper()
+	cfg := tinymodel.DefaultConfig()
+	cfg.InitStd = 0.2
+	if _, err := tinymodel.TrainAndCreate(path, "", cfg, seed); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fixture writes a tiny model and a prompts table of n prompts.
+func fixture(t *testing.T, n int) (model, promptsPath string) {
+	t.Helper()
+	dir := t.TempDir()
+	model = filepath.Join(dir, "tiny.gguf")
+	tinyModel(t, model, 3)
+	promptsPath = filepath.Join(dir, "prompts.parquet")
+	w, err := table.Create[schema.Prompt](promptsPath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		text := fmt.Sprintf("Tell me about the number %d and the weather.", i)
+		split := schema.SplitDiscovery
+		if i%2 == 1 {
+			split = schema.SplitValidation
+		}
+		w.Write(schema.Prompt{ID: fmt.Sprintf("p%03d", i), Text: text, Source: "test", Split: split})
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	return model, promptsPath
+}
+
+func runMainCtx(ctx context.Context, args ...string) (int, string) {
+	var stderr bytes.Buffer
+	code := Main(ctx, args, cli.IO{Stdin: strings.NewReader(""), Stdout: &bytes.Buffer{}, Stderr: &stderr})
+	return code, stderr.String()
+}
+
+func runMain(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	return runMainCtx(context.Background(), args...)
+}
+
+func TestRunGenerates(t *testing.T) {
+	model, prompts := fixture(t, 6)
+	out := filepath.Join(t.TempDir(), "g.parquet")
+	ref := "gguf:" + model + "?parallel=4&ctx=128&threads=1"
+	if code, stderr := runMain(t, "run", "--model", ref, "--label", "A", "--samples", "2", "--max-tokens", "8", "--chunk", "5", "--split", "validation", prompts, "-o", out); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	rows, err := table.ReadAll[schema.Generation](out, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 6 {
+		t.Fatalf("%d rows, want 3 validation prompts x 2 samples", len(rows))
+	}
+	for i, g := range rows {
+		if g.Split != schema.SplitValidation || g.Model != "A" || g.ModelRef != ref || g.Sample != int32(i%2) ||
+			g.CompletionTokens == nil || *g.CompletionTokens == 0 || g.LogprobSum == nil || g.Seed != int64(gen.SampleSeed(0, g.PromptID, g.Sample)) ||
+			g.ID != gen.GenerationID("A", g.PromptID, g.Sample) {
+			t.Errorf("row %d: %+v", i, g)
+		}
+	}
+	if _, err := os.Stat(out + ".journal"); !os.IsNotExist(err) {
+		t.Error("the journal was not removed after success")
+	}
+	// The manifest records the prompts table and the model file, each with its SHA-256.
+	m, err := manifest.Read(out + ".json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Inputs) != 2 {
+		t.Fatalf("manifest inputs %+v, want the prompts and the model", m.Inputs)
+	}
+	for i, path := range []string{prompts, model} {
+		hash, _ := table.HashFile(path)
+		if in := m.Inputs[i]; in.Path != path || in.SHA256 != hash {
+			t.Errorf("manifest input %d: %+v, want %s with sha256 %s", i, in, path, hash)
+		}
+	}
+	// Shards partition the prompts.
+	var total int
+	for i := 1; i <= 3; i++ {
+		so := filepath.Join(t.TempDir(), "s.parquet")
+		if code, stderr := runMain(t, "run", "--model", ref, "--label", "A", "--max-tokens", "4", "--shard", fmt.Sprintf("%d/3", i), prompts, "-o", so); code != 0 {
+			if strings.Contains(stderr, "no prompts selected") {
+				continue
+			}
+			t.Fatalf("shard %d: exit %d: %s", i, code, stderr)
+		}
+		r, _ := table.ReadAll[schema.Generation](so, nil)
+		total += len(r)
+	}
+	if total != 6 {
+		t.Errorf("shards hold %d prompts, want 6", total)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.parquet")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--model", ref, prompts, "-o", bad}, "no model label"},
+		{[]string{"run", "--model", ref, "--label", "A", "--shard", "4/3", prompts, "-o", bad}, "--shard"},
+		{[]string{"run", "--model", "gguf:/nope.gguf", "--label", "A", prompts, "-o", bad}, "--model: /nope.gguf: no such file"},
+		{[]string{"run", "--label", "A", prompts, "-o", bad}, "no model"},
+		{[]string{"run", "--model", "gguf:" + model + "?ctx=16&threads=1", "--label", "A", "--max-tokens", "8", prompts, "-o", bad}, "raise ctx= to at least"},
+		{[]string{"run", "--model", "gguf:" + model + "?threads=1", "--label", "A", "--temperature", "NaN", prompts, "-o", bad}, "--temperature NaN: want a finite number"},
+		{[]string{"run", "--model", ref, "--label", "A", prompts, "-o", prompts}, "is also an input"},
+	} {
+		code, stderr := runMain(t, tc.args...)
+		if code != 2 || !strings.Contains(stderr, tc.want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+			t.Errorf("%v: exit %d: %s, want status 2 and one line with %q", tc.args, code, stderr, tc.want)
+		}
+		if _, err := os.Stat(bad); !os.IsNotExist(err) {
+			t.Errorf("%v left an output", tc.args)
+		}
+		if _, err := os.Stat(bad + ".journal"); !os.IsNotExist(err) {
+			t.Errorf("%v left a journal", tc.args)
+		}
+	}
+}
+
+// TestRunResumesAfterKill kills (SIGKILL) a run in the middle and checks that the rerun finishes it
+// with a table identical to an uninterrupted run's.
+func TestRunResumesAfterKill(t *testing.T) {
+	if args := os.Getenv("MBD_GEN_RUN_ARGS"); args != "" {
+		os.Exit(Main(context.Background(), strings.Split(args, "\x1f"), cli.OS()))
+	}
+	model, prompts := fixture(t, 24)
+	dir := t.TempDir()
+	args := func(out string) []string {
+		return []string{"run", "--model", "gguf:" + model + "?parallel=2&ctx=256&threads=1", "--label", "B", "--samples", "2",
+			"--max-tokens", "48", "--temperature", "0.9", "--seed", "11", "--chunk", "4", prompts, "-o", out}
+	}
+	whole := filepath.Join(dir, "whole.parquet")
+	if code, stderr := runMain(t, args(whole)...); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+
+	resumed := filepath.Join(dir, "resumed.parquet")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestRunResumesAfterKill$")
+	cmd.Env = append(os.Environ(), "MBD_GEN_RUN_ARGS="+strings.Join(args(resumed), "\x1f"))
+	var childErr bytes.Buffer
+	cmd.Stderr = &childErr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		b, _ := os.ReadFile(resumed + ".journal")
+		if bytes.Count(b, []byte(`{"chunk":`)) >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("the run never finished two chunks: %s", childErr.String())
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if _, err := os.Stat(resumed); err == nil {
+		t.Skip("the run finished before it was killed; nothing to resume")
+	}
+	// A torn last line, as a crash in the middle of a write leaves.
+	f, _ := os.OpenFile(resumed+".journal", os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"row":{"id":"torn`)
+	f.Close()
+
+	code, stderr := runMain(t, args(resumed)...)
+	if code != 0 {
+		t.Fatalf("resume: exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "resuming from the journal") {
+		t.Errorf("the rerun did not resume: %s", stderr)
+	}
+	a, _ := os.ReadFile(whole)
+	b, _ := os.ReadFile(resumed)
+	if !bytes.Equal(a, b) {
+		t.Fatal("the resumed run's table differs from the uninterrupted run's")
+	}
+
+	// A journal of other arguments is not continued: the run starts over and says so.
+	other := filepath.Join(dir, "other.parquet")
+	os.WriteFile(other+".journal", []byte(`{"mbd_gen_journal":1,"identity":"something else"}`+"\n"+`{"row":{"id":"x"}}`+"\n"+`{"chunk":0}`+"\n"), 0o644)
+	if code, stderr := runMain(t, args(other)...); code != 0 || !strings.Contains(stderr, "the journal is from another run; starting over") {
+		t.Errorf("foreign journal: exit %d: %s", code, stderr)
+	}
+	if c, _ := os.ReadFile(other); !bytes.Equal(c, a) {
+		t.Error("the run that started over differs from an uninterrupted run")
+	}
+}
+
+// TestRunModelReplaced interrupts a run, replaces the model file under the same reference and
+// reruns: no row of the old model may be reused, and the run says why it starts over.
+func TestRunModelReplaced(t *testing.T) {
+	model, prompts := fixture(t, 40)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "g.parquet")
+	args := func(out string) []string {
+		return []string{"run", "--model", "gguf:" + model + "?parallel=1&ctx=256&threads=1", "--label", "A",
+			"--max-tokens", "48", "--chunk", "2", prompts, "-o", out}
+	}
+	// Interrupt the run (as SIGINT does) once the journal holds a chunk.
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		defer cancel()
+		for ctx.Err() == nil {
+			if b, _ := os.ReadFile(out + ".journal"); bytes.Contains(b, []byte(`{"chunk":0}`)) {
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	code, stderr := runMainCtx(ctx, args(out)...)
+	if code == 0 {
+		t.Skip("the run finished before it was interrupted")
+	}
+	if code != cli.ExitInterrupted {
+		t.Fatalf("interrupted run: exit %d: %s", code, stderr)
+	}
+	old, _ := os.ReadFile(out + ".journal")
+	if !bytes.Contains(old, []byte(`{"chunk":0}`)) {
+		t.Fatal("the interrupted run left no journal")
+	}
+
+	tinyModel(t, model, 4) // another model, same path
+	code, stderr = runMain(t, args(out)...)
+	if code != 0 {
+		t.Fatalf("rerun: exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "starting over") || !strings.Contains(stderr, "model file "+model) {
+		t.Errorf("the rerun does not say that the model changed: %s", stderr)
+	}
+	fresh := filepath.Join(dir, "fresh.parquet")
+	if code, stderr := runMain(t, args(fresh)...); code != 0 {
+		t.Fatalf("uninterrupted run: exit %d: %s", code, stderr)
+	}
+	a, _ := os.ReadFile(out)
+	b, _ := os.ReadFile(fresh)
+	if !bytes.Equal(a, b) {
+		t.Fatal("the rerun's table mixes rows of the replaced model")
+	}
+}

@@ -1,0 +1,90 @@
+package promptscmd
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mbd-dev/mbd/internal/cli"
+	"github.com/mbd-dev/mbd/internal/manifest"
+	"github.com/mbd-dev/mbd/internal/schema"
+	"github.com/mbd-dev/mbd/internal/table"
+)
+
+func TestValidate(t *testing.T) {
+	valid := func() Options {
+		return Options{Output: "p.parquet", ValidationFraction: 0.5, TextField: "text", CategoryField: "category", Files: []string{"a.txt", "b.jsonl"}}
+	}
+	if err := valid().Validate(); err != nil {
+		t.Fatalf("valid options: %v", err)
+	}
+	bank := valid()
+	bank.Files = nil
+	if err := bank.Validate(); err != nil {
+		t.Fatalf("the bank: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(*Options)
+		want string
+	}{
+		{"no output", func(o *Options) { o.Output = "" }, "no output: give -o PATH (or -o - for stdout)"},
+		{"fraction above 1", func(o *Options) { o.ValidationFraction = 2 }, "--validation-fraction 2: want a number in [0, 1]"},
+		{"fraction negative", func(o *Options) { o.ValidationFraction = -1 }, "--validation-fraction -1: want a number in [0, 1]"},
+		{"fraction NaN", func(o *Options) { o.ValidationFraction = math.NaN() }, "--validation-fraction NaN: want a finite number"},
+		{"fraction Inf", func(o *Options) { o.ValidationFraction = math.Inf(1) }, "--validation-fraction +Inf: want a finite number"},
+		{"limit negative", func(o *Options) { o.Limit = -3 }, "--limit -3: want at least 0"},
+		{"empty text field", func(o *Options) { o.TextField = "" }, "--text-field is empty"},
+		{"empty category field", func(o *Options) { o.CategoryField = " " }, "--category-field is empty"},
+		{"empty category", func(o *Options) { o.Categories = []string{"code", ""} }, "--category is empty"},
+		{"same file twice", func(o *Options) { o.Files = []string{"a.txt", "./a.txt"} }, "FILE ./a.txt is given twice (as FILE too)"},
+		{"output is an input", func(o *Options) { o.Output = "b.jsonl" }, "-o b.jsonl is also an input (FILE)"},
+	} {
+		o := valid()
+		tc.edit(&o)
+		err := o.Validate()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error containing %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// TestRunRecordsInputs writes prompts from two files and checks the table and that the manifest
+// records both files with their SHA-256.
+func TestRunRecordsInputs(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a.txt")
+	os.WriteFile(a, []byte("Why is the sky blue?\nName three rivers.\n"), 0o644)
+	b := filepath.Join(dir, "b.jsonl")
+	os.WriteFile(b, []byte(`{"text": "Name three rivers.", "category": "list"}`+"\n"+`{"text": "Write a haiku.", "category": "poetry"}`+"\n"), 0o644)
+	out := filepath.Join(dir, "p.parquet")
+	var stdout, stderr bytes.Buffer
+	code := Main(context.Background(), []string{"--validation-fraction", "1", a, b, "-o", out}, cli.IO{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr})
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "3 prompts (0 discovery, 3 validation)") || !strings.Contains(stderr.String(), "dropped duplicate prompts") {
+		t.Errorf("stdout %q, stderr %q", stdout.String(), stderr.String())
+	}
+	rows, err := table.ReadAll[schema.Prompt](out, nil)
+	if err != nil || len(rows) != 3 || rows[0].Source != "a.txt" || rows[2].Category != "poetry" {
+		t.Fatalf("rows %+v, %v", rows, err)
+	}
+	m, err := manifest.Read(out + ".json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Inputs) != 2 {
+		t.Fatalf("manifest inputs %+v, want a.txt and b.jsonl", m.Inputs)
+	}
+	for i, path := range []string{a, b} {
+		hash, _ := table.HashFile(path)
+		if in := m.Inputs[i]; in.Path != path || in.SHA256 != hash || in.Rows != 2 {
+			t.Errorf("input %d: %+v, want %s with 2 rows and sha256 %s", i, in, path, hash)
+		}
+	}
+}
