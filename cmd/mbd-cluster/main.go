@@ -6,7 +6,7 @@ import (
 	"os"
 
 	"github.com/mbd-dev/mbd/internal/cli"
-	"github.com/mbd-dev/mbd/internal/clustercmd"
+	"github.com/mbd-dev/mbd/internal/cmd/clustercmd"
 )
 
 func main() {

@@ -6,7 +6,7 @@ import (
 	"os"
 
 	"github.com/mbd-dev/mbd/internal/cli"
-	"github.com/mbd-dev/mbd/internal/embedcmd"
+	"github.com/mbd-dev/mbd/internal/cmd/embedcmd"
 )
 
 func main() {

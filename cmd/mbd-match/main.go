@@ -6,9 +6,9 @@ import (
 	"os"
 
 	"github.com/mbd-dev/mbd/internal/cli"
-	"github.com/mbd-dev/mbd/internal/match"
+	"github.com/mbd-dev/mbd/internal/cmd/matchcmd"
 )
 
 func main() {
-	os.Exit(match.Main(context.Background(), os.Args[1:], cli.OS()))
+	os.Exit(matchcmd.Main(context.Background(), os.Args[1:], cli.OS()))
 }

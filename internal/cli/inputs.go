@@ -10,24 +10,41 @@ import (
 // ReadTable reads a whole input table (path "-" is standard input) and records it in the run's
 // manifest: path, schema, rows and the SHA-256 of its bytes.
 func ReadTable[T schema.Row](env *Env, path string) ([]T, error) {
-	r, err := table.Open[T](path, env.Stdin)
+	var rows []T
+	err := EachRow(env, path, func(row T) error {
+		rows = append(rows, row)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
+	return rows, nil
+}
+
+// EachRow streams an input table's rows to fn, then records the table in the manifest as ReadTable
+// does. Use it where a tool keeps a few columns of a large table.
+func EachRow[T schema.Row](env *Env, path string, fn func(T) error) error {
+	r, err := table.Open[T](path, env.Stdin)
+	if err != nil {
+		return err
+	}
 	defer r.Close()
-	var rows []T
+	var n int64
 	for row, err := range r.All() {
 		if err != nil {
-			return nil, err
+			return err
 		}
-		rows = append(rows, row)
+		if err := fn(row); err != nil {
+			return err
+		}
+		n++
 	}
 	hash, err := r.Hash()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	env.Manifest.Input(path, r.Table().ID(), int64(len(rows)), hash)
-	return rows, nil
+	env.Manifest.Input(path, r.Table().ID(), n, hash)
+	return nil
 }
 
 // RecordFile records a non-table input (a model, a text file) in the run's manifest with the

@@ -303,6 +303,15 @@ func TestLouvainRecoversBlobs(t *testing.T) {
 	}
 }
 
+func TestLouvainRefusesBadResolution(t *testing.T) {
+	data := [][]float32{{1, 0}, {0, 1}, {0.6, 0.8}}
+	for _, res := range []float64{math.NaN(), math.Inf(1), math.Inf(-1), -1} {
+		if _, err := Louvain(data, GraphOptions{Neighbours: 2, Resolution: res}); err == nil {
+			t.Errorf("resolution %v: no error", res)
+		}
+	}
+}
+
 func TestLouvainNonConvex(t *testing.T) {
 	// Two concentric rings (a non-convex shape k-means splits badly),
 	// lifted onto the sphere: (x, y, h) normalised with h = 1.

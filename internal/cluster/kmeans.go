@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+
+	"github.com/mbd-dev/mbd/internal/vec"
 )
 
 // Options configures KMeans. Zero values select the documented defaults.
@@ -392,18 +394,8 @@ func (m *km) update(cent []float32, assign []int, dist []float64, sums []float64
 	})
 	var empty []int
 	for c := range k {
-		row := sums[c*d : (c+1)*d]
-		var s float64
-		for _, v := range row {
-			s += v * v
-		}
-		if counts[c] == 0 || s == 0 {
+		if counts[c] == 0 || !vec.UnitInto(cent[c*d:(c+1)*d], sums[c*d:(c+1)*d]) {
 			empty = append(empty, c)
-			continue
-		}
-		inv := 1 / math.Sqrt(s)
-		for t, v := range row {
-			cent[c*d+t] = float32(v * inv)
 		}
 	}
 	m.reseed(cent, empty, dist)
@@ -512,20 +504,8 @@ func (m *km) miniBatch(rng *rand.Rand) ([]float32, int) {
 			touched[c] = true
 		}
 		for c, ok := range touched {
-			if !ok {
-				continue
-			}
-			row := mean[c*d : (c+1)*d]
-			var s float64
-			for _, v := range row {
-				s += v * v
-			}
-			if s == 0 {
-				continue
-			}
-			inv := 1 / math.Sqrt(s)
-			for t, v := range row {
-				cent[c*d+t] = float32(v * inv)
+			if ok {
+				vec.UnitInto(cent[c*d:(c+1)*d], mean[c*d:(c+1)*d])
 			}
 		}
 		if math.IsNaN(ewa) {

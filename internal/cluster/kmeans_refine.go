@@ -1,6 +1,10 @@
 package cluster
 
-import "math"
+import (
+	"math"
+
+	"github.com/mbd-dev/mbd/internal/vec"
+)
 
 // Lloyd iterations stop in a local optimum; on data with many well-separated
 // groups a typical one has a centroid shared by two groups while another
@@ -170,17 +174,8 @@ func (m *km) split2(idx []int, dist []float64, out []float32) float64 {
 			cnt[side[i]]++
 		}
 		for h := range 2 {
-			row := sums[h*d : (h+1)*d]
-			var ss float64
-			for _, v := range row {
-				ss += v * v
-			}
-			if cnt[h] == 0 || ss == 0 {
+			if cnt[h] == 0 || !vec.UnitInto(cent[h*d:(h+1)*d], sums[h*d:(h+1)*d]) {
 				return 0
-			}
-			inv := 1 / math.Sqrt(ss)
-			for t, v := range row {
-				cent[h*d+t] = float32(v * inv)
 			}
 		}
 	}

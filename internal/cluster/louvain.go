@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sort"
 
@@ -48,8 +49,8 @@ func Louvain(data [][]float32, opt GraphOptions) (*GraphResult, error) {
 	if opt.Resolution == 0 {
 		opt.Resolution = 1
 	}
-	if opt.Resolution < 0 {
-		return nil, fmt.Errorf("cluster: negative resolution %v", opt.Resolution)
+	if !(opt.Resolution > 0) || math.IsInf(opt.Resolution, 0) {
+		return nil, fmt.Errorf("cluster: resolution %v: want a finite number > 0", opt.Resolution)
 	}
 	n := len(data)
 	res := &GraphResult{Assign: make([]int, n)}

@@ -10,11 +10,11 @@ import (
 	"testing"
 
 	"github.com/mbd-dev/mbd/internal/cli"
+	"github.com/mbd-dev/mbd/internal/cmd/gencmd"
 	"github.com/mbd-dev/mbd/internal/cmd/hypocmd"
+	"github.com/mbd-dev/mbd/internal/cmd/synthcmd"
 	"github.com/mbd-dev/mbd/internal/cmd/validatecmd"
-	"github.com/mbd-dev/mbd/internal/gen"
 	"github.com/mbd-dev/mbd/internal/schema"
-	"github.com/mbd-dev/mbd/internal/synthcmd"
 	"github.com/mbd-dev/mbd/internal/table"
 )
 
@@ -44,8 +44,8 @@ func TestAACalibration(t *testing.T) {
 		s := func(k int) string { return fmt.Sprintf("synth:base?seed=%d", 1000+10*r+k) }
 		a, b := filepath.Join(dir, "a.parquet"), filepath.Join(dir, "b.parquet")
 		h, v := filepath.Join(dir, "h.parquet"), filepath.Join(dir, "v.parquet")
-		call(gen.Main, "run", "--split", "discovery", "--model", s(1), "--label", "A", p, "-o", a)
-		call(gen.Main, "run", "--split", "discovery", "--model", s(2), "--label", "B", p, "-o", b)
+		call(gencmd.Main, "run", "--split", "discovery", "--model", s(1), "--label", "A", p, "-o", a)
+		call(gencmd.Main, "run", "--split", "discovery", "--model", s(2), "--label", "B", p, "-o", b)
 		// A low --min-z makes the describer propose noise, so that validation is exercised.
 		call(hypocmd.Main, "--min-z", "2", a, b, "-o", h)
 		call(validatecmd.Main, "--hypotheses", h, "--prompts", p, "--model-a", s(3), "--model-b", s(4), "-o", v, "--alpha", fmt.Sprint(alpha))

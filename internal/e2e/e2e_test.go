@@ -13,21 +13,22 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/mbd-dev/mbd/internal/cli"
-	"github.com/mbd-dev/mbd/internal/clustercmd"
+	"github.com/mbd-dev/mbd/internal/cmd/clustercmd"
+	"github.com/mbd-dev/mbd/internal/cmd/embedcmd"
+	"github.com/mbd-dev/mbd/internal/cmd/finetunecmd"
+	"github.com/mbd-dev/mbd/internal/cmd/gencmd"
 	"github.com/mbd-dev/mbd/internal/cmd/hypocmd"
+	"github.com/mbd-dev/mbd/internal/cmd/matchcmd"
+	"github.com/mbd-dev/mbd/internal/cmd/modelcmd"
+	"github.com/mbd-dev/mbd/internal/cmd/promptscmd"
+	"github.com/mbd-dev/mbd/internal/cmd/reportcmd"
+	"github.com/mbd-dev/mbd/internal/cmd/synthcmd"
+	"github.com/mbd-dev/mbd/internal/cmd/tablecmd"
 	"github.com/mbd-dev/mbd/internal/cmd/truthcmd"
 	"github.com/mbd-dev/mbd/internal/cmd/validatecmd"
-	"github.com/mbd-dev/mbd/internal/embedcmd"
-	"github.com/mbd-dev/mbd/internal/gen"
 	"github.com/mbd-dev/mbd/internal/manifest"
-	"github.com/mbd-dev/mbd/internal/match"
-	"github.com/mbd-dev/mbd/internal/modeltool"
-	"github.com/mbd-dev/mbd/internal/prompts"
-	"github.com/mbd-dev/mbd/internal/report"
 	"github.com/mbd-dev/mbd/internal/roles/rolestest"
-	"github.com/mbd-dev/mbd/internal/synthcmd"
 	"github.com/mbd-dev/mbd/internal/table"
-	"github.com/mbd-dev/mbd/internal/tablecmd"
 )
 
 func tool(main func(context.Context, []string, cli.IO) int) func() int {
@@ -36,18 +37,19 @@ func tool(main func(context.Context, []string, cli.IO) int) func() int {
 
 func TestMain(m *testing.M) {
 	os.Exit(testscript.RunMain(m, map[string]func() int{
-		"mbd-prompts":  tool(prompts.Main),
-		"mbd-gen":      tool(gen.Main),
+		"mbd-prompts":  tool(promptscmd.Main),
+		"mbd-gen":      tool(gencmd.Main),
 		"mbd-table":    tool(tablecmd.Main),
-		"mbd-model":    tool(modeltool.Main),
+		"mbd-model":    tool(modelcmd.Main),
+		"mbd-finetune": tool(finetunecmd.Main),
 		"mbd-synth":    tool(synthcmd.Main),
 		"mbd-embed":    tool(embedcmd.Main),
 		"mbd-cluster":  tool(clustercmd.Main),
-		"mbd-match":    tool(match.Main),
+		"mbd-match":    tool(matchcmd.Main),
 		"mbd-hypo":     tool(hypocmd.Main),
 		"mbd-validate": tool(validatecmd.Main),
 		"mbd-truth":    tool(truthcmd.Main),
-		"mbd-report":   tool(report.Main),
+		"mbd-report":   tool(reportcmd.Main),
 	}))
 }
 

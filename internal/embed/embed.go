@@ -57,6 +57,8 @@ import (
 	"context"
 	"io"
 	"math"
+
+	"github.com/mbd-dev/mbd/internal/vec"
 )
 
 // Embedder turns texts into L2-normalised vectors, one per text, in order.
@@ -82,19 +84,18 @@ func Close(e Embedder) error {
 	return nil
 }
 
-// normalise scales v to unit length in place, accumulating in float64; it reports false for a
-// zero or non-finite vector (left as is).
+// normalise scales v to unit length in place; it reports false for a zero or non-finite vector
+// (left as is).
 func normalise(v []float32) bool {
-	var s float64
+	nonzero := false
 	for _, x := range v {
-		s += float64(x) * float64(x)
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return false
+		}
+		nonzero = nonzero || x != 0
 	}
-	if s == 0 || math.IsInf(s, 0) || math.IsNaN(s) {
-		return false
+	if nonzero {
+		vec.Normalize(v)
 	}
-	inv := 1 / math.Sqrt(s)
-	for i, x := range v {
-		v[i] = float32(float64(x) * inv)
-	}
-	return true
+	return nonzero
 }

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/mbd-dev/mbd/internal/vec"
 )
 
 // LSAOptions are builtin:lsa's settings.
@@ -281,18 +283,7 @@ func (f *LSAFit) Transform(texts []string) [][]float32 {
 				acc[q] += w * c[q]
 			}
 		}
-		var ss float64
-		for _, x := range acc {
-			ss += x * x
-		}
-		v := make([]float32, d)
-		if ss > 0 {
-			inv := 1 / math.Sqrt(ss)
-			for q, x := range acc {
-				v[q] = float32(x * inv)
-			}
-		}
-		out[i] = v
+		out[i] = vec.Unit(acc)
 	}
 	return out
 }

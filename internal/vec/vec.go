@@ -9,18 +9,26 @@ import "math"
 // float64 so that long float32 vectors keep their precision.
 func Unit(v []float64) []float32 {
 	out := make([]float32, len(v))
+	UnitInto(out, v)
+	return out
+}
+
+// UnitInto writes v scaled to unit L2 norm into dst (of v's length) and reports whether v is
+// non-zero; for a zero vector dst is left as it is. It allocates nothing, for loops that
+// renormalise sums into a buffer (k-means centroids).
+func UnitInto(dst []float32, v []float64) bool {
 	var ss float64
 	for _, x := range v {
 		ss += x * x
 	}
 	if ss == 0 {
-		return out
+		return false
 	}
 	inv := 1 / math.Sqrt(ss)
 	for i, x := range v {
-		out[i] = float32(x * inv)
+		dst[i] = float32(x * inv)
 	}
-	return out
+	return true
 }
 
 // Normalize scales v in place to unit L2 norm; a zero vector stays zero.

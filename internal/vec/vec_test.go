@@ -37,6 +37,23 @@ func TestUnit(t *testing.T) {
 	}
 }
 
+func TestUnitInto(t *testing.T) {
+	for _, tc := range []struct {
+		in   []float64
+		want []float32
+		ok   bool
+	}{
+		{[]float64{3, 4}, []float32{0.6, 0.8}, true},
+		{[]float64{0, 0}, []float32{7, 7}, false}, // left as it was
+		{[]float64{0, -5}, []float32{0, -1}, true},
+	} {
+		dst := []float32{7, 7}
+		if ok := UnitInto(dst, tc.in); ok != tc.ok || math.Abs(float64(dst[0]-tc.want[0])) > 1e-7 || math.Abs(float64(dst[1]-tc.want[1])) > 1e-7 {
+			t.Errorf("UnitInto(%v) = %v, %v; want %v, %v", tc.in, dst, ok, tc.want, tc.ok)
+		}
+	}
+}
+
 func TestCosine(t *testing.T) {
 	for _, tc := range []struct {
 		x, y []float32

@@ -1,0 +1,143 @@
+package embedcmd
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mbd-dev/mbd/internal/cli"
+	"github.com/mbd-dev/mbd/internal/manifest"
+	"github.com/mbd-dev/mbd/internal/schema"
+	"github.com/mbd-dev/mbd/internal/table"
+)
+
+func valid() Options {
+	return Options{Output: "emb.parquet", Embedder: "builtin:lsa", Text: "completion", Generations: []string{"a.parquet", "b.parquet"}}
+}
+
+func TestValidate(t *testing.T) {
+	if err := valid().Validate(); err != nil {
+		t.Fatalf("valid options: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(*Options)
+		want string
+	}{
+		{"no output", func(o *Options) { o.Output = "" }, "no output: give -o PATH"},
+		{"no generations", func(o *Options) { o.Generations = nil }, "want one or more GENERATIONS tables"},
+		{"text", func(o *Options) { o.Text = "everything" }, `--text "everything": want completion or prompt+completion`},
+		{"no embedder", func(o *Options) { o.Embedder = "" }, "--embedder"},
+		{"shard 3/2", func(o *Options) { o.Shard = "3/2" }, `--shard "3/2": want i/N`},
+		{"shard 0/2", func(o *Options) { o.Shard = "0/2" }, `--shard "0/2": want i/N`},
+		{"generations twice", func(o *Options) { o.Generations = []string{"a.parquet", "b.parquet", "a.parquet"} }, "GENERATIONS a.parquet is given twice"},
+		{"stdin twice", func(o *Options) { o.Generations = []string{"-", "-"} }, "GENERATIONS - is given twice"},
+		{"output is an input", func(o *Options) { o.Output = "./b.parquet" }, "-o ./b.parquet is also an input (GENERATIONS)"},
+	} {
+		o := valid()
+		tc.edit(&o)
+		err := o.Validate()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error containing %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func write[T schema.Row](t *testing.T, path string, rows ...T) {
+	t.Helper()
+	w, err := table.Create[T](path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(rows...); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func fixture(t *testing.T) (dir string) {
+	dir = t.TempDir()
+	topics := []string{"rice and beans", "bikes and tyres", "cats and dogs"}
+	for _, m := range []string{"A", "B"} {
+		var gs []schema.Generation
+		for i := range 12 {
+			gs = append(gs, schema.Generation{ID: fmt.Sprint(m, i), Model: m, PromptID: fmt.Sprint("p", i), Split: schema.SplitDiscovery,
+				Prompt: "Tell me about " + topics[i%3], Completion: fmt.Sprintf("Here is a note about %s, number %d.", topics[i%3], i)})
+		}
+		write(t, filepath.Join(dir, strings.ToLower(m)+".parquet"), gs...)
+	}
+	return dir
+}
+
+func run(t *testing.T, dir string, args ...string) (int, string) {
+	t.Chdir(dir)
+	var out, errb bytes.Buffer
+	rc := Main(context.Background(), args, cli.IO{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb})
+	return rc, errb.String()
+}
+
+// TestManifestInputs checks that the output manifest records every input table with its SHA-256.
+func TestManifestInputs(t *testing.T) {
+	dir := fixture(t)
+	if rc, stderr := run(t, dir, "--no-cache", "a.parquet", "b.parquet", "-o", "emb.parquet"); rc != 0 {
+		t.Fatalf("exit %d: %s", rc, stderr)
+	}
+	m, err := manifest.Read(filepath.Join(dir, "emb.parquet.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"a.parquet", "b.parquet"}
+	if len(m.Inputs) != len(want) {
+		t.Fatalf("inputs %+v, want %v", m.Inputs, want)
+	}
+	for i, in := range m.Inputs {
+		hash, err := table.HashFile(filepath.Join(dir, want[i]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if in.Path != want[i] || in.SHA256 != hash || in.Rows != 12 || in.Table != schema.Generations.ID() {
+			t.Errorf("input %d: %+v, want %s with 12 rows and sha256 %s", i, in, want[i], hash)
+		}
+	}
+	rows, err := table.ReadAll[schema.Embedding](filepath.Join(dir, "emb.parquet"), nil)
+	if err != nil || len(rows) != 24 {
+		t.Fatalf("%d rows, %v", len(rows), err)
+	}
+}
+
+// TestExitCodes checks that bad input ends with status 2, one line naming the problem, and no
+// output.
+func TestExitCodes(t *testing.T) {
+	dir := fixture(t)
+	data, err := os.ReadFile(filepath.Join(dir, "a.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "copy.parquet"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"a.parquet", "a.parquet"}, "mbd-embed: GENERATIONS a.parquet is given twice (as GENERATIONS too): each input is read once"},
+		{[]string{"a.parquet", "copy.parquet"}, `mbd-embed: copy.parquet: column "id": generation A0 is also in a.parquet: give each generation once`},
+		{[]string{"--embedder", "builtin:magic", "a.parquet"}, "mbd-embed: "},
+		{[]string{"--shard", "1/2", "a.parquet"}, "mbd-embed: --shard: builtin:lsa"},
+	} {
+		args := append([]string{"--no-cache", "-o", "x.parquet"}, tc.args...)
+		rc, stderr := run(t, dir, args...)
+		if rc != cli.ExitUsage || !strings.HasPrefix(stderr, tc.want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, rc, stderr, tc.want)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "x.parquet")); err == nil {
+			t.Errorf("%v: wrote x.parquet", tc.args)
+		}
+	}
+}

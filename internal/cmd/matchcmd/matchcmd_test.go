@@ -1,0 +1,162 @@
+package matchcmd
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mbd-dev/mbd/internal/cli"
+	"github.com/mbd-dev/mbd/internal/manifest"
+	"github.com/mbd-dev/mbd/internal/schema"
+	"github.com/mbd-dev/mbd/internal/table"
+)
+
+func valid() Options {
+	return Options{Clusters: "c.parquet", Centroids: "cent.parquet", Output: "m.parquet", Alpha: 0.05, MinSimilarity: 0.5, Samples: 20, Nearest: 3,
+		Generations: []string{"a.parquet", "b.parquet"}}
+}
+
+func TestValidate(t *testing.T) {
+	if err := valid().Validate(); err != nil {
+		t.Fatalf("valid options: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(*Options)
+		want string
+	}{
+		{"no output", func(o *Options) { o.Output = "" }, "no output: give -o"},
+		{"no clusters", func(o *Options) { o.Clusters = "" }, "give --clusters and --centroids"},
+		{"no centroids", func(o *Options) { o.Centroids = "" }, "give --clusters and --centroids"},
+		{"no generations", func(o *Options) { o.Generations = nil }, "GENERATIONS"},
+		{"same labels", func(o *Options) { o.Labels = cli.Labels{A: "x", B: "x"} }, "--a and --b are both"},
+		{"alpha 2", func(o *Options) { o.Alpha = 2 }, "--alpha 2: want a number in (0, 1)"},
+		{"alpha 0", func(o *Options) { o.Alpha = 0 }, "--alpha 0: want a number in (0, 1)"},
+		{"alpha 1", func(o *Options) { o.Alpha = 1 }, "--alpha 1: want a number in (0, 1)"},
+		{"alpha NaN", func(o *Options) { o.Alpha = math.NaN() }, "--alpha NaN: want a finite number"},
+		{"min-similarity 2", func(o *Options) { o.MinSimilarity = 2 }, "--min-similarity 2: want a number in [-1, 1]"},
+		{"min-similarity -1.5", func(o *Options) { o.MinSimilarity = -1.5 }, "--min-similarity -1.5: want a number in [-1, 1]"},
+		{"min-similarity NaN", func(o *Options) { o.MinSimilarity = math.NaN() }, "--min-similarity NaN: want a finite number"},
+		{"min-similarity -Inf", func(o *Options) { o.MinSimilarity = math.Inf(-1) }, "--min-similarity -Inf: want a finite number"},
+		{"samples -1", func(o *Options) { o.Samples = -1 }, "--samples -1: want at least 0"},
+		{"nearest -2", func(o *Options) { o.Nearest = -2 }, "--nearest -2: want at least 0"},
+		{"generations twice", func(o *Options) { o.Generations = []string{"a.parquet", "a.parquet", "b.parquet"} }, "GENERATIONS a.parquet is given twice"},
+		{"clusters as generations", func(o *Options) { o.Generations = []string{"c.parquet"} }, "GENERATIONS c.parquet is given twice (as --clusters too)"},
+		{"output is clusters", func(o *Options) { o.Output = "./c.parquet" }, "-o ./c.parquet is also an input (--clusters)"},
+		{"output is centroids", func(o *Options) { o.Output = "cent.parquet" }, "-o cent.parquet is also an input (--centroids)"},
+		{"output is generations", func(o *Options) { o.Output = "b.parquet" }, "-o b.parquet is also an input (GENERATIONS)"},
+	} {
+		o := valid()
+		tc.edit(&o)
+		err := o.Validate()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error containing %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func write[T schema.Row](t *testing.T, path string, rows ...T) {
+	t.Helper()
+	w, err := table.Create[T](path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(rows...); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fixture writes generations of A and B and a pooled clustering of them into two clusters, B's
+// texts mostly in cluster 1.
+func fixture(t *testing.T) (dir string) {
+	dir = t.TempDir()
+	var a, b []schema.Generation
+	var cl []schema.Cluster
+	for i := range 20 {
+		a = append(a, schema.Generation{ID: fmt.Sprint("a", i), Model: "A", PromptID: fmt.Sprint("p", i), Split: schema.SplitDiscovery, Completion: "x"})
+		b = append(b, schema.Generation{ID: fmt.Sprint("b", i), Model: "B", PromptID: fmt.Sprint("p", i), Split: schema.SplitDiscovery, Completion: "y"})
+		cl = append(cl, schema.Cluster{GenerationID: fmt.Sprint("a", i), Model: "A", Clustering: "pooled:kmeans-k2", Cluster: int32(min(i%10, 1))},
+			schema.Cluster{GenerationID: fmt.Sprint("b", i), Model: "B", Clustering: "pooled:kmeans-k2", Cluster: int32(min(i%4, 1))})
+	}
+	write(t, filepath.Join(dir, "a.parquet"), a...)
+	write(t, filepath.Join(dir, "b.parquet"), b...)
+	write(t, filepath.Join(dir, "c.parquet"), cl...)
+	write(t, filepath.Join(dir, "cent.parquet"),
+		schema.Centroid{Clustering: "pooled:kmeans-k2", Cluster: 0, Size: 7, Vector: []float32{1, 0}},
+		schema.Centroid{Clustering: "pooled:kmeans-k2", Cluster: 1, Size: 33, Vector: []float32{0, 1}})
+	return dir
+}
+
+func run(t *testing.T, dir string, args ...string) (int, string, string) {
+	t.Chdir(dir)
+	var out, errb bytes.Buffer
+	rc := Main(context.Background(), args, cli.IO{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb})
+	return rc, out.String(), errb.String()
+}
+
+// TestManifestInputs checks that the output manifest records every input table with its SHA-256.
+func TestManifestInputs(t *testing.T) {
+	dir := fixture(t)
+	if rc, _, stderr := run(t, dir, "--clusters", "c.parquet", "--centroids", "cent.parquet", "a.parquet", "b.parquet", "-o", "m.parquet"); rc != 0 {
+		t.Fatalf("exit %d: %s", rc, stderr)
+	}
+	m, err := manifest.Read(filepath.Join(dir, "m.parquet.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"c.parquet", "cent.parquet", "a.parquet", "b.parquet"}
+	if len(m.Inputs) != len(want) {
+		t.Fatalf("inputs %+v, want %v", m.Inputs, want)
+	}
+	for i, in := range m.Inputs {
+		hash, err := table.HashFile(filepath.Join(dir, want[i]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if in.Path != want[i] || in.SHA256 != hash || in.Rows == 0 || in.Table == "" {
+			t.Errorf("input %d: %+v, want %s with sha256 %s", i, in, want[i], hash)
+		}
+	}
+}
+
+// TestDuplicates checks that the same generations given twice are refused, and that the counts
+// with each table once are the real ones.
+func TestDuplicates(t *testing.T) {
+	dir := fixture(t)
+	data, err := os.ReadFile(filepath.Join(dir, "a.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "copy.parquet"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"a.parquet", "a.parquet", "b.parquet"}, "mbd-match: GENERATIONS a.parquet is given twice (as GENERATIONS too): each input is read once"},
+		{[]string{"a.parquet", "copy.parquet", "b.parquet"}, `mbd-match: copy.parquet: column "id": generation a0 is also in a.parquet: give each generation once`},
+		{[]string{"--alpha", "2", "a.parquet", "b.parquet"}, "mbd-match: --alpha 2: want a number in (0, 1)"},
+	} {
+		args := append([]string{"--clusters", "c.parquet", "--centroids", "cent.parquet", "-o", "x.parquet"}, tc.args...)
+		rc, _, stderr := run(t, dir, args...)
+		if rc != cli.ExitUsage || strings.TrimSpace(stderr) != tc.want {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, rc, stderr, tc.want)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "x.parquet")); err == nil {
+			t.Errorf("%v: wrote x.parquet", tc.args)
+		}
+	}
+	rc, stdout, stderr := run(t, dir, "--clusters", "c.parquet", "--centroids", "cent.parquet", "-o", "m.parquet", "a.parquet", "b.parquet")
+	if rc != 0 || !strings.Contains(stdout, "A 2/20  B 5/20") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want A's and B's counts of cluster 0 out of 20", rc, stdout, stderr)
+	}
+}
