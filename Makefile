@@ -53,7 +53,7 @@ unit:
 
 # The race detector on the packages with concurrency (signals, progress, model backends).
 race:
-	$(GO) test -count=1 -race -short ./internal/cli/... ./internal/progress/... ./internal/gen/... ./internal/e2e/... ./internal/llm/...
+	$(GO) test -count=1 -race -short ./internal/cli/... ./internal/progress/... ./internal/gen/... ./internal/cmd/gencmd/... ./internal/e2e/... ./internal/llm/...
 
 # Short fuzzing of the table readers (seed corpus in internal/table/testdata/fuzz). The budget is a
 # count of inputs, not a duration: Go 1.26's coordinator can fail a duration budget at its deadline

@@ -3,6 +3,8 @@ package cli
 import (
 	"os"
 
+	ucli "github.com/urfave/cli/v3"
+
 	"github.com/mbd-dev/mbd/internal/schema"
 	"github.com/mbd-dev/mbd/internal/table"
 )
@@ -45,6 +47,13 @@ func EachRow[T schema.Row](env *Env, path string, fn func(T) error) error {
 	}
 	env.Manifest.Input(path, r.Table().ID(), n, hash)
 	return nil
+}
+
+// InvalidUTF8Flag is the --invalid-utf8 flag of the tools that import text made elsewhere (CSV,
+// JSON Lines, plain text); records.ParseInvalidUTF8 checks its value.
+func InvalidUTF8Flag(dest *string) ucli.Flag {
+	return &ucli.StringFlag{Name: "invalid-utf8", Value: "refuse", Destination: dest,
+		Usage: "text that is not valid UTF-8: refuse (an error naming file:line) or replace (with U+FFFD, counted in the log)"}
 }
 
 // RecordFile records a non-table input (a model, a text file) in the run's manifest with the

@@ -252,18 +252,10 @@ func (f *LSAFit) row(counts map[string]int) ([]int32, []float64) {
 	slices.SortFunc(es, func(a, b entry) int { return int(a.j) - int(b.j) })
 	idx := make([]int32, len(es))
 	val := make([]float64, len(es))
-	var ss float64
 	for i, e := range es {
-		w := (1 + math.Log(float64(e.c))) * f.idf[e.j]
-		idx[i], val[i] = e.j, w
-		ss += w * w
+		idx[i], val[i] = e.j, (1+math.Log(float64(e.c)))*f.idf[e.j]
 	}
-	if ss > 0 {
-		inv := 1 / math.Sqrt(ss)
-		for i := range val {
-			val[i] *= inv
-		}
-	}
+	vec.Normalize64(val)
 	return idx, val
 }
 

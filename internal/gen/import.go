@@ -33,6 +33,8 @@ type Importer struct {
 	PromptsName        string
 	SplitSeed          uint64
 	ValidationFraction float64
+	InvalidUTF8        records.InvalidUTF8 // refuse (the zero value) or replace
+	Replaced           int                 // fields whose invalid UTF-8 was replaced so far
 
 	nextSample map[string]int32  // model + prompt id → next sample index
 	seen       map[string]string // generation id → where it came from
@@ -67,10 +69,11 @@ func (im *Importer) Read(ctx context.Context, path string, yield func(schema.Gen
 		ref = "import:" + filepath.Base(path)
 	}
 	var n int64
-	for rec, err := range records.Read(path, format, required, optional) {
+	for rec, err := range records.ReadWith(path, format, required, optional, im.InvalidUTF8) {
 		if err != nil {
 			return n, err
 		}
+		im.Replaced += rec.Replaced
 		if err := ctx.Err(); err != nil {
 			return n, err
 		}

@@ -16,34 +16,36 @@ import (
 // line; .jsonl, .csv: the textField field; .parquet: an mbd prompts table, which keeps its ids,
 // sources and categories, or any Parquet file with a textField column). Prompts read from records
 // get their id from their text, the file's base name as source and the categoryField field, if
-// present, as category; they have no split yet.
-func Load(path, textField, categoryField string) ([]schema.Prompt, error) {
+// present, as category; they have no split yet. Text that is not valid UTF-8 is refused or, with
+// records.Replace, repaired; replaced counts the fields repaired.
+func Load(path, textField, categoryField string, bad records.InvalidUTF8) (ps []schema.Prompt, replaced int, err error) {
 	format, err := records.FormatOf(path)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	source := filepath.Base(path)
 	if format == "parquet" {
 		if r, err := table.OpenAny(path, nil, ""); err == nil {
 			defer r.Close()
 			if r.Table() != schema.Prompts {
-				return nil, &table.InputError{Path: path, Msg: fmt.Sprintf("holds a %s table, want prompts (or a Parquet file with a %q column)", r.Table().ID(), textField)}
+				return nil, 0, &table.InputError{Path: path, Msg: fmt.Sprintf("holds a %s table, want prompts (or a Parquet file with a %q column)", r.Table().ID(), textField)}
 			}
-			return table.ReadAll[schema.Prompt](path, nil)
+			ps, err := table.ReadAll[schema.Prompt](path, nil)
+			return ps, 0, err
 		}
 	}
-	var out []schema.Prompt
-	for rec, err := range records.Read(path, format, []string{textField}, []string{categoryField}) {
+	for rec, err := range records.ReadWith(path, format, []string{textField}, []string{categoryField}, bad) {
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
+		replaced += rec.Replaced
 		text := strings.TrimSpace(rec.Fields[textField])
 		if text == "" {
-			return nil, &table.InputError{Path: fmt.Sprintf("%s:%d", path, rec.Line), Column: textField, Msg: "empty prompt"}
+			return nil, 0, &table.InputError{Path: fmt.Sprintf("%s:%d", path, rec.Line), Column: textField, Msg: "empty prompt"}
 		}
-		out = append(out, schema.Prompt{ID: ID(text), Text: text, Source: source, Category: rec.Fields[categoryField]})
+		ps = append(ps, schema.Prompt{ID: ID(text), Text: text, Source: source, Category: rec.Fields[categoryField]})
 	}
-	return out, nil
+	return ps, replaced, nil
 }
 
 // Selection says which prompts Select keeps and how it splits them.

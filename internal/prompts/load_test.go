@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mbd-dev/mbd/internal/records"
 	"github.com/mbd-dev/mbd/internal/schema"
 )
 
@@ -99,7 +100,7 @@ func TestLoad(t *testing.T) {
 		{"empty prompt", "e.jsonl", `{"text": "  "}` + "\n", nil, nil, `e.jsonl:1: column "text": empty prompt`},
 		{"unknown extension", "notes.md", "hello\n", nil, nil, "unknown extension"},
 	} {
-		ps, err := Load(write(tc.file, tc.content), "text", "category")
+		ps, _, err := Load(write(tc.file, tc.content), "text", "category", records.Refuse)
 		if tc.want != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("%s: %v, want an error containing %q", tc.name, err, tc.want)
@@ -116,7 +117,7 @@ func TestLoad(t *testing.T) {
 			}
 		}
 	}
-	if _, err := Load(filepath.Join(dir, "missing.txt"), "text", "category"); err == nil || !strings.Contains(err.Error(), "no such file") {
+	if _, _, err := Load(filepath.Join(dir, "missing.txt"), "text", "category", records.Refuse); err == nil || !strings.Contains(err.Error(), "no such file") {
 		t.Errorf("missing file: %v", err)
 	}
 }

@@ -80,8 +80,11 @@ func Read(path string, format Format, required, optional []string) iter.Seq2[Rec
 	return ReadWith(path, format, required, optional, Refuse)
 }
 
-// ReadWith is Read with a choice of what to do with invalid UTF-8.
+// ReadWith is Read with a choice of what to do with invalid UTF-8 ("" is Refuse).
 func ReadWith(path string, format Format, required, optional []string, invalid InvalidUTF8) iter.Seq2[Record, error] {
+	if invalid == "" {
+		invalid = Refuse
+	}
 	return func(yield func(Record, error) bool) {
 		if invalid != Refuse && invalid != Replace {
 			yield(Record{}, fmt.Errorf("records: unknown invalid-UTF-8 policy %q", invalid))

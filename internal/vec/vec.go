@@ -46,6 +46,21 @@ func Normalize(v []float32) {
 	}
 }
 
+// Normalize64 scales v in place to unit L2 norm; a zero vector stays zero.
+func Normalize64(v []float64) {
+	var ss float64
+	for _, x := range v {
+		ss += x * x
+	}
+	if ss == 0 {
+		return
+	}
+	inv := 1 / math.Sqrt(ss)
+	for i := range v {
+		v[i] *= inv
+	}
+}
+
 // Cosine is the cosine similarity of x and y (0 when either is zero). The vectors must have the same
 // length.
 func Cosine(x, y []float32) float64 {

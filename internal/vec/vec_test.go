@@ -70,3 +70,19 @@ func TestCosine(t *testing.T) {
 		}
 	}
 }
+
+func TestNormalize64(t *testing.T) {
+	for _, tc := range []struct{ in, want []float64 }{
+		{[]float64{3, 4}, []float64{0.6, 0.8}},
+		{[]float64{0, 0}, []float64{0, 0}},
+		{[]float64{-2}, []float64{-1}},
+	} {
+		v := append([]float64(nil), tc.in...)
+		Normalize64(v)
+		for i := range v {
+			if math.Abs(v[i]-tc.want[i]) > 1e-15 {
+				t.Errorf("Normalize64(%v) = %v, want %v", tc.in, v, tc.want)
+			}
+		}
+	}
+}

@@ -19,9 +19,7 @@ package main
 
 import (
 	"bufio"
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"flag"
 	"fmt"
 	"log"
@@ -29,8 +27,10 @@ import (
 	"math/rand/v2"
 	"os"
 
+	"github.com/mbd-dev/mbd/internal/gen"
 	"github.com/mbd-dev/mbd/internal/schema"
 	"github.com/mbd-dev/mbd/internal/table"
+	"github.com/mbd-dev/mbd/internal/vec"
 )
 
 func main() {
@@ -55,7 +55,7 @@ func main() {
 		for t := range v {
 			v[t] = rng.NormFloat64()
 		}
-		normalise(v)
+		vec.Normalize64(v)
 		centres[c] = v
 	}
 
@@ -96,7 +96,7 @@ func main() {
 		for t := range x {
 			x[t] = centres[c][t] + *sigma*rng.NormFloat64()
 		}
-		normalise(x)
+		vec.Normalize64(x)
 		if rawW != nil {
 			for _, v := range x {
 				binary.LittleEndian.PutUint32(buf[:], math.Float32bits(float32(v)))
@@ -112,7 +112,7 @@ func main() {
 			model := []string{"A", "B"}[i%2]
 			pid := fmt.Sprintf("p%07d", i/20)
 			sample := int32(i / 2 % 10)
-			id := generationID(model, pid, sample)
+			id := gen.GenerationID(model, pid, sample)
 			vec := make([]float32, *d) // the writer keeps the row until its chunk is flushed
 			for t, v := range x {
 				vec[t] = float32(v)
@@ -147,22 +147,4 @@ func main() {
 			log.Fatal(err)
 		}
 	}
-}
-
-func normalise(v []float64) {
-	var s float64
-	for _, x := range v {
-		s += x * x
-	}
-	inv := 1 / math.Sqrt(s)
-	for t := range v {
-		v[t] *= inv
-	}
-}
-
-// generationID is internal/gen.GenerationID (not imported: internal/gen pulls in the cgo llama.cpp
-// binding, which needs make's CGO flags).
-func generationID(model, promptID string, sample int32) string {
-	h := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%d", model, promptID, sample))
-	return hex.EncodeToString(h[:8])
 }

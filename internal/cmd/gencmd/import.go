@@ -8,6 +8,7 @@ import (
 
 	"github.com/mbd-dev/mbd/internal/cli"
 	"github.com/mbd-dev/mbd/internal/gen"
+	"github.com/mbd-dev/mbd/internal/records"
 	"github.com/mbd-dev/mbd/internal/schema"
 	"github.com/mbd-dev/mbd/internal/table"
 )
@@ -26,6 +27,7 @@ type ImportOptions struct {
 	Prompts            string   // --prompts
 	ValidationFraction float64  // --validation-fraction
 	SplitSeed          uint64   // --split-seed
+	InvalidUTF8        string   // --invalid-utf8
 	Files              []string // FILE arguments
 }
 
@@ -59,6 +61,7 @@ Examples:
 			&ucli.StringFlag{Name: "prompts", Destination: &o.Prompts, Usage: "prompts `TABLE` that gives the splits"},
 			&ucli.Float64Flag{Name: "validation-fraction", Value: 0.5, Destination: &o.ValidationFraction, Usage: "share of validation prompts, without --prompts"},
 			&ucli.Uint64Flag{Name: "split-seed", Destination: &o.SplitSeed, Usage: "seed of the split hash, without --prompts"},
+			cli.InvalidUTF8Flag(&o.InvalidUTF8),
 		},
 		Action: func(ctx context.Context, cmd *ucli.Command) error {
 			o.Files = cmd.Args().Slice()
@@ -73,6 +76,8 @@ func (o ImportOptions) Validate() error {
 	c.Add(cli.NeedOutput(o.Output, "PATH (or -o - for stdout)"))
 	c.Must(len(o.Files) > 0, "no input: give one or more FILEs")
 	c.Between("--validation-fraction", o.ValidationFraction, 0, 1)
+	_, err := records.ParseInvalidUTF8(o.InvalidUTF8)
+	c.Add(err)
 	c.Must(strings.TrimSpace(o.PromptCol) != "", "--prompt-col is empty: name the column with the prompt text")
 	c.Must(strings.TrimSpace(o.CompletionCol) != "", "--completion-col is empty: name the column with the completion text")
 	c.Must(o.Model != "" || strings.TrimSpace(o.ModelCol) != "", "--model-col is empty: name the column with the model label, or give --model")
@@ -95,6 +100,7 @@ func RunImport(ctx context.Context, env *cli.Env, o ImportOptions) error {
 		Model: o.Model, ModelRef: o.ModelRef, PromptsName: o.Prompts,
 		SplitSeed: o.SplitSeed, ValidationFraction: o.ValidationFraction,
 	}
+	im.InvalidUTF8, _ = records.ParseInvalidUTF8(o.InvalidUTF8)
 	if o.Prompts != "" {
 		ps, err := cli.ReadTable[schema.Prompt](env, o.Prompts)
 		if err != nil {
@@ -128,6 +134,9 @@ func RunImport(ctx context.Context, env *cli.Env, o ImportOptions) error {
 		}
 	}
 	bar.Done()
+	if im.Replaced > 0 {
+		env.Log.Warn("replaced invalid UTF-8 with U+FFFD", "fields", im.Replaced)
+	}
 	if w.Rows() == 0 {
 		return &table.InputError{Path: strings.Join(o.Files, ", "), Msg: "no records to import"}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mbd-dev/mbd/internal/cli"
 	"github.com/mbd-dev/mbd/internal/prompts"
+	"github.com/mbd-dev/mbd/internal/records"
 	"github.com/mbd-dev/mbd/internal/schema"
 	"github.com/mbd-dev/mbd/internal/table"
 )
@@ -28,6 +29,7 @@ type Options struct {
 	TextField          string   // --text-field
 	CategoryField      string   // --category-field
 	JSON               bool     // --json
+	InvalidUTF8        string   // --invalid-utf8
 	Files              []string // FILE arguments
 }
 
@@ -62,6 +64,7 @@ Examples:
 			&ucli.StringFlag{Name: "text-field", Value: "text", Destination: &o.TextField, Usage: "field holding the prompt in .jsonl, .csv and foreign .parquet files"},
 			&ucli.StringFlag{Name: "category-field", Value: "category", Destination: &o.CategoryField, Usage: "field holding the category, if present"},
 			&ucli.BoolFlag{Name: "json", Destination: &o.JSON, Usage: "print the summary as JSON"},
+			cli.InvalidUTF8Flag(&o.InvalidUTF8),
 		},
 		Action: func(ctx context.Context, cmd *ucli.Command) error {
 			o.Files = cmd.Args().Slice()
@@ -76,6 +79,8 @@ func (o Options) Validate() error {
 	c.Add(cli.NeedOutput(o.Output, "PATH (or -o - for stdout)"))
 	c.Between("--validation-fraction", o.ValidationFraction, 0, 1)
 	c.Count("--limit", o.Limit, 0)
+	_, err := records.ParseInvalidUTF8(o.InvalidUTF8)
+	c.Add(err)
 	c.Must(strings.TrimSpace(o.TextField) != "", "--text-field is empty: name the field that holds the prompt")
 	c.Must(strings.TrimSpace(o.CategoryField) != "", "--category-field is empty: name the field that holds the category")
 	for _, cat := range o.Categories {
@@ -105,10 +110,14 @@ func Run(ctx context.Context, env *cli.Env, o Options) error {
 	if len(o.Files) == 0 || o.Builtin {
 		all = append(all, prompts.Bank()...)
 	}
+	bad, _ := records.ParseInvalidUTF8(o.InvalidUTF8)
 	for _, path := range o.Files {
-		ps, err := prompts.Load(path, o.TextField, o.CategoryField)
+		ps, replaced, err := prompts.Load(path, o.TextField, o.CategoryField, bad)
 		if err != nil {
 			return err
+		}
+		if replaced > 0 {
+			env.Log.Warn("replaced invalid UTF-8 with U+FFFD", "file", path, "fields", replaced)
 		}
 		if err := cli.RecordFile(env, path, int64(len(ps))); err != nil {
 			return err
