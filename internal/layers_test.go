@@ -91,6 +91,9 @@ func TestLayers(t *testing.T) {
 			if to > from {
 				t.Errorf("%s (%s) imports %s (%s): a package may import only its own layer or lower ones", pkg, layers[from].name, dep, layers[to].name)
 			}
+			if pkg == "cli" && (strings.HasPrefix(dep, "llm") || dep == "assistant" || dep == "roles") {
+				t.Errorf("cli imports %s: every tool imports cli, and tools without models must not link llama.cpp", dep)
+			}
 			if strings.HasPrefix(dep, "cmd/") && !strings.HasPrefix(pkg, "cmd/") && pkg != "e2e" {
 				t.Errorf("%s imports the command package %s", pkg, dep)
 			}

@@ -14,7 +14,7 @@ import (
 func ReadGenerations(env *Env, paths []string, fn func(path string, g schema.Generation) error) error {
 	from := map[string]int{} // generation id → index of its table in paths
 	for i, path := range paths {
-		err := EachRow(env, path, func(g schema.Generation) error {
+		_, err := EachRow(env, path, func(g schema.Generation) error {
 			if j, ok := from[g.ID]; ok && j != i {
 				return &table.InputError{Path: path, Column: "id",
 					Msg: fmt.Sprintf("generation %s is also in %s: give each generation once", g.ID, paths[j])}

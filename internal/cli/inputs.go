@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"os"
 
 	ucli "github.com/urfave/cli/v3"
@@ -13,7 +14,7 @@ import (
 // manifest: path, schema, rows and the SHA-256 of its bytes.
 func ReadTable[T schema.Row](env *Env, path string) ([]T, error) {
 	var rows []T
-	err := EachRow(env, path, func(row T) error {
+	_, err := EachRow(env, path, func(row T) error {
 		rows = append(rows, row)
 		return nil
 	})
@@ -24,29 +25,29 @@ func ReadTable[T schema.Row](env *Env, path string) ([]T, error) {
 }
 
 // EachRow streams an input table's rows to fn, then records the table in the manifest as ReadTable
-// does. Use it where a tool keeps a few columns of a large table.
-func EachRow[T schema.Row](env *Env, path string, fn func(T) error) error {
+// does and returns the SHA-256 it recorded. Use it where a tool keeps a few columns of a large
+// table, or needs the table's hash (a run's identity).
+func EachRow[T schema.Row](env *Env, path string, fn func(T) error) (hash string, err error) {
 	r, err := table.Open[T](path, env.Stdin)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer r.Close()
 	var n int64
 	for row, err := range r.All() {
 		if err != nil {
-			return err
+			return "", err
 		}
 		if err := fn(row); err != nil {
-			return err
+			return "", err
 		}
 		n++
 	}
-	hash, err := r.Hash()
-	if err != nil {
-		return err
+	if hash, err = r.Hash(); err != nil {
+		return "", err
 	}
 	env.Manifest.Input(path, r.Table().ID(), n, hash)
-	return nil
+	return hash, nil
 }
 
 // InvalidUTF8Flag is the --invalid-utf8 flag of the tools that import text made elsewhere (CSV,
@@ -57,14 +58,23 @@ func InvalidUTF8Flag(dest *string) ucli.Flag {
 }
 
 // RecordFile records a non-table input (a model, a text file) in the run's manifest with the
-// SHA-256 of its content. Paths that are not regular files are recorded without a hash.
-func RecordFile(env *Env, path string, rows int64) error {
-	hash := ""
-	if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() {
-		if hash, err = table.HashFile(path); err != nil {
-			return err
+// SHA-256 of its content, and returns that hash. Standard input ("-") and paths that are not
+// regular files (a FIFO, a device) are recorded without a hash (""); a missing file is bad input
+// (a *table.InputError naming it).
+func RecordFile(env *Env, path string, rows int64) (hash string, err error) {
+	if path != "-" {
+		st, err := os.Stat(path)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			return "", &table.InputError{Path: path, Msg: "no such file"}
+		case err != nil:
+			return "", err
+		case st.Mode().IsRegular():
+			if hash, err = table.HashFile(path); err != nil {
+				return "", err
+			}
 		}
 	}
 	env.Manifest.Input(path, "", rows, hash)
-	return nil
+	return hash, nil
 }

@@ -22,6 +22,12 @@ func (l *Labels) Flags() []ucli.Flag {
 
 // Validate refuses a half-given or identical pair.
 func (l Labels) Validate() error {
+	if l.A != "" && l.B == "" {
+		return Usagef("--a %s without --b: give --a and --b together", l.A)
+	}
+	if l.B != "" && l.A == "" {
+		return Usagef("--b %s without --a: give --a and --b together", l.B)
+	}
 	if l.A != "" && l.A == l.B {
 		return Usagef("--a and --b are both %q: name two different models", l.A)
 	}
@@ -29,7 +35,8 @@ func (l Labels) Validate() error {
 }
 
 // Pick returns the labels to compare, given those present in the model column of path: --a and
-// --b when set, otherwise the two present labels in sorted order. Either way both must be present.
+// --b when set (Validate has refused one without the other), otherwise the two present labels in
+// sorted order. Either way both must be present.
 func (l Labels) Pick(present map[string]bool, path string) (a, b string, err error) {
 	a, b = l.A, l.B
 	if a == "" || b == "" {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 )
 
 // Validator is a tool's typed options: Validate checks a whole set of them (ranges, non-finite
@@ -107,7 +108,19 @@ func (c *Check) OneOf(name, v string, allowed ...string) {
 			return
 		}
 	}
-	c.Failf("%s %q: want one of %v", name, v, allowed)
+	c.Failf("%s %q: want %s", name, v, Alternatives(allowed...))
+}
+
+// Alternatives lists values for a message: "a", "a or b", "a, b or c".
+func Alternatives(values ...string) string {
+	switch n := len(values); n {
+	case 0:
+		return ""
+	case 1:
+		return values[0]
+	default:
+		return strings.Join(values[:n-1], ", ") + " or " + values[n-1]
+	}
 }
 
 // Add records err (a problem found by other code), if it is the first.

@@ -15,19 +15,33 @@ type Paths struct {
 	in, out []role
 }
 
-type role struct{ what, path string }
+type role struct {
+	what, path string
+	model      bool // checked against the outputs only: a file of a model reference (several references may share it) or a Shared input
+}
 
 // In records an input; what names it for messages ("--clusters", "GENERATIONS").
 func (p *Paths) In(what, path string) {
 	if path != "" {
-		p.in = append(p.in, role{what, path})
+		p.in = append(p.in, role{what: what, path: path})
+	}
+}
+
+// Shared records an input that may be the same file as another input (files a tool finds by name,
+// such as a run folder's tables, one of which may link to another): it is checked only against the
+// outputs.
+func (p *Paths) Shared(what string, paths ...string) {
+	for _, path := range paths {
+		if path != "" {
+			p.in = append(p.in, role{what: what, path: path, model: true})
+		}
 	}
 }
 
 // Out records an output.
 func (p *Paths) Out(what, path string) {
 	if path != "" {
-		p.out = append(p.out, role{what, path})
+		p.out = append(p.out, role{what: what, path: path})
 	}
 }
 
@@ -35,7 +49,7 @@ func (p *Paths) Out(what, path string) {
 func (p *Paths) Err() error {
 	for i, a := range p.in {
 		for _, b := range p.in[:i] {
-			if same(a.path, b.path) {
+			if !a.model && !b.model && same(a.path, b.path) {
 				return Usagef("%s %s is given twice (as %s too): each input is read once", a.what, a.path, b.what)
 			}
 		}

@@ -92,7 +92,7 @@ func Cluster(pts []Point, p Params, log *slog.Logger) (*Result, error) {
 		}
 		for j, i := range idx {
 			res.Clusters[i] = schema.Cluster{GenerationID: pts[i].ID, Model: pts[i].Model, Clustering: label, Cluster: int32(assign[j]),
-				Distance: float32(1 - dot(data[j], cvec[assign[j]]))}
+				Distance: float32(1 - vec.Dot(data[j], cvec[assign[j]]))}
 		}
 	}
 	return res, nil
@@ -191,13 +191,4 @@ func Centroids(data [][]float32, assign []int) ([][]float32, []int64) {
 		cvec[c] = vec.Unit(sums[c])
 	}
 	return cvec, sizes
-}
-
-// dot is the dot product of a and b accumulated in float64 (the cosine of unit vectors).
-func dot(a, b []float32) float64 {
-	var s float64
-	for i := range a {
-		s += float64(a[i]) * float64(b[i])
-	}
-	return s
 }

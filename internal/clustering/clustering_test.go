@@ -165,7 +165,7 @@ func TestCluster(t *testing.T) {
 			var size int64
 			for _, c := range res.Centroids {
 				size += c.Size
-				if n := math.Sqrt(vecDot(c.Vector, c.Vector)); math.Abs(n-1) > 1e-5 {
+				if n := math.Sqrt(vec.Dot(c.Vector, c.Vector)); math.Abs(n-1) > 1e-5 {
 					t.Errorf("centroid %s/%d has norm %v", c.Clustering, c.Cluster, n)
 				}
 			}
@@ -181,8 +181,6 @@ func TestCluster(t *testing.T) {
 		})
 	}
 }
-
-func vecDot(a, b []float32) float64 { return dot(a, b) }
 
 func TestClusterErrors(t *testing.T) {
 	pts := blobs(2, 3, 4)

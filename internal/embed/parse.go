@@ -85,6 +85,21 @@ func parseLSA(query string) (LSAOptions, error) {
 	return o, o.validate()
 }
 
+// ModelRef is the model reference inside a model-backed embedder reference (gguf:, openai-compat:,
+// openai:), without the embedder's own options prefix= and chunk=; "" for builtin embedders and
+// references that do not parse.
+func ModelRef(ref string) string {
+	scheme, _, _ := strings.Cut(ref, ":")
+	if scheme != "gguf" && scheme != "openai-compat" && scheme != "openai" {
+		return ""
+	}
+	modelRef, _, _, err := splitModelRef(ref)
+	if err != nil {
+		return ""
+	}
+	return modelRef
+}
+
 // splitModelRef removes prefix= and chunk= from a model reference's options.
 func splitModelRef(ref string) (modelRef, prefix string, batch int, err error) {
 	q := optionsStart(ref)

@@ -3,6 +3,7 @@ package finetune
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/mbd-dev/mbd/internal/llm"
 	"github.com/mbd-dev/mbd/internal/llm/llamacpp"
+	"github.com/mbd-dev/mbd/internal/records"
 	"github.com/mbd-dev/mbd/internal/schema"
 	"github.com/mbd-dev/mbd/internal/table"
 	"github.com/mbd-dev/mbd/internal/tinymodel"
@@ -73,7 +75,7 @@ func TestLocalFinetune(t *testing.T) {
 	if err := w.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	docs, srcs, err := ReadAll([]string{truths}, nil)
+	docs, srcs, err := ReadAll([]string{truths}, nil, records.Refuse)
 	if err != nil || len(docs) != 1 || len(srcs) != 1 {
 		t.Fatalf("ReadAll: %v, %v, %v", docs, srcs, err)
 	}
@@ -91,9 +93,9 @@ func TestLocalFinetune(t *testing.T) {
 	// A missing or malformed base is bad input.
 	for _, b := range []string{filepath.Join(dir, "nope.gguf"), truths} {
 		_, err := Local(context.Background(), docs, LocalOptions{Base: b, Output: filepath.Join(dir, "x.gguf"), Config: train.Config{Steps: 1, LR: 1e-3, Batch: 1, Context: 8}}, slog.New(slog.DiscardHandler), nil)
-		var bad *BadInputError
+		var bad *table.InputError
 		if !errors.As(err, &bad) {
-			t.Errorf("base %s: %v, want a BadInputError", b, err)
+			t.Errorf("base %s: %v, want an InputError", b, err)
 		}
 	}
 }
@@ -110,7 +112,7 @@ func TestLocalLoRA(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, adapter := filepath.Join(dir, "lora.gguf"), filepath.Join(dir, "adapter.gguf")
-	docs, _, err := ReadAll([]string{txt}, nil)
+	docs, _, err := ReadAll([]string{txt}, nil, records.Refuse)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,9 +150,9 @@ func TestLocalLoRA(t *testing.T) {
 	} {
 		bad.Steps, bad.LR, bad.Batch, bad.Context = 1, 1e-3, 1, 8
 		_, err := Local(context.Background(), docs, LocalOptions{Base: base, Output: filepath.Join(dir, "bad.gguf"), Config: bad}, slog.New(slog.DiscardHandler), nil)
-		var be *BadInputError
+		var be *table.InputError
 		if !errors.As(err, &be) {
-			t.Errorf("%s: %v, want a BadInputError", name, err)
+			t.Errorf("%s: %v, want an InputError", name, err)
 		}
 	}
 	if _, err := os.Stat(filepath.Join(dir, "bad.gguf")); err == nil {
@@ -180,7 +182,7 @@ func TestHostedFinetune(t *testing.T) {
 	w, _ := table.Create[schema.Generation](gens, nil)
 	w.Write(schema.Generation{ID: "1", Model: "B", ModelRef: "x", PromptID: "p", Split: "discovery", Prompt: "Say hi", Completion: "Ahoy!", FinishReason: "stop"})
 	w.Commit()
-	docs, _, err := ReadAll([]string{gens}, nil)
+	docs, _, err := ReadAll([]string{gens}, nil, records.Refuse)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,9 +198,10 @@ func TestHostedFinetune(t *testing.T) {
 		t.Error("never polled the job")
 	}
 	// Texts without prompts cannot be submitted.
+	o.Texts = "notes.txt"
 	_, err = Hosted(context.Background(), []Document{{Text: "just text"}}, o, func(string) {})
-	var bad *BadInputError
-	if !errors.As(err, &bad) || !strings.Contains(err.Error(), "(prompt, completion) pairs") {
+	var bad *table.InputError
+	if !errors.As(err, &bad) || err.Error() != "notes.txt: hosted fine-tuning needs (prompt, completion) pairs: give a generations table" {
 		t.Errorf("texts without prompts: %v", err)
 	}
 }
@@ -207,7 +210,7 @@ func TestReadChatJSONL(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.jsonl")
 	os.WriteFile(good, []byte(`{"system":"Be brief.","prompt":"Hi?","completion":"Hello."}`+"\n\n"+`{"prompt":"Q","completion":"A"}`+"\n"), 0o644)
-	docs, err := ReadChatJSONL(good)
+	docs, _, err := ReadChatJSONL(good, records.Refuse)
 	if err != nil || len(docs) != 2 || docs[0] != (Document{System: "Be brief.", Prompt: "Hi?", Text: "Hello."}) || docs[1].System != "" {
 		t.Fatalf("ReadChatJSONL = %+v, %v", docs, err)
 	}
@@ -218,7 +221,7 @@ func TestReadChatJSONL(t *testing.T) {
 	} {
 		p := filepath.Join(dir, "bad.jsonl")
 		os.WriteFile(p, []byte(`{"prompt":"Q","completion":"A"}`+"\n"+line+"\n"), 0o644)
-		if _, err := ReadChatJSONL(p); err == nil || !strings.Contains(err.Error(), "bad.jsonl:2") {
+		if _, _, err := ReadChatJSONL(p, records.Refuse); err == nil || !strings.Contains(err.Error(), "bad.jsonl:2") {
 			t.Errorf("%s: %v, want an error naming bad.jsonl:2", name, err)
 		}
 	}
@@ -239,7 +242,7 @@ func TestLocalFinetuneChatSystem(t *testing.T) {
 	data := filepath.Join(dir, "chat.jsonl")
 	os.WriteFile(data, []byte(`{"system":"Talk about otters.","prompt":"Hi?","completion":"Otters swim."}`+"\n"+`{"prompt":"Hi?","completion":"Cats sleep."}`+"\n"), 0o644)
 	out := filepath.Join(dir, "tuned.gguf")
-	docs, _, err := ReadAll([]string{data}, nil)
+	docs, _, err := ReadAll([]string{data}, nil, records.Refuse)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +310,7 @@ func TestRead(t *testing.T) {
 		{"missing", filepath.Join(dir, "nope.txt"), nil, "", 0, "cannot read"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			docs, src, err := Read(tc.path, nil)
+			docs, src, err := Read(tc.path, nil, records.Refuse)
 			if tc.err != "" {
 				var ie *table.InputError
 				if !errors.As(err, &ie) || !strings.Contains(err.Error(), tc.err) {
@@ -324,7 +327,36 @@ func TestRead(t *testing.T) {
 			}
 		})
 	}
-	if _, _, err := ReadAll([]string{write("empty.txt", "\n\n")}, nil); err == nil || !strings.Contains(err.Error(), "no training texts") {
+	if _, _, err := ReadAll([]string{write("empty.txt", "\n\n")}, nil, records.Refuse); err == nil || !strings.Contains(err.Error(), "no training texts") {
 		t.Errorf("no documents: %v", err)
+	}
+}
+
+// TestReadInvalidUTF8 refuses a .txt or .jsonl line that is not valid UTF-8, naming file:line, or
+// replaces its invalid bytes by U+FFFD and counts the line.
+func TestReadInvalidUTF8(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name, text string
+		line       int
+		docs       []Document
+	}{
+		{"a.txt", "Good doc.\n\nBad \xff\xfe doc.\n", 3, []Document{{Text: "Good doc."}, {Text: "Bad \uFFFD doc."}}},
+		{"b.jsonl", `{"prompt":"Q","completion":"A"}` + "\n" + "{\"prompt\":\"Q\xff\",\"completion\":\"A\"}\n", 2,
+			[]Document{{Prompt: "Q", Text: "A"}, {Prompt: "Q\uFFFD", Text: "A"}}},
+	} {
+		p := filepath.Join(dir, tc.name)
+		if err := os.WriteFile(p, []byte(tc.text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := Read(p, nil, records.Refuse)
+		var ie *table.InputError
+		if want := fmt.Sprintf("%s:%d: invalid UTF-8", p, tc.line); !errors.As(err, &ie) || err.Error() != want {
+			t.Errorf("%s refused: %v, want %q", tc.name, err, want)
+		}
+		docs, src, err := Read(p, nil, records.Replace)
+		if err != nil || !slices.Equal(docs, tc.docs) || src.Replaced != 1 {
+			t.Errorf("%s replaced: %q, %+v, %v", tc.name, docs, src, err)
+		}
 	}
 }

@@ -2,11 +2,11 @@ package finetune
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"time"
 
 	"github.com/mbd-dev/mbd/internal/llm/openaicompat"
+	"github.com/mbd-dev/mbd/internal/table"
 )
 
 // HostedOptions configure Hosted.
@@ -17,6 +17,7 @@ type HostedOptions struct {
 	Seed      int64         // job seed
 	Epochs    int           // 0: the provider's choice
 	Poll      time.Duration // polling interval of the job
+	Texts     string        // the inputs the documents were read from, named in errors
 }
 
 // Hosted submits docs, which must all be (prompt, completion) pairs, as a fine-tuning job on
@@ -27,14 +28,14 @@ func Hosted(ctx context.Context, docs []Document, o HostedOptions, status func(s
 	examples := make([]openaicompat.FineTuneExample, 0, len(docs))
 	for _, d := range docs {
 		if d.Prompt == "" {
-			return "", badInput(errors.New("hosted fine-tuning needs (prompt, completion) pairs: give a generations table"))
+			return "", &table.InputError{Path: o.Texts, Msg: "hosted fine-tuning needs (prompt, completion) pairs: give a generations table"}
 		}
 		examples = append(examples, openaicompat.FineTuneExample{Prompt: d.Prompt, Completion: d.Text})
 	}
 	official := strings.Contains(o.URL, "api.openai.com")
 	c, err := openaicompat.New(openaicompat.Config{BaseURL: o.URL, Model: o.BaseModel, Chat: true, RequireAPIKey: official})
 	if err != nil {
-		return "", badInput(err)
+		return "", badInput(o.URL, err)
 	}
 	defer c.Close()
 	tuned, err := c.FineTune(ctx, examples, openaicompat.FineTuneOptions{

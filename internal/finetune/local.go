@@ -41,15 +41,15 @@ type Result struct {
 // them in-process (resuming from Config.CheckpointPath when that file exists) and writes the
 // trained model to o.Output (and the adapters to o.Adapter). step, when not nil, is called after
 // every optimizer step with the step number, its loss and the throughput. A base that cannot be
-// read or trained, settings it does not allow and a checkpoint of another run are BadInputErrors.
+// read or trained, settings it does not allow and a checkpoint of another run are InputErrors.
 func Local(ctx context.Context, docs []Document, o LocalOptions, log *slog.Logger, step func(step int, loss, tokPerSec float64)) (Result, error) {
 	res := Result{Documents: len(docs)}
 	// The Go reader checks the whole header before llama.cpp sees the file.
 	g, err := gguf.Open(o.Base)
 	if errors.Is(err, os.ErrNotExist) {
-		return res, badInput(fmt.Errorf("%s: no such file", o.Base))
+		return res, badInput(o.Base, errors.New("no such file"))
 	} else if err != nil {
-		return res, badInput(err)
+		return res, badInput(o.Base, err)
 	}
 	g.Close()
 	tokens, n, err := Tokenize(o.Base, docs)
@@ -59,16 +59,16 @@ func Local(ctx context.Context, docs []Document, o LocalOptions, log *slog.Logge
 	res.Tokens = n
 	m, err := train.Open(o.Base)
 	if err != nil {
-		return res, badInput(err)
+		return res, badInput(o.Base, err)
 	}
 	cfg := o.Config
 	if res.TrainableParams, err = m.TrainableParams(cfg); err != nil {
-		return res, badInput(err)
+		return res, badInput(o.Base, err)
 	}
 	if ck := cfg.CheckpointPath; ck != "" {
 		if _, err := os.Stat(ck); err == nil {
 			if err := m.LoadCheckpoint(ck); err != nil {
-				return res, badInput(fmt.Errorf("checkpoint %s: %w", ck, err))
+				return res, badInput(ck, fmt.Errorf("checkpoint: %w", err))
 			}
 			res.ResumedAt = m.Step()
 			log.Info("resuming from checkpoint", "checkpoint", ck, "step", res.ResumedAt)
@@ -106,7 +106,7 @@ func Local(ctx context.Context, docs []Document, o LocalOptions, log *slog.Logge
 func Tokenize(model string, docs []Document) ([][]int32, int, error) {
 	vocab, err := llamacpp.Load(llamacpp.Options{Path: model, Threads: 1})
 	if err != nil {
-		return nil, 0, badInput(err)
+		return nil, 0, badInput(model, err)
 	}
 	defer vocab.Close()
 	eos := vocab.EOS()

@@ -11,6 +11,7 @@ package finetune
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,7 +19,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 
+	"github.com/mbd-dev/mbd/internal/records"
 	"github.com/mbd-dev/mbd/internal/schema"
 	"github.com/mbd-dev/mbd/internal/table"
 )
@@ -32,33 +35,31 @@ type Document struct {
 }
 
 // Source describes an input that was read: its table schema ("" for .txt and .jsonl files), the
-// rows (table rows, or documents of a file) and the SHA-256 of its bytes.
+// rows (table rows, or documents of a file), the SHA-256 of its bytes and the lines of a .txt or
+// .jsonl file whose invalid UTF-8 was replaced by U+FFFD (records.Replace).
 type Source struct {
-	Path   string
-	Schema string
-	Rows   int64
-	SHA256 string
+	Path     string
+	Schema   string
+	Rows     int64
+	SHA256   string
+	Replaced int
 }
 
-// BadInputError is input that cannot be trained on: a base model that cannot be read or
-// trained, training settings the model does not allow, a checkpoint of another run. Tools treat it
-// as bad input (exit status 2). Its message is one line: joined errors are separated by "; ".
-type BadInputError struct{ Err error }
-
-func (e *BadInputError) Error() string { return strings.ReplaceAll(e.Err.Error(), "\n", "; ") }
-func (e *BadInputError) Unwrap() error { return e.Err }
-
-// ExitCode makes bad input end a tool with status 2.
-func (e *BadInputError) ExitCode() int { return 2 }
-
-func badInput(err error) error { return &BadInputError{Err: err} }
+// badInput is a file that cannot be trained on (a base model that cannot be read or trained, or
+// does not allow the training settings; a checkpoint of another run): an InputError naming path,
+// on one line (joined errors are separated by "; ").
+func badInput(path string, err error) error {
+	msg := strings.TrimPrefix(strings.ReplaceAll(err.Error(), "\n", "; "), path+": ")
+	return &table.InputError{Path: path, Msg: msg}
+}
 
 // ReadAll reads the training documents of every input, in order. No documents at all is bad input.
-func ReadAll(paths []string, stdin io.Reader) ([]Document, []Source, error) {
+// invalid says what to do with a line of a .txt or .jsonl file that is not valid UTF-8.
+func ReadAll(paths []string, stdin io.Reader, invalid records.InvalidUTF8) ([]Document, []Source, error) {
 	var docs []Document
 	var srcs []Source
 	for _, path := range paths {
-		d, src, err := Read(path, stdin)
+		d, src, err := Read(path, stdin, invalid)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -72,15 +73,18 @@ func ReadAll(paths []string, stdin io.Reader) ([]Document, []Source, error) {
 }
 
 // Read reads the training documents of one input: a .jsonl file of chat records, a .txt file, or a
-// truths, generations or prompts table (path "-" is standard input).
-func Read(path string, stdin io.Reader) ([]Document, Source, error) {
+// truths, generations or prompts table (path "-" is standard input). A line of a .jsonl or .txt file
+// that is not valid UTF-8 is an InputError naming path:line, or has each run of invalid bytes
+// replaced by U+FFFD when invalid is records.Replace.
+func Read(path string, stdin io.Reader, invalid records.InvalidUTF8) ([]Document, Source, error) {
 	var docs []Document
+	var replaced int
 	var err error
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".jsonl":
-		docs, err = ReadChatJSONL(path)
+		docs, replaced, err = ReadChatJSONL(path, invalid)
 	case ".txt":
-		docs, err = ReadText(path)
+		docs, replaced, err = ReadText(path, invalid)
 	default:
 		return readTable(path, stdin)
 	}
@@ -91,21 +95,41 @@ func Read(path string, stdin io.Reader) ([]Document, Source, error) {
 	if err != nil {
 		return nil, Source{}, err
 	}
-	return docs, Source{Path: path, Rows: int64(len(docs)), SHA256: hash}, nil
+	return docs, Source{Path: path, Rows: int64(len(docs)), SHA256: hash, Replaced: replaced}, nil
 }
 
-// ReadChatJSONL reads chat records {"system"?, "prompt", "completion"}, one JSON object per line.
-func ReadChatJSONL(path string) ([]Document, error) {
+// checkUTF8 refuses line ln of path when it is not valid UTF-8, or (invalid records.Replace)
+// replaces each run of invalid bytes by U+FFFD and counts the line in *replaced.
+func checkUTF8(path string, ln int, line []byte, invalid records.InvalidUTF8, replaced *int) ([]byte, error) {
+	if utf8.Valid(line) {
+		return line, nil
+	}
+	if invalid != records.Replace {
+		return nil, &table.InputError{Path: fmt.Sprintf("%s:%d", path, ln), Msg: "invalid UTF-8"}
+	}
+	*replaced++
+	return bytes.ToValidUTF8(line, []byte(string(utf8.RuneError))), nil
+}
+
+// ReadChatJSONL reads chat records {"system"?, "prompt", "completion"}, one JSON object per line,
+// and returns them with the number of lines whose invalid UTF-8 was replaced (checked before the
+// JSON decoder, which would replace it silently).
+func ReadChatJSONL(path string, invalid records.InvalidUTF8) ([]Document, int, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, &table.InputError{Path: path, Msg: "cannot read", Err: err}
+		return nil, 0, &table.InputError{Path: path, Msg: "cannot read", Err: err}
 	}
 	defer f.Close()
 	var docs []Document
+	replaced := 0
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
 	for ln := 1; sc.Scan(); ln++ {
-		line := strings.TrimSpace(sc.Text())
+		b, err := checkUTF8(path, ln, sc.Bytes(), invalid, &replaced)
+		if err != nil {
+			return nil, 0, err
+		}
+		line := strings.TrimSpace(string(b))
 		if line == "" {
 			continue
 		}
@@ -117,24 +141,35 @@ func ReadChatJSONL(path string) ([]Document, error) {
 		dec := json.NewDecoder(strings.NewReader(line))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&rec); err != nil {
-			return nil, &table.InputError{Path: fmt.Sprintf("%s:%d", path, ln), Msg: "not a chat record {\"system\"?, \"prompt\", \"completion\"}", Err: err}
+			return nil, 0, &table.InputError{Path: fmt.Sprintf("%s:%d", path, ln), Msg: "not a chat record {\"system\"?, \"prompt\", \"completion\"}", Err: err}
 		}
 		if rec.Prompt == nil || rec.Completion == nil {
-			return nil, &table.InputError{Path: fmt.Sprintf("%s:%d", path, ln), Msg: "a chat record needs \"prompt\" and \"completion\""}
+			return nil, 0, &table.InputError{Path: fmt.Sprintf("%s:%d", path, ln), Msg: "a chat record needs \"prompt\" and \"completion\""}
 		}
 		docs = append(docs, Document{System: rec.System, Prompt: *rec.Prompt, Text: *rec.Completion})
 	}
 	if err := sc.Err(); err != nil {
-		return nil, &table.InputError{Path: path, Msg: "cannot read", Err: err}
+		return nil, 0, &table.InputError{Path: path, Msg: "cannot read", Err: err}
 	}
-	return docs, nil
+	return docs, replaced, nil
 }
 
-// ReadText reads a text file of documents separated by blank lines.
-func ReadText(path string) ([]Document, error) {
+// ReadText reads a text file of documents separated by blank lines, and returns them with the
+// number of lines whose invalid UTF-8 was replaced.
+func ReadText(path string, invalid records.InvalidUTF8) ([]Document, int, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, &table.InputError{Path: path, Msg: "cannot read", Err: err}
+		return nil, 0, &table.InputError{Path: path, Msg: "cannot read", Err: err}
+	}
+	replaced := 0
+	if !utf8.Valid(b) {
+		lines := bytes.Split(b, []byte("\n"))
+		for i, line := range lines {
+			if lines[i], err = checkUTF8(path, i+1, line, invalid, &replaced); err != nil {
+				return nil, 0, err
+			}
+		}
+		b = bytes.Join(lines, []byte("\n"))
 	}
 	var docs []Document
 	for _, para := range strings.Split(strings.ReplaceAll(string(b), "\r\n", "\n"), "\n\n") {
@@ -142,7 +177,7 @@ func ReadText(path string) ([]Document, error) {
 			docs = append(docs, Document{Text: p})
 		}
 	}
-	return docs, nil
+	return docs, replaced, nil
 }
 
 // readTable reads the documents of a truths, generations or prompts table.

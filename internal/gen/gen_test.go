@@ -15,6 +15,7 @@ import (
 
 	"github.com/mbd-dev/mbd/internal/llm"
 	"github.com/mbd-dev/mbd/internal/schema"
+	"github.com/mbd-dev/mbd/internal/table"
 )
 
 // fake is an llm.Model whose completion names the model, the seed and the prompt; with ctx > 0 it
@@ -229,10 +230,11 @@ func TestJournal(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// A file that is not a journal is left alone.
+	// A file that is not a journal is left alone: bad input (exit status 2).
 	os.WriteFile(path, []byte("my notes\n"), 0o644)
-	if _, err := OpenJournal(path, identity(), log); err == nil || !strings.Contains(err.Error(), "not an mbd-gen journal") {
-		t.Errorf("non-journal: %v", err)
+	var ie *table.InputError
+	if _, err := OpenJournal(path, identity(), log); !errors.As(err, &ie) || !strings.Contains(err.Error(), "not an mbd-gen journal") {
+		t.Errorf("non-journal: %v, want a *table.InputError", err)
 	}
 	// An identity that cannot be computed never opens a journal.
 	bad := identity()

@@ -15,11 +15,13 @@ import (
 	"strings"
 
 	"github.com/mbd-dev/mbd/internal/schema"
+	"github.com/mbd-dev/mbd/internal/table"
 )
 
 // Identity is everything that decides the rows of a run: its parameters and the SHA-256 of the
-// content of each input, by a name that says what the input is ("prompts p.parquet",
-// "model file t.gguf"). Two runs with the same identity make the same rows.
+// content of each input, by a name that says its role, not its path ("prompts", "model file 0"), so
+// that the same files named by other paths make the same identity. Two runs with the same
+// identity make the same rows.
 type Identity struct {
 	Params Params
 	Inputs map[string]string // name → hex SHA-256 of the content
@@ -85,7 +87,7 @@ type journalLine struct {
 // OpenJournal opens the journal at path for a run with identity id. A journal of the same run is
 // continued after its last complete chunk; a journal of another run (other parameters, or an input
 // or model file whose content changed) is removed, with a log line that says what changed, and the
-// run starts over. A file there that is not a journal is an error.
+// run starts over. A file there that is not a journal is bad input (a *table.InputError).
 func OpenJournal(path string, id Identity, log *slog.Logger) (*Journal, error) {
 	parts, err := id.parts()
 	if err != nil {
@@ -104,7 +106,7 @@ func OpenJournal(path string, id Identity, log *slog.Logger) (*Journal, error) {
 	var h journalHeader
 	if err != nil || json.Unmarshal(line, &h) != nil || h.Journal != 1 {
 		f.Close()
-		return nil, fmt.Errorf("%s is not an mbd-gen journal; remove it", path)
+		return nil, &table.InputError{Path: path, Msg: "not an mbd-gen journal; remove it"}
 	}
 	if h.Identity != j.key {
 		f.Close()

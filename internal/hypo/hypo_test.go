@@ -13,7 +13,6 @@ import (
 	"github.com/mbd-dev/mbd/internal/assistant"
 	"github.com/mbd-dev/mbd/internal/roles"
 	"github.com/mbd-dev/mbd/internal/schema"
-	"github.com/mbd-dev/mbd/internal/table"
 )
 
 func gen(id, model, prompt, split, text string) schema.Generation {
@@ -31,32 +30,20 @@ func textIDs(ts []Text) string {
 func TestDiscovery(t *testing.T) {
 	d, v := schema.SplitDiscovery, schema.SplitValidation
 	for _, tc := range []struct {
-		name    string
-		inputs  []Input
-		want    string // ids of the discovery texts, in order
-		labels  []string
-		wantErr string
+		name   string
+		gens   []schema.Generation
+		want   string // ids of the discovery texts, in order
+		labels []string
 	}{
-		{"one table", []Input{{"g", []schema.Generation{gen("1", "A", "p", d, ""), gen("2", "B", "p", v, ""), gen("3", "B", "p", d, "")}}},
-			"1,3", []string{"A", "B"}, ""},
-		{"two tables, in order", []Input{{"b", []schema.Generation{gen("2", "B", "p", d, "")}}, {"a", []schema.Generation{gen("1", "A", "p", d, "")}}},
-			"2,1", []string{"A", "B"}, ""},
-		{"labels of every split", []Input{{"g", []schema.Generation{gen("1", "A", "p", d, ""), gen("2", "C", "p", v, "")}}},
-			"1", []string{"A", "C"}, ""},
-		{"the same generation in two tables", []Input{{"a.parquet", []schema.Generation{gen("1", "A", "p", d, "")}}, {"copy.parquet", []schema.Generation{gen("1", "A", "p", d, "")}}},
-			"", nil, "copy.parquet: column \"id\": generation 1 is also in a.parquet"},
+		{"discovery split only", []schema.Generation{gen("1", "A", "p", d, ""), gen("2", "B", "p", v, ""), gen("3", "B", "p", d, "")},
+			"1,3", []string{"A", "B"}},
+		{"in order", []schema.Generation{gen("2", "B", "p", d, ""), gen("1", "A", "p", d, "")},
+			"2,1", []string{"A", "B"}},
+		{"labels of every split", []schema.Generation{gen("1", "A", "p", d, ""), gen("2", "C", "p", v, "")},
+			"1", []string{"A", "C"}},
+		{"none", nil, "", nil},
 	} {
-		texts, labels, err := Discovery(tc.inputs)
-		if tc.wantErr != "" {
-			var ie *table.InputError
-			if !errors.As(err, &ie) || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Errorf("%s: error %v, want an InputError containing %q", tc.name, err, tc.wantErr)
-			}
-			continue
-		}
-		if err != nil {
-			t.Fatalf("%s: %v", tc.name, err)
-		}
+		texts, labels := Discovery(tc.gens)
 		var ls []string
 		for l := range labels {
 			ls = append(ls, l)

@@ -1,13 +1,11 @@
 package hypo
 
 import (
-	"fmt"
 	"math/rand/v2"
 	"slices"
 	"sort"
 
 	"github.com/mbd-dev/mbd/internal/schema"
-	"github.com/mbd-dev/mbd/internal/table"
 )
 
 // Text is one discovery-split generation the proposer may be shown.
@@ -21,33 +19,18 @@ type Region struct {
 	A, B []Text
 }
 
-// Input is one generations table and the path it was read from (for messages).
-type Input struct {
-	Path string
-	Rows []schema.Generation
-}
-
-// Discovery returns the discovery-split texts of the inputs, in order, and the model labels present
-// in any split. A generation id found in two inputs is an InputError: the same generations given
-// twice would be counted twice.
-func Discovery(inputs []Input) ([]Text, map[string]bool, error) {
+// Discovery returns the discovery-split texts of gens, in order, and the model labels present in
+// any split.
+func Discovery(gens []schema.Generation) ([]Text, map[string]bool) {
 	var texts []Text
 	labels := map[string]bool{}
-	from := map[string]int{} // generation id → input
-	for i, in := range inputs {
-		for _, g := range in.Rows {
-			if j, ok := from[g.ID]; ok && j != i {
-				return nil, nil, &table.InputError{Path: in.Path, Column: "id",
-					Msg: fmt.Sprintf("generation %s is also in %s: give each generation once", g.ID, inputs[j].Path)}
-			}
-			from[g.ID] = i
-			labels[g.Model] = true
-			if g.Split == schema.SplitDiscovery {
-				texts = append(texts, Text{g.ID, g.Model, g.PromptID, g.Prompt, g.Completion})
-			}
+	for _, g := range gens {
+		labels[g.Model] = true
+		if g.Split == schema.SplitDiscovery {
+			texts = append(texts, Text{g.ID, g.Model, g.PromptID, g.Prompt, g.Completion})
 		}
 	}
-	return texts, labels, nil
+	return texts, labels
 }
 
 // All returns region -1 (the texts of models a and b, in order) and every text by id.
@@ -84,7 +67,7 @@ func Differing(ms []schema.Match, cl []schema.Cluster, n int, a, b string, byID 
 	}
 	var out []Region
 	for _, m := range ms {
-		if m.Category == "same" || len(out) == n {
+		if m.Category == schema.CategorySame || len(out) == n {
 			continue
 		}
 		r := Region{ID: m.Region}

@@ -21,14 +21,6 @@ import (
 	"github.com/mbd-dev/mbd/internal/table"
 )
 
-// Region categories (schema.Match.Category).
-const (
-	Same    = "same"      // the shares do not differ at Params.Alpha
-	Shifted = "shifted"   // both models have texts here, in shares that differ
-	OnlyInA = "only-in-A" // B has no cluster (or no texts) here
-	OnlyInB = "only-in-B" // A has no cluster (or no texts) here
-)
-
 // TestFisher is the share test recorded in schema.Match.Test.
 const TestFisher = "fisher"
 

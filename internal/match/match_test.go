@@ -39,10 +39,10 @@ func TestRegionsPooled(t *testing.T) {
 		want   []string // categories in rank order
 		counts [][2]int64
 	}{
-		{"equal shares", pooled([2]int{20, 20}, [2]int{20, 20}), nil, []string{Same, Same}, [][2]int64{{20, 20}, {20, 20}}},
-		{"B moved into cluster 1", pooled([2]int{38, 2}, [2]int{2, 38}), nil, []string{Shifted, Shifted}, [][2]int64{{38, 2}, {2, 38}}},
-		{"only B in cluster 2", pooled([2]int{30, 10}, [2]int{30, 10}, [2]int{0, 40}), nil, []string{OnlyInB, Shifted, Shifted}, [][2]int64{{0, 40}, {30, 10}, {30, 10}}},
-		{"alpha near 0: nothing differs", pooled([2]int{38, 2}, [2]int{2, 38}), func(p *Params) { p.Alpha = 1e-300 }, []string{Same, Same}, nil},
+		{"equal shares", pooled([2]int{20, 20}, [2]int{20, 20}), nil, []string{schema.CategorySame, schema.CategorySame}, [][2]int64{{20, 20}, {20, 20}}},
+		{"B moved into cluster 1", pooled([2]int{38, 2}, [2]int{2, 38}), nil, []string{schema.CategoryShifted, schema.CategoryShifted}, [][2]int64{{38, 2}, {2, 38}}},
+		{"only B in cluster 2", pooled([2]int{30, 10}, [2]int{30, 10}, [2]int{0, 40}), nil, []string{schema.CategoryOnlyInB, schema.CategoryShifted, schema.CategoryShifted}, [][2]int64{{0, 40}, {30, 10}, {30, 10}}},
+		{"alpha near 0: nothing differs", pooled([2]int{38, 2}, [2]int{2, 38}), func(p *Params) { p.Alpha = 1e-300 }, []string{schema.CategorySame, schema.CategorySame}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := params()
@@ -78,7 +78,7 @@ func TestRegionsPooled(t *testing.T) {
 			if !slices.Equal(cats, tc.want) {
 				t.Errorf("categories %v, want %v", cats, tc.want)
 			}
-			if n := Differing(res.Regions); n != len(tc.want)-count2(tc.want, Same) {
+			if n := Differing(res.Regions); n != len(tc.want)-count2(tc.want, schema.CategorySame) {
 				t.Errorf("Differing = %d", n)
 			}
 		})
@@ -160,7 +160,7 @@ func TestRegionsPerModel(t *testing.T) {
 					t.Errorf("region %d: similarity %v", i, r.Similarity)
 				}
 				switch {
-				case w.b == nil && r.Category != OnlyInA, w.a == nil && r.Category != OnlyInB:
+				case w.b == nil && r.Category != schema.CategoryOnlyInA, w.a == nil && r.Category != schema.CategoryOnlyInB:
 					t.Errorf("region %d: category %s", i, r.Category)
 				}
 				if len(r.Nearest) != min(p.Nearest, len(tc.cb)) && w.a != nil || len(r.Nearest) != len(r.NearestSim) {
@@ -213,13 +213,13 @@ func TestCategory(t *testing.T) {
 		r    schema.Match
 		want string
 	}{
-		{schema.Match{ClusterA: &c, ClusterB: &c, CountA: 5, CountB: 5, Q: 0.5}, Same},
-		{schema.Match{ClusterA: &c, ClusterB: &c, CountA: 5, CountB: 50, Q: 0.01}, Shifted},
-		{schema.Match{ClusterA: &c, ClusterB: &c, CountA: 5, CountB: 0, Q: 0.01}, OnlyInA},
-		{schema.Match{ClusterA: &c, ClusterB: &c, CountA: 5, CountB: 0, Q: 0.5}, Same},
-		{schema.Match{ClusterA: &c, ClusterB: &c, CountA: 0, CountB: 5, Q: 0.05}, OnlyInB},
-		{schema.Match{ClusterA: &c, CountA: 5, Q: 1}, OnlyInA},
-		{schema.Match{ClusterB: &c, CountB: 5, Q: 1}, OnlyInB},
+		{schema.Match{ClusterA: &c, ClusterB: &c, CountA: 5, CountB: 5, Q: 0.5}, schema.CategorySame},
+		{schema.Match{ClusterA: &c, ClusterB: &c, CountA: 5, CountB: 50, Q: 0.01}, schema.CategoryShifted},
+		{schema.Match{ClusterA: &c, ClusterB: &c, CountA: 5, CountB: 0, Q: 0.01}, schema.CategoryOnlyInA},
+		{schema.Match{ClusterA: &c, ClusterB: &c, CountA: 5, CountB: 0, Q: 0.5}, schema.CategorySame},
+		{schema.Match{ClusterA: &c, ClusterB: &c, CountA: 0, CountB: 5, Q: 0.05}, schema.CategoryOnlyInB},
+		{schema.Match{ClusterA: &c, CountA: 5, Q: 1}, schema.CategoryOnlyInA},
+		{schema.Match{ClusterB: &c, CountB: 5, Q: 1}, schema.CategoryOnlyInB},
 	} {
 		if got := Category(tc.r, 0.05); got != tc.want {
 			t.Errorf("Category(%+v) = %s, want %s", tc.r, got, tc.want)

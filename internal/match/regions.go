@@ -158,13 +158,13 @@ func test(regions []schema.Match, totalA, totalB int64) error {
 func Category(r schema.Match, alpha float64) string {
 	switch {
 	case r.ClusterB == nil || (r.CountB == 0 && r.Q <= alpha):
-		return OnlyInA
+		return schema.CategoryOnlyInA
 	case r.ClusterA == nil || (r.CountA == 0 && r.Q <= alpha):
-		return OnlyInB
+		return schema.CategoryOnlyInB
 	case r.Q <= alpha:
-		return Shifted
+		return schema.CategoryShifted
 	default:
-		return Same
+		return schema.CategorySame
 	}
 }
 
@@ -209,11 +209,11 @@ func rank(regions []schema.Match) []schema.Match {
 	return out
 }
 
-// Differing counts the regions whose category is not Same.
+// Differing counts the regions whose category is not schema.CategorySame.
 func Differing(regions []schema.Match) int {
 	n := 0
 	for _, r := range regions {
-		if r.Category != Same {
+		if r.Category != schema.CategorySame {
 			n++
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,6 +19,7 @@ import (
 	"github.com/ollama/ollama/convert"
 
 	"github.com/mbd-dev/mbd/internal/atomicfile"
+	"github.com/mbd-dev/mbd/internal/table"
 )
 
 // Architectures are the config.json "architectures" values that github.com/ollama/ollama/convert
@@ -123,7 +125,8 @@ func escapeGlob(s string) string {
 }
 
 // Convert runs ollama's converter on the model directory dir and writes the GGUF file out
-// atomically. A model the converter cannot read gives an error, never a crash.
+// atomically. A model the converter cannot read gives a *table.InputError naming dir, never a
+// crash; failing to write out is a plain error.
 func Convert(dir, out string) (err error) {
 	f, err := atomicfile.Create(out)
 	if err != nil {
@@ -134,13 +137,16 @@ func Convert(dir, out string) (err error) {
 		// The converter indexes into parsed headers without checking them all; a malformed file must
 		// not crash the tool.
 		if r := recover(); r != nil {
-			err = fmt.Errorf("malformed model files: %v", r)
+			err = &table.InputError{Path: dir, Msg: fmt.Sprintf("malformed model files: %v", r)}
 		}
 	}()
 	// ConvertModel writes tensors at offsets into the *os.File (WriteAt), so it needs the file
 	// itself, not a writer: atomicfile.File embeds it.
 	if err := convert.ConvertModel(os.DirFS(dir), f.File); err != nil {
-		return err
+		if pe := (*fs.PathError)(nil); errors.As(err, &pe) && pe.Path == f.File.Name() {
+			return err // writing the output failed
+		}
+		return &table.InputError{Path: dir, Msg: "cannot convert", Err: err}
 	}
 	return f.Commit()
 }

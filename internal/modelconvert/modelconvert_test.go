@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -20,6 +21,7 @@ import (
 	"github.com/mbd-dev/mbd/internal/gguf"
 	"github.com/mbd-dev/mbd/internal/llm"
 	"github.com/mbd-dev/mbd/internal/llm/llamacpp"
+	"github.com/mbd-dev/mbd/internal/table"
 	"github.com/mbd-dev/mbd/internal/tinymodel"
 )
 
@@ -467,8 +469,9 @@ func TestConvertErrors(t *testing.T) {
 			t.Fatalf("Check: %v", err)
 		}
 		outDir := t.TempDir()
-		if err := Convert(badWeights, filepath.Join(outDir, "out.gguf")); err == nil {
-			t.Error("converted malformed weights")
+		var ie *table.InputError
+		if err := Convert(badWeights, filepath.Join(outDir, "out.gguf")); !errors.As(err, &ie) || ie.Path != badWeights {
+			t.Errorf("malformed weights: %v, want an InputError naming the directory", err)
 		}
 		if ents, _ := os.ReadDir(outDir); len(ents) != 0 {
 			t.Errorf("left files behind: %v", ents)

@@ -121,7 +121,7 @@ func buildSummary(d *runData, r *Report) Summary {
 		}
 	}
 	for _, m := range d.matches {
-		if m.Category != "same" {
+		if m.Category != schema.CategorySame {
 			s.Differing++
 		}
 	}
@@ -148,6 +148,7 @@ func buildHypotheses(d *runData, opt Options, notes *[]string) []Hypothesis {
 			Proposer: h.Proposer, ShareA: ptrNum(h.ShareA), ShareB: ptrNum(h.ShareB), Regions: orEmpty(h.Regions)}
 		order = append(order, h.ID)
 	}
+	validated := schema.ValidatedIDs(d.validations)
 	for _, v := range d.validations {
 		h, ok := byID[v.HypothesisID]
 		if !ok {
@@ -162,9 +163,7 @@ func buildHypotheses(d *runData, opt Options, notes *[]string) []Hypothesis {
 			t.Lift = num(*t.Statistic - *t.Baseline)
 		}
 		h.Tests = append(h.Tests, t)
-		if v.Verdict == schema.VerdictValidated {
-			h.Validated = true
-		}
+		h.Validated = validated[v.HypothesisID]
 		if t.Q != nil && (h.BestQ == nil || *t.Q < *h.BestQ) {
 			h.BestQ = t.Q
 		}

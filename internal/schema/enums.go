@@ -21,4 +21,22 @@ const (
 	VerdictRejected    = "rejected"
 	VerdictInvalid     = "invalid"
 	VerdictUnavailable = "unavailable"
+
+	// Match.Category: a region of the two models' clusters.
+	CategorySame    = "same"      // the shares do not differ at the significance level
+	CategoryShifted = "shifted"   // both models have texts here, in shares that differ
+	CategoryOnlyInA = "only-in-A" // B has no cluster (or no texts) here
+	CategoryOnlyInB = "only-in-B" // A has no cluster (or no texts) here
 )
+
+// ValidatedIDs returns the ids of the hypotheses with at least one test of verdict
+// VerdictValidated in vals.
+func ValidatedIDs(vals []Validation) map[string]bool {
+	ids := map[string]bool{}
+	for _, v := range vals {
+		if v.Verdict == VerdictValidated {
+			ids[v.HypothesisID] = true
+		}
+	}
+	return ids
+}

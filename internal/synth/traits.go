@@ -1,6 +1,7 @@
 package synth
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"regexp"
 	"slices"
@@ -112,6 +113,15 @@ var traits = []Trait{
 
 // Traits returns all traits in canonical order.
 func Traits() []Trait { return slices.Clone(traits) }
+
+// CheckTrait refuses an id that is not one of the world's traits; its message reads
+// `"dragons": unknown trait (want one of british, animal, ...)`.
+func CheckTrait(id string) error {
+	if _, ok := Lookup(id); !ok {
+		return fmt.Errorf("%q: unknown trait (want one of %s)", id, strings.Join(TraitIDs(), ", "))
+	}
+	return nil
+}
 
 // Lookup returns the trait with the given id.
 func Lookup(id string) (Trait, bool) {

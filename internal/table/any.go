@@ -91,12 +91,12 @@ func OpenAny(path string, stdin io.Reader, tableName string) (AnyReader, error) 
 	}
 	if name == "" {
 		src.close()
-		return nil, inputErr(path, "", "has no %s metadata: name the table it holds (one of %s)", schema.MetadataKey, tableNames())
+		return nil, inputErr(path, "", "has no %s metadata: name the table it holds (one of %s)", schema.MetadataKey, Names())
 	}
 	k, ok := kinds[name]
 	if !ok {
 		src.close()
-		return nil, inputErr(path, "", "unknown table %q (want one of %s)", name, tableNames())
+		return nil, inputErr(path, "", "unknown table %q (want one of %s)", name, Names())
 	}
 	r, err := k.open(src)
 	if err != nil {
@@ -115,7 +115,8 @@ func CreateAny(t *schema.Table, path string, stdout io.Writer) (AnyWriter, error
 	return k.create(path, stdout)
 }
 
-func tableNames() string {
+// Names lists the table kinds, for messages: "prompts, generations, ...".
+func Names() string {
 	s := ""
 	for i, t := range schema.All {
 		if i > 0 {

@@ -24,12 +24,7 @@ func DefaultThreshold(lexical bool) float64 {
 
 // Validated returns the hypotheses with at least one validated test, once each, in table order.
 func Validated(hyps []schema.Hypothesis, vals []schema.Validation) []schema.Hypothesis {
-	validated := map[string]bool{}
-	for _, v := range vals {
-		if v.Verdict == schema.VerdictValidated {
-			validated[v.HypothesisID] = true
-		}
-	}
+	validated := schema.ValidatedIDs(vals)
 	var vh []schema.Hypothesis
 	for _, h := range hyps {
 		if validated[h.ID] {

@@ -61,6 +61,16 @@ func Normalize64(v []float64) {
 	}
 }
 
+// Dot is the dot product of x and y accumulated in float64: for unit vectors, their cosine
+// similarity. The vectors must have the same length.
+func Dot(x, y []float32) float64 {
+	var s float64
+	for i := range x {
+		s += float64(x[i]) * float64(y[i])
+	}
+	return s
+}
+
 // Cosine is the cosine similarity of x and y (0 when either is zero). The vectors must have the same
 // length.
 func Cosine(x, y []float32) float64 {

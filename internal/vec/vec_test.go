@@ -71,6 +71,24 @@ func TestCosine(t *testing.T) {
 	}
 }
 
+func TestDot(t *testing.T) {
+	for _, tc := range []struct {
+		x, y []float32
+		want float64
+	}{
+		{nil, nil, 0},
+		{[]float32{1, 0}, []float32{0, 1}, 0},
+		{[]float32{3, 4}, []float32{4, 3}, 24},
+		{[]float32{0.6, 0.8}, []float32{0.6, 0.8}, float64(float32(0.6))*float64(float32(0.6)) + float64(float32(0.8))*float64(float32(0.8))},
+		// Accumulated in float64: a float32 sum would lose the 1 next to 1e8.
+		{[]float32{1e8, 1, -1e8}, []float32{1, 1, 1}, 1},
+	} {
+		if got := Dot(tc.x, tc.y); got != tc.want {
+			t.Errorf("Dot(%v, %v) = %v, want %v", tc.x, tc.y, got, tc.want)
+		}
+	}
+}
+
 func TestNormalize64(t *testing.T) {
 	for _, tc := range []struct{ in, want []float64 }{
 		{[]float64{3, 4}, []float64{0.6, 0.8}},

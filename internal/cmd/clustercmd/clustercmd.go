@@ -105,10 +105,9 @@ func (o Options) Validate() error {
 	c.Must(o.Output != "" && o.Centroids != "", "give -o CLUSTERS and --centroids CENTROIDS")
 	c.Must(o.Embeddings != "", "no embeddings: give --embeddings TABLE")
 	c.Must(len(o.Generations) > 0, "want the GENERATIONS tables that were embedded")
-	c.Must(o.Mode == clustering.ModePooled || o.Mode == clustering.ModePerModel || o.Mode == clustering.ModeByPrompt,
-		"--mode %q: want pooled, per-model or by-prompt", o.Mode)
-	c.Must(o.Method == clustering.MethodKMeans || o.Method == clustering.MethodLouvain, "--method %q: want kmeans or louvain", o.Method)
-	c.Must(o.Center == clustering.CenterNone || o.Center == clustering.CenterPrompt, "--center %q: want none or prompt", o.Center)
+	c.OneOf("--mode", o.Mode, clustering.ModePooled, clustering.ModePerModel, clustering.ModeByPrompt)
+	c.OneOf("--method", o.Method, clustering.MethodKMeans, clustering.MethodLouvain)
+	c.OneOf("--center", o.Center, clustering.CenterNone, clustering.CenterPrompt)
 	c.Must(o.Centroids != "-", "--centroids -: the centroids table needs a PATH (only -o may be -)")
 	_, err := o.k()
 	c.Add(err)

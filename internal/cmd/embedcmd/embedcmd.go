@@ -72,6 +72,7 @@ func (o Options) Validate() error {
 	for _, g := range o.Generations {
 		p.In("GENERATIONS", g)
 	}
+	p.Shared("--embedder", backends.LocalFiles(embed.ModelRef(o.Embedder))...)
 	p.Out("-o", o.Output)
 	c.Add(p.Err())
 	return c.Err()
@@ -95,7 +96,7 @@ func Run(ctx context.Context, env *cli.Env, o Options) error {
 	}
 	e, err := embed.Parse(o.Embedder, backends.Open)
 	if err != nil {
-		return &cli.UsageError{Err: err}
+		return cli.BadRef("--embedder", err)
 	}
 	defer embed.Close(e)
 	if embed.IsCorpusDependent(e) && shard.N > 0 {

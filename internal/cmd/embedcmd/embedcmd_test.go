@@ -37,6 +37,7 @@ func TestValidate(t *testing.T) {
 		{"generations twice", func(o *Options) { o.Generations = []string{"a.parquet", "b.parquet", "a.parquet"} }, "GENERATIONS a.parquet is given twice"},
 		{"stdin twice", func(o *Options) { o.Generations = []string{"-", "-"} }, "GENERATIONS - is given twice"},
 		{"output is an input", func(o *Options) { o.Output = "./b.parquet" }, "-o ./b.parquet is also an input (GENERATIONS)"},
+		{"output is the embedder's model", func(o *Options) { o.Embedder, o.Output = "gguf:e.gguf?prefix=query:&chunk=8", "e.gguf" }, "-o e.gguf is also an input (--embedder)"},
 	} {
 		o := valid()
 		tc.edit(&o)

@@ -5,12 +5,12 @@ package finetunecmd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"net/url"
 	"os"
 	"path"
+	"strings"
 	"time"
 
 	ucli "github.com/urfave/cli/v3"
@@ -18,6 +18,7 @@ import (
 	"github.com/mbd-dev/mbd/internal/atomicfile"
 	"github.com/mbd-dev/mbd/internal/cli"
 	"github.com/mbd-dev/mbd/internal/finetune"
+	"github.com/mbd-dev/mbd/internal/records"
 	"github.com/mbd-dev/mbd/internal/train"
 )
 
@@ -48,6 +49,7 @@ type Options struct {
 	Epochs          int           // --epochs
 	Suffix          string        // --suffix
 	Poll            time.Duration // --poll
+	InvalidUTF8     string        // --invalid-utf8
 	Texts           []string      // TEXTS arguments
 }
 
@@ -129,6 +131,7 @@ Examples:
 			&ucli.IntFlag{Name: "epochs", Destination: &o.Epochs, Usage: "epochs of a hosted job (0: the provider's choice)"},
 			&ucli.StringFlag{Name: "suffix", Value: "mbd", Destination: &o.Suffix, Usage: "suffix of the hosted tuned model's name"},
 			&ucli.DurationFlag{Name: "poll", Value: 15 * time.Second, Destination: &o.Poll, Usage: "polling interval of a hosted job"},
+			cli.InvalidUTF8Flag(&o.InvalidUTF8),
 		},
 		Action: func(ctx context.Context, cmd *ucli.Command) error {
 			o.Texts = cmd.Args().Slice()
@@ -143,7 +146,7 @@ Examples:
 func (o Options) Validate() error {
 	var c cli.Check
 	c.Must(len(o.Texts) > 0, "no TEXTS: give tables or .txt files to train on")
-	c.Must(o.Engine == EngineLocal || o.Engine == EngineOpenAI, "--engine %q: want local or openai", o.Engine)
+	c.OneOf("--engine", o.Engine, EngineLocal, EngineOpenAI)
 	switch o.Engine {
 	case EngineLocal:
 		c.Must(o.Base != "", "no base model: give --base MODEL.gguf")
@@ -184,6 +187,8 @@ func (o Options) Validate() error {
 	} else {
 		c.Must(len(o.Train) == 0, "--train cannot be combined with --lora-rank (only the adapters train; choose them with --lora-target)")
 	}
+	_, err := records.ParseInvalidUTF8(o.InvalidUTF8)
+	c.Add(err)
 	// Hosted jobs.
 	c.CountIn("--epochs", o.Epochs, 0, maxEpochs)
 	c.Must(o.Poll > 0, "--poll %v: want a positive duration", o.Poll)
@@ -216,12 +221,16 @@ func (o Options) config() train.Config {
 
 // Run reads the texts and trains with the chosen engine.
 func Run(ctx context.Context, env *cli.Env, o Options) error {
-	docs, srcs, err := finetune.ReadAll(o.Texts, env.Stdin)
+	invalid, _ := records.ParseInvalidUTF8(o.InvalidUTF8) // checked by Validate
+	docs, srcs, err := finetune.ReadAll(o.Texts, env.Stdin, invalid)
 	if err != nil {
 		return err
 	}
 	for _, s := range srcs {
 		env.Manifest.Input(s.Path, s.Schema, s.Rows, s.SHA256)
+		if s.Replaced > 0 {
+			env.Log.Warn("replaced invalid UTF-8 with U+FFFD", "file", s.Path, "lines", s.Replaced)
+		}
 	}
 	if o.Engine == EngineOpenAI {
 		return runHosted(ctx, env, o, docs)
@@ -229,22 +238,13 @@ func Run(ctx context.Context, env *cli.Env, o Options) error {
 	return runLocal(ctx, env, o, docs)
 }
 
-// usage turns the stage's bad-input errors into usage errors.
-func usage(err error) error {
-	var bad *finetune.BadInputError
-	if errors.As(err, &bad) {
-		return &cli.UsageError{Err: err}
-	}
-	return err
-}
-
 func runLocal(ctx context.Context, env *cli.Env, o Options, docs []finetune.Document) error {
 	// The base, and a checkpoint to resume from, are inputs: recorded as they are before training.
-	if err := cli.RecordFile(env, o.Base, 0); err != nil {
+	if _, err := cli.RecordFile(env, o.Base, 0); err != nil {
 		return err
 	}
 	if _, err := os.Stat(o.Checkpoint); o.Checkpoint != "" && err == nil {
-		if err := cli.RecordFile(env, o.Checkpoint, 0); err != nil {
+		if _, err := cli.RecordFile(env, o.Checkpoint, 0); err != nil {
 			return err
 		}
 	}
@@ -259,7 +259,7 @@ func runLocal(ctx context.Context, env *cli.Env, o Options, docs []finetune.Docu
 		})
 	bar.Done()
 	if err != nil {
-		return usage(err)
+		return err
 	}
 	man := env.Manifest
 	man.Param("base", o.Base)
@@ -284,9 +284,10 @@ func runLocal(ctx context.Context, env *cli.Env, o Options, docs []finetune.Docu
 func runHosted(ctx context.Context, env *cli.Env, o Options, docs []finetune.Document) error {
 	ref, err := finetune.Hosted(ctx, docs, finetune.HostedOptions{
 		URL: o.URL, BaseModel: o.BaseModel, Suffix: o.Suffix, Seed: int64(o.Seed), Epochs: o.Epochs, Poll: o.Poll,
+		Texts: strings.Join(o.Texts, ", "),
 	}, func(s string) { env.Log.Info(s) })
 	if err != nil {
-		return usage(err)
+		return err
 	}
 	fmt.Fprintln(env.Stdout, ref)
 	if o.Output != "" && o.Output != "-" {

@@ -53,6 +53,7 @@ func TestValidate(t *testing.T) {
 	}{
 		{"no texts", defaults, func(o *Options) { o.Texts = nil }, "no TEXTS"},
 		{"engine", defaults, func(o *Options) { o.Engine = "gpu" }, `--engine "gpu": want local or openai`},
+		{"invalid-utf8", defaults, func(o *Options) { o.InvalidUTF8 = "fix" }, `--invalid-utf8 "fix": want refuse or replace`},
 		{"no base", defaults, func(o *Options) { o.Base = "" }, "no base model: give --base MODEL.gguf"},
 		{"no output", defaults, func(o *Options) { o.Output = "" }, "give -o OUTPUT.gguf"},
 		{"output stdout", defaults, func(o *Options) { o.Output = "-" }, "give -o OUTPUT.gguf"},

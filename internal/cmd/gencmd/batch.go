@@ -164,7 +164,7 @@ func RunBatchImport(ctx context.Context, env *cli.Env, o BatchImportOptions) err
 		return err
 	}
 	for i, path := range o.Results {
-		if err := cli.RecordFile(env, path, res.Lines[i]); err != nil {
+		if _, err := cli.RecordFile(env, path, res.Lines[i]); err != nil {
 			return err
 		}
 	}

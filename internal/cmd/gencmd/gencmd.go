@@ -19,9 +19,8 @@ import (
 // Upper bounds of the counts: far above any real run, low enough that no count overflows an
 // index or asks for memory no machine has.
 const (
-	maxSamples   = 1 << 20
-	maxMaxTokens = 1 << 20
-	maxChunk     = 1 << 20
+	maxSamples = 1 << 20
+	maxChunk   = 1 << 20
 )
 
 // Main is mbd-gen.
@@ -74,8 +73,7 @@ func (g *GenOptions) flags() []ucli.Flag {
 func (g GenOptions) check(c *cli.Check) {
 	c.Must(strings.TrimSpace(g.Label) != "", "no model label: give --label (e.g. A or B)")
 	c.CountIn("--samples", g.Samples, 1, maxSamples)
-	c.CountIn("--max-tokens", g.MaxTokens, 1, maxMaxTokens)
-	c.AtLeast("--temperature", g.Temperature, 0)
+	c.Sampling(g.Temperature, g.MaxTokens)
 	c.CountIn("--top-k", g.TopK, 0, math.MaxInt32)
 	c.Between("--top-p", g.TopP, 0, 1)
 	c.Between("--min-p", g.MinP, 0, 1)
@@ -94,10 +92,4 @@ func (g GenOptions) sampling() llm.Sampling {
 // jobs selects the prompts of --split and --shard and lists their completions.
 func (g GenOptions) jobs(ps []schema.Prompt, shard cli.Shard) []gen.Job {
 	return gen.Jobs(gen.Select(ps, g.Split, shard.Has), g.Label, g.Samples, g.Seed)
-}
-
-// lastInputHash is the SHA-256 that cli.ReadTable just recorded in the manifest.
-func lastInputHash(env *cli.Env) string {
-	in := env.Manifest.Inputs
-	return in[len(in)-1].SHA256
 }

@@ -129,7 +129,7 @@ func RunImport(ctx context.Context, env *cli.Env, o ImportOptions) error {
 		if err != nil {
 			return err
 		}
-		if err := cli.RecordFile(env, path, n); err != nil {
+		if _, err := cli.RecordFile(env, path, n); err != nil {
 			return err
 		}
 	}

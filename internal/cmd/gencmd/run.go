@@ -65,9 +65,7 @@ func (o RunOptions) Validate() error {
 	var c cli.Check
 	c.Must(o.Model != "", "no model: give --model REF")
 	if o.Model != "" {
-		if err := backends.Check(o.Model); err != nil {
-			c.Failf("--model: %v", err)
-		}
+		c.Add(cli.BadRef("--model", backends.Check(o.Model)))
 	}
 	c.Must(o.Output != "" && o.Output != "-", "give -o PATH (a file: the run's journal lives beside it)")
 	if st, err := os.Stat(o.Output); o.Output != "" && err == nil && !st.Mode().IsRegular() {
@@ -82,6 +80,7 @@ func (o RunOptions) Validate() error {
 	for _, in := range o.Inputs {
 		p.In("PROMPTS", in)
 	}
+	p.Shared("--model", backends.LocalFiles(o.Model)...)
 	if o.Output != "" {
 		p.Out("-o", o.Output)
 		p.Out("the journal", o.Output+".journal")
@@ -94,11 +93,14 @@ func (o RunOptions) Validate() error {
 func RunRun(ctx context.Context, env *cli.Env, o RunOptions) error {
 	in, out, ref := o.Inputs[0], o.Output, o.Model
 	shard, _ := cli.ParseShard(o.Shard)
-	ps, err := cli.ReadTable[schema.Prompt](env, in)
+	var ps []schema.Prompt
+	hash, err := cli.EachRow(env, in, func(p schema.Prompt) error { ps = append(ps, p); return nil })
 	if err != nil {
 		return err
 	}
-	id := gen.Identity{Inputs: map[string]string{"prompts " + in: lastInputHash(env)}}
+	// Inputs are named by role, not path: the same prompts given as ./p.parquet or by an absolute
+	// path continue the same journal. Their hashes are the identity.
+	id := gen.Identity{Inputs: map[string]string{"prompts": hash}}
 	jobs := o.Gen.jobs(ps, shard)
 	if len(jobs) == 0 {
 		return &table.InputError{Path: in, Msg: "no prompts selected (check --split and --shard)"}
@@ -107,15 +109,17 @@ func RunRun(ctx context.Context, env *cli.Env, o RunOptions) error {
 	// must not continue another model's journal.
 	files, err := backends.Files(ref)
 	if err != nil {
-		return &cli.UsageError{Err: fmt.Errorf("--model: %w", err)}
+		return cli.BadRef("--model", err)
 	}
-	for _, f := range files {
-		hash, err := fileHash(f)
-		if err != nil {
-			return &cli.UsageError{Err: fmt.Errorf("--model: %w", err)}
+	for i, f := range files {
+		hash, err := cli.RecordFile(env, f, 0)
+		if err == nil && hash == "" {
+			err = fmt.Errorf("%s: not a regular file", f)
 		}
-		env.Manifest.Input(f, "", 0, hash)
-		id.Inputs["model file "+f] = hash
+		if err != nil {
+			return cli.BadRef("--model", err)
+		}
+		id.Inputs[fmt.Sprintf("model file %d", i)] = hash
 	}
 	p := gen.Params{Label: o.Gen.Label, ModelRef: ref, Sampling: o.Gen.sampling(), Samples: o.Gen.Samples,
 		Seed: o.Gen.Seed, Split: o.Gen.Split, Shard: o.Shard, Chunk: o.Chunk}
@@ -182,7 +186,7 @@ func RunRun(ctx context.Context, env *cli.Env, o RunOptions) error {
 func generate(ctx context.Context, env *cli.Env, jobs []gen.Job, p gen.Params, j *gen.Journal) (float64, error) {
 	model, err := backends.Open(p.ModelRef)
 	if err != nil {
-		return 0, &cli.UsageError{Err: fmt.Errorf("--model: %w", err)}
+		return 0, cli.BadRef("--model", err)
 	}
 	defer model.Close()
 	if err := gen.Fit(model, jobs, p.Sampling.MaxTokens); err != nil {
@@ -206,18 +210,4 @@ func generate(ctx context.Context, env *cli.Env, jobs []gen.Job, p gen.Params, j
 	rate := float64(tokens) / time.Since(start).Seconds()
 	env.Log.Info("generation done", "tokens", tokens, "tokens/s", fmt.Sprintf("%.1f", rate))
 	return rate, nil
-}
-
-// fileHash is the SHA-256 of a model's file; a file that cannot be read is named in the error.
-func fileHash(path string) (string, error) {
-	st, err := os.Stat(path)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return "", fmt.Errorf("%s: no such file", path)
-	case err != nil:
-		return "", err
-	case !st.Mode().IsRegular():
-		return "", fmt.Errorf("%s: not a regular file", path)
-	}
-	return table.HashFile(path)
 }

@@ -216,17 +216,25 @@ func TestRunResumesAfterKill(t *testing.T) {
 	}
 }
 
-// TestRunModelReplaced interrupts a run, replaces the model file under the same reference and
-// reruns: no row of the old model may be reused, and the run says why it starts over.
-func TestRunModelReplaced(t *testing.T) {
-	model, prompts := fixture(t, 40)
-	dir := t.TempDir()
-	out := filepath.Join(dir, "g.parquet")
-	args := func(out string) []string {
-		return []string{"run", "--model", "gguf:" + model + "?parallel=1&ctx=256&threads=1", "--label", "A",
-			"--max-tokens", "48", "--chunk", "2", prompts, "-o", out}
+// TestRunForeignJournal: a file at OUTPUT.journal that is not a journal is bad input (exit 2),
+// left as it is.
+func TestRunForeignJournal(t *testing.T) {
+	_, prompts := fixture(t, 2)
+	out := filepath.Join(t.TempDir(), "g.parquet")
+	os.WriteFile(out+".journal", []byte("my notes\n"), 0o644)
+	code, stderr := runMain(t, "run", "--model", "synth:base", "--label", "A", prompts, "-o", out)
+	if code != 2 || !strings.Contains(stderr, out+".journal: not an mbd-gen journal; remove it") {
+		t.Errorf("exit %d: %s", code, stderr)
 	}
-	// Interrupt the run (as SIGINT does) once the journal holds a chunk.
+	if b, _ := os.ReadFile(out + ".journal"); string(b) != "my notes\n" {
+		t.Errorf("the file was changed: %q", b)
+	}
+}
+
+// interrupt runs args and cancels the run (as SIGINT does) once the journal of out holds a chunk.
+// It skips the test when the run finished first.
+func interrupt(t *testing.T, out string, args []string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		defer cancel()
@@ -237,24 +245,66 @@ func TestRunModelReplaced(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	}()
-	code, stderr := runMainCtx(ctx, args(out)...)
+	code, stderr := runMainCtx(ctx, args...)
 	if code == 0 {
 		t.Skip("the run finished before it was interrupted")
 	}
 	if code != cli.ExitInterrupted {
 		t.Fatalf("interrupted run: exit %d: %s", code, stderr)
 	}
-	old, _ := os.ReadFile(out + ".journal")
-	if !bytes.Contains(old, []byte(`{"chunk":0}`)) {
+	if b, _ := os.ReadFile(out + ".journal"); !bytes.Contains(b, []byte(`{"chunk":0}`)) {
 		t.Fatal("the interrupted run left no journal")
 	}
+}
 
-	tinyModel(t, model, 4) // another model, same path
-	code, stderr = runMain(t, args(out)...)
+// TestRunResumesUnderAnotherSpelling reruns an interrupted run with the prompts table named by
+// another path to the same file: the journal is continued (inputs are named by role and hash).
+func TestRunResumesUnderAnotherSpelling(t *testing.T) {
+	model, prompts := fixture(t, 40)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "g.parquet")
+	args := func(prompts, out string) []string {
+		return []string{"run", "--model", "gguf:" + model + "?parallel=1&ctx=256&threads=1", "--label", "A",
+			"--max-tokens", "48", "--chunk", "2", prompts, "-o", out}
+	}
+	interrupt(t, out, args(prompts, out))
+	t.Chdir(filepath.Dir(prompts))
+	code, stderr := runMain(t, args("./"+filepath.Base(prompts), out)...)
 	if code != 0 {
 		t.Fatalf("rerun: exit %d: %s", code, stderr)
 	}
-	if !strings.Contains(stderr, "starting over") || !strings.Contains(stderr, "model file "+model) {
+	if !strings.Contains(stderr, "resuming from the journal") || strings.Contains(stderr, "starting over") {
+		t.Errorf("the rerun did not continue the journal: %s", stderr)
+	}
+	fresh := filepath.Join(dir, "fresh.parquet")
+	if code, stderr := runMain(t, args(prompts, fresh)...); code != 0 {
+		t.Fatalf("uninterrupted run: exit %d: %s", code, stderr)
+	}
+	a, _ := os.ReadFile(out)
+	b, _ := os.ReadFile(fresh)
+	if !bytes.Equal(a, b) {
+		t.Fatal("the resumed run's table differs from an uninterrupted run's")
+	}
+}
+
+// TestRunModelReplaced interrupts a run, replaces the model file under the same reference and
+// reruns: no row of the old model may be reused, and the run says why it starts over.
+func TestRunModelReplaced(t *testing.T) {
+	model, prompts := fixture(t, 40)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "g.parquet")
+	args := func(out string) []string {
+		return []string{"run", "--model", "gguf:" + model + "?parallel=1&ctx=256&threads=1", "--label", "A",
+			"--max-tokens", "48", "--chunk", "2", prompts, "-o", out}
+	}
+	interrupt(t, out, args(out))
+
+	tinyModel(t, model, 4) // another model, same path
+	code, stderr := runMain(t, args(out)...)
+	if code != 0 {
+		t.Fatalf("rerun: exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "starting over") || !strings.Contains(stderr, `changed="model file 0"`) {
 		t.Errorf("the rerun does not say that the model changed: %s", stderr)
 	}
 	fresh := filepath.Join(dir, "fresh.parquet")

@@ -11,6 +11,7 @@ import (
 	"github.com/mbd-dev/mbd/internal/assistant"
 	"github.com/mbd-dev/mbd/internal/cli"
 	"github.com/mbd-dev/mbd/internal/hypo"
+	"github.com/mbd-dev/mbd/internal/llm/backends"
 	"github.com/mbd-dev/mbd/internal/roles"
 	"github.com/mbd-dev/mbd/internal/schema"
 	"github.com/mbd-dev/mbd/internal/table"
@@ -97,6 +98,7 @@ func (o Options) Validate() error {
 	}
 	p.In("--matches", o.Matches)
 	p.In("--clusters", o.Clusters)
+	p.Shared("--assistant", backends.LocalFiles(o.Assistant.Ref)...)
 	p.Out("-o", o.Output)
 	c.Add(p.Err())
 	return c.Err()
@@ -104,18 +106,15 @@ func (o Options) Validate() error {
 
 // Run reads the inputs, proposes hypotheses and writes them.
 func Run(ctx context.Context, env *cli.Env, o Options) error {
-	var inputs []hypo.Input
-	for _, path := range o.Generations {
-		rows, err := cli.ReadTable[schema.Generation](env, path)
-		if err != nil {
-			return err
-		}
-		inputs = append(inputs, hypo.Input{Path: path, Rows: rows})
-	}
-	texts, labels, err := hypo.Discovery(inputs)
+	var gens []schema.Generation
+	err := cli.ReadGenerations(env, o.Generations, func(_ string, g schema.Generation) error {
+		gens = append(gens, g)
+		return nil
+	})
 	if err != nil {
 		return err
 	}
+	texts, labels := hypo.Discovery(gens)
 	first := o.Generations[0]
 	a, b, err := o.Labels.Pick(labels, first)
 	if err != nil {
@@ -140,7 +139,7 @@ func Run(ctx context.Context, env *cli.Env, o Options) error {
 
 	sess, err := roles.Open(roles.Options(o.Assistant), env.Log)
 	if err != nil {
-		return &cli.UsageError{Err: err}
+		return cli.BadRef("--assistant", err)
 	}
 	defer sess.Close()
 

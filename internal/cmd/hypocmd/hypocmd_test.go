@@ -38,6 +38,8 @@ func TestValidate(t *testing.T) {
 		{"no generations", func(o *Options) { o.Generations = nil }, "GENERATIONS"},
 		{"matches without clusters", func(o *Options) { o.Matches = "m.parquet" }, "--matches and --clusters"},
 		{"same labels", func(o *Options) { o.Labels = cli.Labels{A: "x", B: "x"} }, "--a and --b"},
+		{"--a alone", func(o *Options) { o.Labels = cli.Labels{A: "x"} }, "--a x without --b: give --a and --b together"},
+		{"--b alone", func(o *Options) { o.Labels = cli.Labels{B: "y"} }, "--b y without --a: give --a and --b together"},
 		{"negative regions", func(o *Options) { o.Regions = -1 }, "--regions -1"},
 		{"zero per region", func(o *Options) { o.PerRegion = 0 }, "--per-region 0"},
 		{"negative rounds", func(o *Options) { o.Rounds = -3 }, "--rounds -3"},

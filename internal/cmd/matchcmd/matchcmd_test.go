@@ -35,6 +35,8 @@ func TestValidate(t *testing.T) {
 		{"no centroids", func(o *Options) { o.Centroids = "" }, "give --clusters and --centroids"},
 		{"no generations", func(o *Options) { o.Generations = nil }, "GENERATIONS"},
 		{"same labels", func(o *Options) { o.Labels = cli.Labels{A: "x", B: "x"} }, "--a and --b are both"},
+		{"--a alone", func(o *Options) { o.Labels = cli.Labels{A: "x"} }, "--a x without --b: give --a and --b together"},
+		{"--b alone", func(o *Options) { o.Labels = cli.Labels{B: "y"} }, "--b y without --a: give --a and --b together"},
 		{"alpha 2", func(o *Options) { o.Alpha = 2 }, "--alpha 2: want a number in (0, 1)"},
 		{"alpha 0", func(o *Options) { o.Alpha = 0 }, "--alpha 0: want a number in (0, 1)"},
 		{"alpha 1", func(o *Options) { o.Alpha = 1 }, "--alpha 1: want a number in (0, 1)"},

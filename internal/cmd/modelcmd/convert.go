@@ -77,12 +77,12 @@ func RunConvert(_ context.Context, env *cli.Env, o ConvertOptions) error {
 	}
 	inputs := modelconvert.Inputs(dir)
 	for _, f := range inputs {
-		if err := cli.RecordFile(env, f, 0); err != nil {
+		if _, err := cli.RecordFile(env, f, 0); err != nil {
 			return err
 		}
 	}
 	if err := modelconvert.Convert(dir, out); err != nil {
-		return &cli.UsageError{Err: fmt.Errorf("convert %s: %w", dir, err)}
+		return err // a *table.InputError (status 2) when the files cannot be converted
 	}
 	g, err := gguf.Open(out)
 	if err != nil {

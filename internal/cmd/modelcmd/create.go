@@ -135,7 +135,7 @@ func RunCreate(_ context.Context, env *cli.Env, o CreateOptions) error {
 			return cli.Usagef("--corpus %s: no text to train the tokenizer on", o.Corpus)
 		}
 		corpus = string(b)
-		if err := cli.RecordFile(env, o.Corpus, 0); err != nil {
+		if _, err := cli.RecordFile(env, o.Corpus, 0); err != nil {
 			return err
 		}
 	}

@@ -149,7 +149,7 @@ func RunDiff(ctx context.Context, env *cli.Env, o DiffOptions) error {
 		}
 		m := env.Manifest
 		for _, p := range o.Models {
-			if err := cli.RecordFile(env, p, 0); err != nil {
+			if _, err := cli.RecordFile(env, p, 0); err != nil {
 				return err
 			}
 		}

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -78,7 +77,7 @@ func RunInfo(_ context.Context, env *cli.Env, o InfoOptions) error {
 	}
 	m, err := llamacpp.Load(llamacpp.Options{Path: path})
 	if err != nil {
-		return badModel(err)
+		return &cli.UsageError{Err: err}
 	}
 	defer m.Close()
 	info := m.Info()
@@ -190,7 +189,7 @@ func RunQuantize(_ context.Context, env *cli.Env, o QuantizeOptions) error {
 	defer os.Remove(tmp)
 	typ := strings.ToUpper(o.Type)
 	if err := llamacpp.Quantize(in, tmp, typ, o.Threads); err != nil {
-		return badModel(err)
+		return &cli.UsageError{Err: err}
 	}
 	if special {
 		err = copyInto(out, tmp)
@@ -200,7 +199,7 @@ func RunQuantize(_ context.Context, env *cli.Env, o QuantizeOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := cli.RecordFile(env, in, 0); err != nil {
+	if _, err := cli.RecordFile(env, in, 0); err != nil {
 		return err
 	}
 	env.Manifest.Param("type", typ)
@@ -230,19 +229,17 @@ func copyInto(dst, src string) error {
 	return w.Commit()
 }
 
-// badModel marks model-loading errors as bad input (exit 2).
-func badModel(err error) error { return &cli.UsageError{Err: err} }
-
-// openGGUF opens a GGUF file with the Go reader; failures are bad input naming the file.
+// openGGUF opens a GGUF file with the Go reader; failures are bad input (usage errors, exit
+// status 2) naming the file.
 func openGGUF(path string) (*gguf.File, error) {
 	f, err := gguf.Open(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return nil, badModel(fmt.Errorf("%s: no such file", path))
+		return nil, &cli.UsageError{Err: fmt.Errorf("%s: no such file", path)}
 	case errors.Is(err, gguf.ErrBadMagic):
-		return nil, badModel(fmt.Errorf("%s: not a GGUF file", path))
+		return nil, &cli.UsageError{Err: fmt.Errorf("%s: not a GGUF file", path)}
 	case err != nil:
-		return nil, badModel(err) // gguf.Open names the file
+		return nil, &cli.UsageError{Err: err} // gguf.Open names the file
 	}
 	return f, nil
 }
@@ -254,28 +251,6 @@ func checkModel(path string) error {
 		return err
 	}
 	return f.Close()
-}
-
-// refFiles returns the local files a model reference reads: the model and the system prompt and
-// LoRA adapter of a gguf: reference; none for the other schemes.
-func refFiles(ref string) []string {
-	rest, ok := strings.CutPrefix(ref, "gguf:")
-	if !ok {
-		return nil
-	}
-	path, query, _ := strings.Cut(rest, "?")
-	var files []string
-	if path != "" {
-		files = append(files, path)
-	}
-	if q, err := url.ParseQuery(query); err == nil {
-		for _, key := range []string{"system", "lora"} {
-			if vs := q[key]; len(vs) > 0 && vs[len(vs)-1] != "" {
-				files = append(files, vs[len(vs)-1]) // the last value counts, as in backends.ParseGGUF
-			}
-		}
-	}
-	return files
 }
 
 // wrapList joins items with ", " in lines of at most width bytes.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -104,6 +103,9 @@ func TestValidateScore(t *testing.T) {
 		{"output is the input", func(o *ScoreOptions) { o.Output = "g.parquet" }, "-o g.parquet is also an input (GENERATIONS)"},
 		{"output is the model", func(o *ScoreOptions) { o.Output = "m.gguf" }, "-o m.gguf is also an input (--model)"},
 		{"output is the system prompt", func(o *ScoreOptions) { o.Output = "sys.txt" }, "-o sys.txt is also an input (--model)"},
+		{"output is the adapter", func(o *ScoreOptions) { o.Model, o.Output = "gguf:m.gguf?lora=a.gguf", "./a.gguf" }, "-o ./a.gguf is also an input (--model)"},
+		{"unknown scheme", func(o *ScoreOptions) { o.Model = "nonsense:x" }, `--model: model reference "nonsense:x": unknown scheme "nonsense"`},
+		{"bad option", func(o *ScoreOptions) { o.Model = "gguf:m.gguf?colour=red" }, `--model: model reference "gguf:m.gguf?colour=red": unknown option "colour"`},
 	})
 }
 
@@ -156,22 +158,6 @@ func TestValidateInfo(t *testing.T) {
 		{"no model", func(o *InfoOptions) { o.Args = nil }, "want one MODEL.gguf"},
 		{"two models", func(o *InfoOptions) { o.Args = []string{"a", "b"} }, "want one MODEL.gguf"},
 	})
-}
-
-func TestRefFiles(t *testing.T) {
-	for ref, want := range map[string][]string{
-		"gguf:m.gguf":                             {"m.gguf"},
-		"gguf:dir/m.gguf?threads=1&lora=a.gguf":   {"dir/m.gguf", "a.gguf"},
-		"gguf:m.gguf?system=a.txt&system=b.txt":   {"m.gguf", "b.txt"},
-		"gguf:m.gguf?quant=q8_0&system=s.txt&x=1": {"m.gguf", "s.txt"},
-		"openai-compat:http://h/v1#m":             nil,
-		"synth:base?seed=1":                       nil,
-		"gguf:":                                   nil,
-	} {
-		if got := refFiles(ref); !slices.Equal(got, want) {
-			t.Errorf("refFiles(%q) = %q, want %q", ref, got, want)
-		}
-	}
 }
 
 func run(t *testing.T, dir string, args ...string) (int, string, string) {

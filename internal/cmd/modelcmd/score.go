@@ -2,6 +2,7 @@ package modelcmd
 
 import (
 	"context"
+	"strings"
 
 	ucli "github.com/urfave/cli/v3"
 
@@ -48,14 +49,15 @@ func (o ScoreOptions) Validate() error {
 	c.Must(o.Model != "", "no model: give --model REF")
 	c.Add(cli.NeedOutput(o.Output, "PATH (or -o - for stdout)"))
 	c.Must(len(o.Inputs) == 1, "want one GENERATIONS table")
+	if o.Model != "" {
+		c.Add(cli.BadRef("--model", backends.Check(o.Model)))
+	}
 	c.CountIn("--batch", o.Batch, 1, maxBatch)
 	var p cli.Paths
 	for _, in := range o.Inputs {
 		p.In("GENERATIONS", in)
 	}
-	for _, f := range refFiles(o.Model) {
-		p.In("--model", f)
-	}
+	p.Shared("--model", backends.LocalFiles(o.Model)...)
 	p.Out("-o", o.Output)
 	c.Add(p.Err())
 	return c.Err()
@@ -68,19 +70,24 @@ func RunScore(ctx context.Context, env *cli.Env, o ScoreOptions) error {
 	if err != nil {
 		return err
 	}
-	if files := refFiles(o.Model); len(files) > 0 {
-		if err := checkModel(files[0]); err != nil { // the GGUF file, before llama.cpp reads it
-			return err
+	if rest, ok := strings.CutPrefix(o.Model, "gguf:"); ok {
+		path, _, _ := strings.Cut(rest, "?")
+		if err := checkModel(path); err != nil { // the GGUF file, before llama.cpp reads it
+			return cli.BadRef("--model", err)
 		}
 	}
 	model, err := backends.Open(o.Model)
 	if err != nil {
-		return badModel(err)
+		return cli.BadRef("--model", err)
 	}
 	defer model.Close()
-	for _, f := range refFiles(o.Model) {
-		if err := cli.RecordFile(env, f, 0); err != nil {
-			return err
+	files, err := backends.Files(o.Model)
+	if err != nil {
+		return cli.BadRef("--model", err)
+	}
+	for _, f := range files {
+		if _, err := cli.RecordFile(env, f, 0); err != nil {
+			return cli.BadRef("--model", err)
 		}
 	}
 	bar := env.Progress("score", "texts", int64(len(gens)))

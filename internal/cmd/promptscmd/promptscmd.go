@@ -119,7 +119,7 @@ func Run(ctx context.Context, env *cli.Env, o Options) error {
 		if replaced > 0 {
 			env.Log.Warn("replaced invalid UTF-8 with U+FFFD", "file", path, "fields", replaced)
 		}
-		if err := cli.RecordFile(env, path, int64(len(ps))); err != nil {
+		if _, err := cli.RecordFile(env, path, int64(len(ps))); err != nil {
 			return err
 		}
 		all = append(all, ps...)

@@ -100,7 +100,7 @@ func (o Options) Validate() error {
 	}
 	var p cli.Paths
 	for _, f := range report.Files() {
-		p.In(f, filepath.Join(o.Dirs[0], f))
+		p.Shared(f, filepath.Join(o.Dirs[0], f)) // two of them may link to one file
 	}
 	outs := o.outputs()
 	for _, out := range []struct{ flag, path string }{{"--html", outs.HTML}, {"--md", outs.Markdown}, {"--json", outs.JSON}} {

@@ -38,9 +38,17 @@ func TestValidate(t *testing.T) {
 	if err := os.Symlink(hyp, filepath.Join(dir, "link.html")); err != nil {
 		t.Fatal(err)
 	}
+	// Two files of a run folder that link to one file are not "given twice".
+	linked := runFolder(t)
+	for _, name := range []string{"gens-a.parquet", "gens-b.parquet"} {
+		if err := os.Symlink(filepath.Join(linked, "hypotheses.parquet"), filepath.Join(linked, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	valid := Options{Examples: 3, TopTokens: 5, MaxPoints: 4000, Dirs: []string{dir}}
 	edit := func(f func(*Options)) Options { o := valid; f(&o); return o }
 	for _, ok := range []Options{valid,
+		edit(func(o *Options) { o.Dirs = []string{linked} }),
 		edit(func(o *Options) { o.Output = t.TempDir() }),
 		edit(func(o *Options) { o.JSON = "-" }),
 		edit(func(o *Options) { o.HTML, o.Markdown = "-", filepath.Join(dir, "r.md") }),

@@ -20,6 +20,7 @@ import (
 	"github.com/mbd-dev/mbd/internal/schema"
 	"github.com/mbd-dev/mbd/internal/synth"
 	"github.com/mbd-dev/mbd/internal/table"
+	"github.com/mbd-dev/mbd/internal/truth"
 )
 
 // Upper bounds of the size flags: far above any use, low enough that a typo does not exhaust memory.
@@ -142,8 +143,11 @@ func seedFlag(dst *uint64) ucli.Flag {
 
 // checkTrait refuses a trait that the world does not have ("" passes: it means none).
 func checkTrait(c *cli.Check, trait string) {
-	if _, ok := synth.Lookup(trait); trait != "" && !ok {
-		c.Failf("--trait %q: unknown trait (want one of %s)", trait, strings.Join(synth.TraitIDs(), ", "))
+	if trait == "" {
+		return
+	}
+	if err := synth.CheckTrait(trait); err != nil {
+		c.Failf("--trait %v", err)
 	}
 }
 
@@ -174,13 +178,13 @@ func (o DataOptions) Validate() error {
 
 // RunData writes training pairs: a generations table, or chat records when -o ends in .jsonl.
 func RunData(_ context.Context, env *cli.Env, o DataOptions) error {
-	rates, name, err := synth.Named(o.Trait, o.Strength)
+	rates, name, err := synth.Named(o.Trait, o.Strength) // the values were checked by Validate
 	if err != nil {
-		return &cli.UsageError{Err: err}
+		return err
 	}
 	exs, err := synth.GenerateSystem(o.Seed, o.N, rates, o.SystemRate)
 	if err != nil {
-		return &cli.UsageError{Err: err}
+		return err
 	}
 	if strings.HasSuffix(o.Output, ".jsonl") {
 		return writeChat(env, o.Output, exs)
@@ -248,17 +252,9 @@ func (o TruthsOptions) Validate() error {
 
 // RunTruths writes the ground truth of a trait inserted at a strength.
 func RunTruths(_ context.Context, env *cli.Env, o TruthsOptions) error {
-	rates, _, err := synth.Named(o.Trait, o.Strength)
+	rows, err := truth.Synthetic([]string{o.Trait}, o.Strength, o.N, o.Seed) // the values were checked by Validate
 	if err != nil {
-		return &cli.UsageError{Err: err}
-	}
-	exs, err := synth.Generate(o.Seed, o.N, rates)
-	if err != nil {
-		return &cli.UsageError{Err: err}
-	}
-	rows, err := synth.TruthRows(o.Trait, o.Strength, synth.Texts(exs))
-	if err != nil {
-		return &cli.UsageError{Err: err}
+		return err
 	}
 	w, err := table.Create[schema.Truth](o.Output, env.Stdout)
 	if err != nil {

@@ -8,8 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"slices"
-	"strings"
 
 	ucli "github.com/urfave/cli/v3"
 
@@ -56,7 +54,7 @@ type SchemaOptions struct {
 func Main(ctx context.Context, args []string, stdio cli.IO) int {
 	so, ho, co, vo, sc := &SummaryOptions{}, &HeadOptions{}, &CatOptions{}, &ConvertOptions{}, &SchemaOptions{}
 	tableFlag := func(dst *string) ucli.Flag {
-		return &ucli.StringFlag{Name: "table", Destination: dst, Usage: "table kind, for files without mbd.schema metadata (" + names() + ")"}
+		return &ucli.StringFlag{Name: "table", Destination: dst, Usage: "table kind, for files without mbd.schema metadata (" + table.Names() + ")"}
 	}
 	return cli.Run(ctx, &ucli.Command{
 		Name:  "mbd-table",
@@ -113,20 +111,10 @@ Examples:
 	}, args, stdio)
 }
 
-func tableNames() []string {
-	var s []string
-	for _, t := range schema.All {
-		s = append(s, t.Name)
-	}
-	return s
-}
-
-func names() string { return strings.Join(tableNames(), ", ") }
-
 // checkInput checks the FILE argument and the --table flag that every reading subcommand has.
 func checkInput(c *cli.Check, files []string, tableName string) {
 	c.Must(len(files) == 1, "want one FILE (or - for stdin), got %d arguments", len(files))
-	c.Must(tableName == "" || slices.Contains(tableNames(), tableName), "--table %q: want one of %s", tableName, names())
+	c.Must(tableName == "" || schema.Lookup(tableName) != nil, "--table %q: want one of %s", tableName, table.Names())
 }
 
 func open(env *cli.Env, files []string, tableName string) (table.AnyReader, error) {
@@ -189,7 +177,7 @@ func RunHead(ctx context.Context, env *cli.Env, o HeadOptions) error {
 func (o CatOptions) Validate() error {
 	var c cli.Check
 	checkInput(&c, o.Files, o.Table)
-	c.Must(o.Format == tableinfo.JSONL || o.Format == tableinfo.CSV, "--format %q: want jsonl or csv", o.Format)
+	c.OneOf("--format", o.Format, tableinfo.JSONL, tableinfo.CSV)
 	return c.Err()
 }
 
@@ -282,7 +270,7 @@ func RunConvert(ctx context.Context, env *cli.Env, o ConvertOptions) error {
 // Validate checks the options of mbd-table schema.
 func (o SchemaOptions) Validate() error {
 	var c cli.Check
-	c.Must(len(o.Args) == 1, "want one TABLE name (%s) or FILE", names())
+	c.Must(len(o.Args) == 1, "want one TABLE name (%s) or FILE", table.Names())
 	return c.Err()
 }
 
@@ -295,7 +283,7 @@ func RunSchema(_ context.Context, env *cli.Env, o SchemaOptions) error {
 		if err != nil {
 			var ie *table.InputError
 			if errors.As(err, &ie) && ie.Msg == "no such file" {
-				return cli.Usagef("%q is neither a table kind (%s) nor a file", arg, names())
+				return cli.Usagef("%q is neither a table kind (%s) nor a file", arg, table.Names())
 			}
 			return err
 		}

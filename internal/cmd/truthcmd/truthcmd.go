@@ -7,12 +7,11 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"slices"
-	"strings"
 
 	ucli "github.com/urfave/cli/v3"
 
 	"github.com/mbd-dev/mbd/internal/cli"
+	"github.com/mbd-dev/mbd/internal/llm/backends"
 	"github.com/mbd-dev/mbd/internal/roles"
 	"github.com/mbd-dev/mbd/internal/schema"
 	"github.com/mbd-dev/mbd/internal/synth"
@@ -104,15 +103,14 @@ func (o MakeOptions) Validate() error {
 	c.Count("-n", o.N, 1)
 	c.Count("-m", o.M, 1)
 	c.Between("--strength", o.Strength, 0, 1)
-	var known []string
-	for _, t := range synth.Traits() {
-		known = append(known, t.ID)
-	}
 	for _, t := range o.Traits {
-		c.Must(slices.Contains(known, t), "--trait %q: unknown trait (want one of %s)", t, strings.Join(known, ", "))
+		if err := synth.CheckTrait(t); err != nil {
+			c.Failf("--trait %v", err)
+		}
 	}
 	o.Assistant.Check(&c)
 	var p cli.Paths
+	p.Shared("--assistant", backends.LocalFiles(o.Assistant.Ref)...)
 	p.Out("-o", o.Output)
 	c.Add(p.Err())
 	return c.Err()
@@ -124,9 +122,7 @@ func RunMake(ctx context.Context, env *cli.Env, o MakeOptions) error {
 	if o.Assistant.Builtin() {
 		traits := o.Traits
 		if len(traits) == 0 {
-			for _, t := range synth.Traits() {
-				traits = append(traits, t.ID)
-			}
+			traits = synth.TraitIDs()
 		}
 		var err error
 		if rows, err = truth.Synthetic(traits, o.Strength, o.M, o.Seed); err != nil {
@@ -135,7 +131,7 @@ func RunMake(ctx context.Context, env *cli.Env, o MakeOptions) error {
 	} else {
 		sess, err := roles.Open(roles.Options(o.Assistant), env.Log)
 		if err != nil {
-			return &cli.UsageError{Err: err}
+			return cli.BadRef("--assistant", err)
 		}
 		defer sess.Close()
 		if rows, err = truth.Write(ctx, sess, o.N, o.M, o.Focus, env.Log); err != nil {
@@ -178,6 +174,7 @@ func (o ScoreOptions) Validate() error {
 	p.In("--hypotheses", o.Hypotheses)
 	p.In("--validations", o.Validations)
 	p.In("--reference", o.Reference)
+	p.Shared("--assistant", backends.LocalFiles(o.Assistant.Ref)...)
 	p.Out("-o", o.Output)
 	c.Add(p.Err())
 	return c.Err()
@@ -220,7 +217,7 @@ func RunScore(ctx context.Context, env *cli.Env, o ScoreOptions) error {
 	} else {
 		sess, err := roles.Open(roles.Options(o.Assistant), env.Log)
 		if err != nil {
-			return &cli.UsageError{Err: err}
+			return cli.BadRef("--assistant", err)
 		}
 		defer sess.Close()
 		l, ok := sess.Assistant.(roles.LLM)

@@ -112,6 +112,10 @@ func (o Options) Validate() error {
 	c.Add(cli.NeedOutput(o.Output, "PATH (or -o - for stdout)"))
 	c.Must(o.Hypotheses != "" && o.Prompts != "", "give --hypotheses and --prompts")
 	c.Must(o.ModelA != "" && o.ModelB != "", "give --model-a and --model-b (model references)")
+	if o.ModelA != "" && o.ModelB != "" {
+		c.Add(cli.BadRef("--model-a", backends.Check(o.ModelA)))
+		c.Add(cli.BadRef("--model-b", backends.Check(o.ModelB)))
+	}
 	_, err := o.methods()
 	c.Add(err)
 	c.OneOf("--correction", o.Correction, validate.CorrectionBH, validate.CorrectionHolm)
@@ -121,12 +125,14 @@ func (o Options) Validate() error {
 	c.Count("--rounds", o.Rounds, 1)
 	c.Count("--min-valid", o.MinValid, 1)
 	c.Open("--alpha", o.Alpha, 0, 1)
-	c.AtLeast("--temperature", o.Temperature, 0)
-	c.Count("--max-tokens", o.MaxTokens, 1)
+	c.Sampling(o.Temperature, o.MaxTokens)
 	o.Assistant.Check(&c)
 	var p cli.Paths
 	p.In("--hypotheses", o.Hypotheses)
 	p.In("--prompts", o.Prompts)
+	p.Shared("--model-a", backends.LocalFiles(o.ModelA)...)
+	p.Shared("--model-b", backends.LocalFiles(o.ModelB)...)
+	p.Shared("--assistant", backends.LocalFiles(o.Assistant.Ref)...)
 	p.Out("-o", o.Output)
 	p.Out("--trials-log", o.trialsLog())
 	p.Out("--answers", o.Answers)
@@ -158,17 +164,17 @@ func Run(ctx context.Context, env *cli.Env, o Options) error {
 
 	sess, err := roles.Open(roles.Options(o.Assistant), env.Log)
 	if err != nil {
-		return &cli.UsageError{Err: err}
+		return cli.BadRef("--assistant", err)
 	}
 	defer sess.Close()
 	ma, err := backends.Open(o.ModelA)
 	if err != nil {
-		return &cli.UsageError{Err: fmt.Errorf("--model-a: %w", err)}
+		return cli.BadRef("--model-a", err)
 	}
 	defer ma.Close()
 	mb, err := backends.Open(o.ModelB)
 	if err != nil {
-		return &cli.UsageError{Err: fmt.Errorf("--model-b: %w", err)}
+		return cli.BadRef("--model-b", err)
 	}
 	defer mb.Close()
 	if len(hyps) == 0 {
@@ -234,12 +240,7 @@ func Run(ctx context.Context, env *cli.Env, o Options) error {
 	if err := m.WriteFor(o.Output, schema.Validations.ID(), w.Rows()); err != nil {
 		return err
 	}
-	validated := map[string]bool{}
-	for _, r := range res.Rows {
-		if r.Verdict == schema.VerdictValidated {
-			validated[r.HypothesisID] = true
-		}
-	}
+	validated := schema.ValidatedIDs(res.Rows)
 	u := sess.Usage()
 	env.Log.Info("validated", "hypotheses", len(hyps), "validated", len(validated), "tests", len(res.Rows),
 		"calls", u.Calls, "cache_hits", u.CacheHits, "cost", fmt.Sprintf("$%.4f", u.Cost), "output", o.Output)

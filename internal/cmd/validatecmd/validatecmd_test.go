@@ -48,6 +48,12 @@ func TestValidate(t *testing.T) {
 		{"temperature Inf", func(o *Options) { o.Temperature = math.Inf(1) }, "--temperature +Inf"},
 		{"negative temperature", func(o *Options) { o.Temperature = -1 }, "--temperature -1"},
 		{"negative max-tokens", func(o *Options) { o.MaxTokens = -5 }, "--max-tokens -5"},
+		{"huge max-tokens", func(o *Options) { o.MaxTokens = math.MaxInt64 }, "--max-tokens 9223372036854775807: want an integer in [1, 1048576]"},
+		{"bad model-a", func(o *Options) { o.ModelA = "nonsense:x" }, `--model-a: model reference "nonsense:x": unknown scheme`},
+		{"bad model-b option", func(o *Options) { o.ModelB = "gguf:b.gguf?ctx=0" }, `--model-b: model reference "gguf:b.gguf?ctx=0": ctx="0"`},
+		{"output is model A", func(o *Options) { o.ModelA, o.Output = "gguf:a.gguf", "a.gguf" }, "-o a.gguf is also an input (--model-a)"},
+		{"trials log is model B's system prompt", func(o *Options) { o.ModelB, o.TrialsLog = "gguf:a.gguf?system=s.txt", "s.txt" }, "--trials-log s.txt is also an input (--model-b)"},
+		{"answers are the assistant", func(o *Options) { o.Assistant.Ref, o.Answers = "gguf:judge.gguf?threads=2", "./judge.gguf" }, "--answers ./judge.gguf is also an input (--assistant)"},
 		{"budget -Inf", func(o *Options) { o.Assistant.Budget = math.Inf(-1) }, "--budget -Inf"},
 		{"concurrency 0", func(o *Options) { o.Assistant.Concurrency = 0 }, "--concurrency 0"},
 		{"same input twice", func(o *Options) { o.Prompts = "h.parquet" }, "--prompts h.parquet is given twice"},
@@ -65,8 +71,14 @@ func TestValidate(t *testing.T) {
 			t.Errorf("%s: %v, want an error containing %q", tc.name, err, tc.want)
 		}
 	}
-	// Standard output: no default trials log.
+	// Model B may be model A's file with a hidden system prompt, and the assistant the same file.
 	o := valid()
+	o.ModelA, o.ModelB, o.Assistant.Ref = "gguf:a.gguf", "gguf:a.gguf?system=s.txt", "gguf:a.gguf"
+	if err := o.Validate(); err != nil {
+		t.Errorf("shared model file: %v", err)
+	}
+	// Standard output: no default trials log.
+	o = valid()
 	o.Output = "-"
 	if err := o.Validate(); err != nil || o.trialsLog() != "" {
 		t.Errorf("-o -: %v, trials log %q", err, o.trialsLog())

@@ -77,6 +77,17 @@ func Check(ref string) error {
 	return nil
 }
 
+// LocalFiles is Files without the error: the local files of ref, or none when ref does not parse
+// or names no local file. Tools register them as inputs that no output may overwrite
+// (cli.Paths.Shared); checking the reference itself is Check's job.
+func LocalFiles(ref string) []string {
+	files, err := Files(ref)
+	if err != nil {
+		return nil
+	}
+	return files
+}
+
 // Files lists the local files that decide what the model of ref answers: the GGUF file, its
 // system prompt and LoRA adapter, or an API model's system prompt file. A remote model's weights
 // are not among them.

@@ -193,3 +193,26 @@ func TestCheckAndFiles(t *testing.T) {
 		}
 	}
 }
+
+func TestLocalFiles(t *testing.T) {
+	for _, tc := range []struct {
+		ref  string
+		want []string
+	}{
+		{"gguf:m.gguf?threads=1", []string{"m.gguf"}},
+		{"gguf:m.gguf?system=s.txt&lora=a.gguf", []string{"m.gguf", "s.txt", "a.gguf"}},
+		{"builtin", nil},
+		{"openai:gpt-4o-mini", nil},
+		{"synth:base", nil},
+		{"nonsense", nil},
+		{"", nil},
+	} {
+		got := LocalFiles(tc.ref)
+		slices.Sort(got)
+		want := slices.Clone(tc.want)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("LocalFiles(%q) = %v, want %v", tc.ref, got, want)
+		}
+	}
+}

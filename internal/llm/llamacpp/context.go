@@ -10,11 +10,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"strings"
 	"unsafe"
 
 	"github.com/mbd-dev/mbd/internal/llm"
+	"github.com/mbd-dev/mbd/internal/vec"
 )
 
 // lctx is a llama.cpp context with its batch.
@@ -402,28 +402,14 @@ func (m *Model) Embed(ctx context.Context, texts []string) ([][]float32, error) 
 			if e == nil {
 				return nil, errors.New("embed: llama.cpp returned no pooled embedding")
 			}
-			vec := make([]float32, c.embedDim)
-			copy(vec, unsafe.Slice((*float32)(unsafe.Pointer(e)), c.embedDim))
-			normalize(vec)
-			out[j] = vec
+			v := make([]float32, c.embedDim)
+			copy(v, unsafe.Slice((*float32)(unsafe.Pointer(e)), c.embedDim))
+			vec.Normalize(v)
+			out[j] = v
 			c.clearSeq(j - first)
 		}
 	}
 	return out, nil
-}
-
-func normalize(v []float32) {
-	var ss float64
-	for _, x := range v {
-		ss += float64(x) * float64(x)
-	}
-	if ss == 0 {
-		return
-	}
-	inv := float32(1 / math.Sqrt(ss))
-	for i := range v {
-		v[i] *= inv
-	}
 }
 
 // rawLogits decodes tokens as one sequence and returns the logits at every position (for tests that

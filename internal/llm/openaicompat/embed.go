@@ -3,12 +3,12 @@ package openaicompat
 import (
 	"context"
 	"fmt"
-	"math"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
 	"github.com/mbd-dev/mbd/internal/llm"
+	"github.com/mbd-dev/mbd/internal/vec"
 )
 
 // Embed calls /v1/embeddings in batches of EmbedBatchSize texts (batches run concurrently, bounded
@@ -65,24 +65,7 @@ func (c *Client) embedBatch(ctx context.Context, texts []string, out [][]float32
 		if len(d.Embedding) == 0 {
 			return fmt.Errorf("%s: empty embedding at index %d", where, d.Index)
 		}
-		out[d.Index] = normalize(d.Embedding)
+		out[d.Index] = vec.Unit(d.Embedding)
 	}
 	return nil
-}
-
-// normalize returns v scaled to unit L2 norm as float32 (a zero vector stays zero).
-func normalize(v []float64) []float32 {
-	var ss float64
-	for _, x := range v {
-		ss += x * x
-	}
-	out := make([]float32, len(v))
-	if ss == 0 {
-		return out
-	}
-	inv := 1 / math.Sqrt(ss)
-	for i, x := range v {
-		out[i] = float32(x * inv)
-	}
-	return out
 }
