@@ -78,3 +78,20 @@ func RecordFile(env *Env, path string, rows int64) (hash string, err error) {
 	env.Manifest.Input(path, "", rows, hash)
 	return hash, nil
 }
+
+// WriteTable writes rows as a whole table to path ("-": an Arrow stream on standard output) and
+// the run's manifest beside it. Record the run's parameters before calling it.
+func WriteTable[T schema.Row](env *Env, path string, rows []T) error {
+	w, err := table.Create[T](path, env.Stdout)
+	if err != nil {
+		return err
+	}
+	defer w.Abort()
+	if err := w.Write(rows...); err != nil {
+		return err
+	}
+	if err := w.Commit(); err != nil {
+		return err
+	}
+	return env.Manifest.WriteFor(path, w.Table().ID(), w.Rows())
+}

@@ -171,24 +171,13 @@ func RunBatchImport(ctx context.Context, env *cli.Env, o BatchImportOptions) err
 	if len(res.Rows) == 0 {
 		return &table.InputError{Path: strings.Join(o.Results, ", "), Msg: "no successful results"}
 	}
-	w, err := table.Create[schema.Generation](o.Output, env.Stdout)
-	if err != nil {
-		return err
-	}
-	defer w.Abort()
-	if err := w.Write(res.Rows...); err != nil {
-		return err
-	}
-	if err := w.Commit(); err != nil {
-		return err
-	}
 	if res.Failed > 0 {
 		env.Log.Warn("left out failed requests", "count", res.Failed)
 	}
 	env.Manifest.Param("failed", res.Failed)
-	if err := env.Manifest.WriteFor(o.Output, schema.Generations.ID(), w.Rows()); err != nil {
+	if err := cli.WriteTable(env, o.Output, res.Rows); err != nil {
 		return err
 	}
-	env.Log.Info("imported batch results", "output", o.Output, "rows", w.Rows())
+	env.Log.Info("imported batch results", "output", o.Output, "rows", len(res.Rows))
 	return nil
 }

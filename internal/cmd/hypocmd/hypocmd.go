@@ -151,17 +151,6 @@ func Run(ctx context.Context, env *cli.Env, o Options) error {
 	}
 	bar.Done()
 
-	w, err := table.Create[schema.Hypothesis](o.Output, env.Stdout)
-	if err != nil {
-		return err
-	}
-	defer w.Abort()
-	if err := w.Write(res.Hypotheses...); err != nil {
-		return err
-	}
-	if err := w.Commit(); err != nil {
-		return err
-	}
 	m := env.Manifest
 	m.Param("a", a)
 	m.Param("b", b)
@@ -170,7 +159,7 @@ func Run(ctx context.Context, env *cli.Env, o Options) error {
 	m.Param("budget_reached", res.BudgetReached)
 	m.Param("invalid_proposer_answers", res.Invalid)
 	m.Seed("sampling", o.Seed)
-	if err := m.WriteFor(o.Output, schema.Hypotheses.ID(), w.Rows()); err != nil {
+	if err := cli.WriteTable(env, o.Output, res.Hypotheses); err != nil {
 		return err
 	}
 	u := sess.Usage()

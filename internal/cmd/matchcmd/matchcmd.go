@@ -115,23 +115,12 @@ func Run(ctx context.Context, env *cli.Env, o Options) error {
 		return err
 	}
 
-	w, err := table.Create[schema.Match](o.Output, env.Stdout)
-	if err != nil {
-		return err
-	}
-	defer w.Abort()
-	if err := w.Write(res.Regions...); err != nil {
-		return err
-	}
-	if err := w.Commit(); err != nil {
-		return err
-	}
 	m := env.Manifest
 	m.Param("a", a)
 	m.Param("b", b)
 	m.Param("alpha", o.Alpha)
 	m.Param("mode", map[bool]string{true: "pooled", false: "per-model"}[res.Pooled])
-	if err := m.WriteFor(o.Output, schema.Matches.ID(), w.Rows()); err != nil {
+	if err := cli.WriteTable(env, o.Output, res.Regions); err != nil {
 		return err
 	}
 	differing := match.Differing(res.Regions)

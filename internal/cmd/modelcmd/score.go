@@ -10,7 +10,6 @@ import (
 	"github.com/mbd-dev/mbd/internal/llm/backends"
 	"github.com/mbd-dev/mbd/internal/schema"
 	"github.com/mbd-dev/mbd/internal/scoring"
-	"github.com/mbd-dev/mbd/internal/table"
 )
 
 // ScoreOptions are the options of mbd-model score.
@@ -96,21 +95,10 @@ func RunScore(ctx context.Context, env *cli.Env, o ScoreOptions) error {
 		return err
 	}
 	bar.Done()
-	w, err := table.Create[schema.Score](o.Output, env.Stdout)
-	if err != nil {
-		return err
-	}
-	defer w.Abort()
-	if err := w.Write(rows...); err != nil {
-		return err
-	}
-	if err := w.Commit(); err != nil {
-		return err
-	}
 	env.Manifest.Param("model", o.Model)
-	if err := env.Manifest.WriteFor(o.Output, schema.Scores.ID(), w.Rows()); err != nil {
+	if err := cli.WriteTable(env, o.Output, rows); err != nil {
 		return err
 	}
-	env.Log.Info("scored", "texts", w.Rows(), "model", o.Model, "output", o.Output)
+	env.Log.Info("scored", "texts", len(rows), "model", o.Model, "output", o.Output)
 	return nil
 }

@@ -256,18 +256,7 @@ func RunTruths(_ context.Context, env *cli.Env, o TruthsOptions) error {
 	if err != nil {
 		return err
 	}
-	w, err := table.Create[schema.Truth](o.Output, env.Stdout)
-	if err != nil {
-		return err
-	}
-	defer w.Abort()
-	if err := w.Write(rows...); err != nil {
-		return err
-	}
-	if err := w.Commit(); err != nil {
-		return err
-	}
-	return env.Manifest.WriteFor(o.Output, schema.Truths.ID(), w.Rows())
+	return cli.WriteTable(env, o.Output, rows)
 }
 
 // Validate checks the options of mbd-synth prompts.
@@ -285,18 +274,7 @@ func RunPrompts(_ context.Context, env *cli.Env, o PromptsOptions) error {
 	for i := range ps {
 		ps[i].Split = prompts.SplitOf(ps[i].ID, o.Seed, o.ValidationFraction)
 	}
-	w, err := table.Create[schema.Prompt](o.Output, env.Stdout)
-	if err != nil {
-		return err
-	}
-	defer w.Abort()
-	if err := w.Write(ps...); err != nil {
-		return err
-	}
-	if err := w.Commit(); err != nil {
-		return err
-	}
-	return env.Manifest.WriteFor(o.Output, schema.Prompts.ID(), w.Rows())
+	return cli.WriteTable(env, o.Output, ps)
 }
 
 // Validate checks the options of mbd-synth rate.

@@ -139,20 +139,9 @@ func RunMake(ctx context.Context, env *cli.Env, o MakeOptions) error {
 		}
 		env.Manifest.Param("assistant_usage", sess.Usage())
 	}
-	w, err := table.Create[schema.Truth](o.Output, env.Stdout)
-	if err != nil {
-		return err
-	}
-	defer w.Abort()
-	if err := w.Write(rows...); err != nil {
-		return err
-	}
-	if err := w.Commit(); err != nil {
-		return err
-	}
 	env.Manifest.Param("assistant", o.Assistant.Ref)
 	env.Manifest.Seed("truths", o.Seed)
-	if err := env.Manifest.WriteFor(o.Output, schema.Truths.ID(), w.Rows()); err != nil {
+	if err := cli.WriteTable(env, o.Output, rows); err != nil {
 		return err
 	}
 	for _, r := range rows {
@@ -235,17 +224,6 @@ func RunScore(ctx context.Context, env *cli.Env, o ScoreOptions) error {
 		return err
 	}
 
-	w, err := table.Create[schema.RecoveryRow](o.Output, env.Stdout)
-	if err != nil {
-		return err
-	}
-	defer w.Abort()
-	if err := w.Write(rec.Rows...); err != nil {
-		return err
-	}
-	if err := w.Commit(); err != nil {
-		return err
-	}
 	m := env.Manifest
 	m.Param("method", method)
 	m.Param("threshold", threshold)
@@ -253,7 +231,7 @@ func RunScore(ctx context.Context, env *cli.Env, o ScoreOptions) error {
 	m.Param("precision", orNil(rec.Precision))
 	m.Param("truths", len(truths))
 	m.Param("validated_hypotheses", len(vh))
-	if err := m.WriteFor(o.Output, schema.Recovery.ID(), w.Rows()); err != nil {
+	if err := cli.WriteTable(env, o.Output, rec.Rows); err != nil {
 		return err
 	}
 	if o.Output == "-" {

@@ -216,17 +216,6 @@ func Run(ctx context.Context, env *cli.Env, o Options) error {
 			return err
 		}
 	}
-	w, err := table.Create[schema.Validation](o.Output, env.Stdout)
-	if err != nil {
-		return err
-	}
-	defer w.Abort()
-	if err := w.Write(res.Rows...); err != nil {
-		return err
-	}
-	if err := w.Commit(); err != nil {
-		return err
-	}
 	m := env.Manifest
 	m.Param("model_a", o.ModelA)
 	m.Param("model_b", o.ModelB)
@@ -237,7 +226,7 @@ func Run(ctx context.Context, env *cli.Env, o Options) error {
 	m.Param("correction", o.Correction)
 	m.Param("budget_reached", res.BudgetReached)
 	m.Seed("validate", o.Seed)
-	if err := m.WriteFor(o.Output, schema.Validations.ID(), w.Rows()); err != nil {
+	if err := cli.WriteTable(env, o.Output, res.Rows); err != nil {
 		return err
 	}
 	validated := schema.ValidatedIDs(res.Rows)
