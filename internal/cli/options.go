@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	ucli "github.com/urfave/cli/v3"
 	"strings"
 )
 
@@ -127,5 +129,18 @@ func Alternatives(values ...string) string {
 func (c *Check) Add(err error) {
 	if err != nil && c.err == nil {
 		c.err = err
+	}
+}
+
+// Action is a command's action: it puts the positional arguments in *args (args nil: the command
+// takes none and refuses any), then validates and runs o with Do.
+func Action[O Validator](o *O, args *[]string, run func(context.Context, *Env, O) error) ucli.ActionFunc {
+	return func(ctx context.Context, cmd *ucli.Command) error {
+		if args != nil {
+			*args = cmd.Args().Slice()
+		} else if cmd.NArg() > 0 {
+			return Usagef("unexpected argument %q", cmd.Args().First())
+		}
+		return Do(ctx, *o, run)
 	}
 }

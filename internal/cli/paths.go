@@ -20,10 +20,12 @@ type role struct {
 	model      bool // checked against the outputs only: a file of a model reference (several references may share it) or a Shared input
 }
 
-// In records an input; what names it for messages ("--clusters", "GENERATIONS").
-func (p *Paths) In(what, path string) {
-	if path != "" {
-		p.in = append(p.in, role{what: what, path: path})
+// In records inputs; what names them for messages ("--clusters", "GENERATIONS").
+func (p *Paths) In(what string, paths ...string) {
+	for _, path := range paths {
+		if path != "" {
+			p.in = append(p.in, role{what: what, path: path})
+		}
 	}
 }
 

@@ -80,10 +80,7 @@ Examples:
 			&ucli.IntFlag{Name: "neighbours", Value: 15, Destination: &o.Neighbours, Usage: "k of the k-NN graph (louvain)"},
 			&ucli.Float64Flag{Name: "resolution", Value: 1, Destination: &o.Resolution, Usage: "modularity resolution (louvain)"},
 		},
-		Action: func(ctx context.Context, cmd *ucli.Command) error {
-			o.Generations = cmd.Args().Slice()
-			return cli.Do(ctx, *o, Run)
-		},
+		Action: cli.Action(o, &o.Generations, Run),
 	}, args, stdio)
 }
 
@@ -118,9 +115,7 @@ func (o Options) Validate() error {
 	c.Above("--resolution", o.Resolution, 0)
 	var p cli.Paths
 	p.In("--embeddings", o.Embeddings)
-	for _, g := range o.Generations {
-		p.In("GENERATIONS", g)
-	}
+	p.In("GENERATIONS", o.Generations...)
 	p.Out("-o", o.Output)
 	p.Out("--centroids", o.Centroids)
 	c.Add(p.Err())

@@ -52,10 +52,7 @@ Examples:
 			&ucli.BoolFlag{Name: "no-cache", Destination: &o.NoCache, Usage: "do not read or write the cache"},
 			&ucli.StringFlag{Name: "shard", Destination: &o.Shard, Usage: "`i/N`: embed only shard i of N (by generation id; not for builtin:lsa, which is fitted on all texts)"},
 		},
-		Action: func(ctx context.Context, cmd *ucli.Command) error {
-			o.Generations = cmd.Args().Slice()
-			return cli.Do(ctx, *o, Run)
-		},
+		Action: cli.Action(o, &o.Generations, Run),
 	}, args, stdio)
 }
 
@@ -69,9 +66,7 @@ func (o Options) Validate() error {
 	_, err := cli.ParseShard(o.Shard)
 	c.Add(err)
 	var p cli.Paths
-	for _, g := range o.Generations {
-		p.In("GENERATIONS", g)
-	}
+	p.In("GENERATIONS", o.Generations...)
 	p.Shared("--embedder", backends.LocalFiles(embed.ModelRef(o.Embedder))...)
 	p.Out("-o", o.Output)
 	c.Add(p.Err())

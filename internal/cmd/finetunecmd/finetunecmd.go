@@ -133,10 +133,7 @@ Examples:
 			&ucli.DurationFlag{Name: "poll", Value: 15 * time.Second, Destination: &o.Poll, Usage: "polling interval of a hosted job"},
 			cli.InvalidUTF8Flag(&o.InvalidUTF8),
 		},
-		Action: func(ctx context.Context, cmd *ucli.Command) error {
-			o.Texts = cmd.Args().Slice()
-			return cli.Do(ctx, *o, Run)
-		},
+		Action: cli.Action(o, &o.Texts, Run),
 	}
 }
 
@@ -196,9 +193,7 @@ func (o Options) Validate() error {
 		c.Failf("--url %q: want an http or https URL", o.URL)
 	}
 	var p cli.Paths
-	for _, t := range o.Texts {
-		p.In("TEXTS", t)
-	}
+	p.In("TEXTS", o.Texts...)
 	if o.Engine == EngineLocal {
 		p.In("--base", o.Base)
 		p.Out("--lora-adapter", o.LoRAAdapter)

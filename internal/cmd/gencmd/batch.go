@@ -53,10 +53,7 @@ Examples:
 			&ucli.StringFlag{Name: "system", Destination: &o.System, Usage: "hidden system prompt `FILE` (chat only)"},
 			&ucli.StringFlag{Name: "shard", Destination: &o.Shard, Usage: "`i/N`: only shard i of N"},
 		}, o.Gen.flags()...),
-		Action: func(ctx context.Context, cmd *ucli.Command) error {
-			o.Inputs = cmd.Args().Slice()
-			return cli.Do(ctx, *o, RunBatchExport)
-		},
+		Action: cli.Action(o, &o.Inputs, RunBatchExport),
 	}
 }
 
@@ -72,9 +69,7 @@ func (o BatchExportOptions) Validate() error {
 	_, err := cli.ParseShard(o.Shard)
 	c.Add(err)
 	var p cli.Paths
-	for _, in := range o.Inputs {
-		p.In("PROMPTS", in)
-	}
+	p.In("PROMPTS", o.Inputs...)
 	p.In("--system", o.System)
 	p.Out("-o", o.Output)
 	c.Add(p.Err())
@@ -130,10 +125,7 @@ Example:
 			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Destination: &o.Output, Usage: "output generations table (`PATH` or -)"},
 			&ucli.BoolFlag{Name: "skip-failed", Destination: &o.SkipFailed, Usage: "leave failed requests out instead of stopping"},
 		},
-		Action: func(ctx context.Context, cmd *ucli.Command) error {
-			o.Results = cmd.Args().Slice()
-			return cli.Do(ctx, *o, RunBatchImport)
-		},
+		Action: cli.Action(o, &o.Results, RunBatchImport),
 	}
 }
 
@@ -145,9 +137,7 @@ func (o BatchImportOptions) Validate() error {
 	c.Must(len(o.Results) > 0, "want one or more RESULTS.jsonl")
 	var p cli.Paths
 	p.In("--prompts", o.Prompts)
-	for _, r := range o.Results {
-		p.In("RESULTS", r)
-	}
+	p.In("RESULTS", o.Results...)
 	p.Out("-o", o.Output)
 	c.Add(p.Err())
 	return c.Err()

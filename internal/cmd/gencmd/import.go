@@ -63,10 +63,7 @@ Examples:
 			&ucli.Uint64Flag{Name: "split-seed", Destination: &o.SplitSeed, Usage: "seed of the split hash, without --prompts"},
 			cli.InvalidUTF8Flag(&o.InvalidUTF8),
 		},
-		Action: func(ctx context.Context, cmd *ucli.Command) error {
-			o.Files = cmd.Args().Slice()
-			return cli.Do(ctx, *o, RunImport)
-		},
+		Action: cli.Action(o, &o.Files, RunImport),
 	}
 }
 
@@ -83,9 +80,7 @@ func (o ImportOptions) Validate() error {
 	c.Must(o.Model != "" || strings.TrimSpace(o.ModelCol) != "", "--model-col is empty: name the column with the model label, or give --model")
 	var p cli.Paths
 	p.In("--prompts", o.Prompts)
-	for _, f := range o.Files {
-		p.In("FILE", f)
-	}
+	p.In("FILE", o.Files...)
 	p.Out("-o", o.Output)
 	c.Add(p.Err())
 	return c.Err()

@@ -52,10 +52,7 @@ Examples:
 			&ucli.StringFlag{Name: "shard", Destination: &o.Shard, Usage: "`i/N`: generate shard i (1-based) of N"},
 			&ucli.IntFlag{Name: "chunk", Value: 32, Destination: &o.Chunk, Usage: "completions per chunk (the unit of resumption; part of the result's identity)"},
 		}, o.Gen.flags()...),
-		Action: func(ctx context.Context, cmd *ucli.Command) error {
-			o.Inputs = cmd.Args().Slice()
-			return cli.Do(ctx, *o, RunRun)
-		},
+		Action: cli.Action(o, &o.Inputs, RunRun),
 	}
 }
 
@@ -77,9 +74,7 @@ func (o RunOptions) Validate() error {
 	_, err := cli.ParseShard(o.Shard)
 	c.Add(err)
 	var p cli.Paths
-	for _, in := range o.Inputs {
-		p.In("PROMPTS", in)
-	}
+	p.In("PROMPTS", o.Inputs...)
 	p.Shared("--model", backends.LocalFiles(o.Model)...)
 	if o.Output != "" {
 		p.Out("-o", o.Output)

@@ -68,11 +68,8 @@ Examples:
   mbd-hypo gens-a.parquet gens-b.parquet -o hypotheses.parquet
   mbd-hypo --matches matches.parquet --clusters clusters.parquet gens-a.parquet gens-b.parquet -o hypotheses.parquet
   mbd-hypo --assistant openai:gpt-4o-mini --budget 2 --samples 10 gens.parquet -o hypotheses.parquet`,
-		Flags: append(flags, o.Assistant.Flags()...),
-		Action: func(ctx context.Context, cmd *ucli.Command) error {
-			o.Generations = cmd.Args().Slice()
-			return cli.Do(ctx, *o, Run)
-		},
+		Flags:  append(flags, o.Assistant.Flags()...),
+		Action: cli.Action(o, &o.Generations, Run),
 	}, args, stdio)
 }
 
@@ -93,9 +90,7 @@ func (o Options) Validate() error {
 	c.Above("--min-z", o.MinZ, 0)
 	o.Assistant.Check(&c)
 	var p cli.Paths
-	for _, g := range o.Generations {
-		p.In("GENERATIONS", g)
-	}
+	p.In("GENERATIONS", o.Generations...)
 	p.In("--matches", o.Matches)
 	p.In("--clusters", o.Clusters)
 	p.Shared("--assistant", backends.LocalFiles(o.Assistant.Ref)...)

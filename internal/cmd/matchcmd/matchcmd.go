@@ -54,11 +54,8 @@ only-in-A, only-in-B), a rank, and up to --samples discovery-split generation id
 Examples:
   mbd-match --clusters clusters.parquet --centroids centroids.parquet gens-a.parquet gens-b.parquet -o matches.parquet
   mbd-match --a base --b tuned --min-similarity 0.6 --clusters pm.parquet --centroids pmc.parquet gens.parquet -o matches.parquet`,
-		Flags: flags,
-		Action: func(ctx context.Context, cmd *ucli.Command) error {
-			o.Generations = cmd.Args().Slice()
-			return cli.Do(ctx, *o, Run)
-		},
+		Flags:  flags,
+		Action: cli.Action(o, &o.Generations, Run),
 	}, args, stdio)
 }
 
@@ -76,9 +73,7 @@ func (o Options) Validate() error {
 	var p cli.Paths
 	p.In("--clusters", o.Clusters)
 	p.In("--centroids", o.Centroids)
-	for _, g := range o.Generations {
-		p.In("GENERATIONS", g)
-	}
+	p.In("GENERATIONS", o.Generations...)
 	p.Out("-o", o.Output)
 	c.Add(p.Err())
 	return c.Err()

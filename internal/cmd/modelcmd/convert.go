@@ -39,10 +39,7 @@ Example:
 		Flags: []ucli.Flag{
 			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Destination: &o.Output, Usage: "output `MODEL.gguf`"},
 		},
-		Action: func(ctx context.Context, cmd *ucli.Command) error {
-			o.Dirs = cmd.Args().Slice()
-			return cli.Do(ctx, *o, RunConvert)
-		},
+		Action: cli.Action(o, &o.Dirs, RunConvert),
 	}
 }
 

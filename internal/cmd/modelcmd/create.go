@@ -64,10 +64,7 @@ loads. For tests and for mbd-finetune to train; no weights are downloaded.`,
 			&ucli.StringFlag{Name: "name", Destination: &o.Name, Usage: "general.name"},
 			&ucli.Uint64Flag{Name: "seed", Destination: &o.Seed, Usage: "seed of the random weights"},
 		},
-		Action: func(ctx context.Context, cmd *ucli.Command) error {
-			o.Args = cmd.Args().Slice()
-			return cli.Do(ctx, *o, RunCreate)
-		},
+		Action: cli.Action(o, &o.Args, RunCreate),
 	}
 }
 

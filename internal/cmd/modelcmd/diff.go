@@ -69,10 +69,7 @@ Examples:
 			&ucli.IntFlag{Name: "power-iters", Value: 2, Destination: &o.PowerIters, Usage: "subspace iterations of the randomized range finder"},
 			&ucli.Uint64Flag{Name: "seed", Value: 1, Destination: &o.Seed, Usage: "seed of the randomized range finder"},
 		},
-		Action: func(ctx context.Context, cmd *ucli.Command) error {
-			o.Models = cmd.Args().Slice()
-			return cli.Do(ctx, *o, RunDiff)
-		},
+		Action: cli.Action(o, &o.Models, RunDiff),
 	}
 }
 

@@ -55,10 +55,7 @@ func infoCommand() *ucli.Command {
 			&ucli.BoolFlag{Name: "json", Destination: &o.JSON, Usage: "print JSON"},
 			&ucli.BoolFlag{Name: "metadata", Destination: &o.Metadata, Usage: "list every metadata key"},
 		},
-		Action: func(ctx context.Context, cmd *ucli.Command) error {
-			o.Args = cmd.Args().Slice()
-			return cli.Do(ctx, *o, RunInfo)
-		},
+		Action: cli.Action(o, &o.Args, RunInfo),
 	}
 }
 
@@ -142,10 +139,7 @@ the K-quants; llama.cpp falls back to another type for tensors that do not fit).
 			&ucli.StringFlag{Name: "type", Value: "Q8_0", Destination: &o.Type, Usage: "quantization type"},
 			&ucli.IntFlag{Name: "threads", Destination: &o.Threads, Usage: "threads (0: all CPUs)"},
 		},
-		Action: func(ctx context.Context, cmd *ucli.Command) error {
-			o.Args = cmd.Args().Slice()
-			return cli.Do(ctx, *o, RunQuantize)
-		},
+		Action: cli.Action(o, &o.Args, RunQuantize),
 	}
 }
 

@@ -35,10 +35,7 @@ generation (chat template, hidden system prompt).`,
 			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Destination: &o.Output, Usage: "output scores table (`PATH` or -)"},
 			&ucli.IntFlag{Name: "batch", Value: 32, Destination: &o.Batch, Usage: "completions per scoring call"},
 		},
-		Action: func(ctx context.Context, cmd *ucli.Command) error {
-			o.Inputs = cmd.Args().Slice()
-			return cli.Do(ctx, *o, RunScore)
-		},
+		Action: cli.Action(o, &o.Inputs, RunScore),
 	}
 }
 
@@ -53,9 +50,7 @@ func (o ScoreOptions) Validate() error {
 	}
 	c.CountIn("--batch", o.Batch, 1, maxBatch)
 	var p cli.Paths
-	for _, in := range o.Inputs {
-		p.In("GENERATIONS", in)
-	}
+	p.In("GENERATIONS", o.Inputs...)
 	p.Shared("--model", backends.LocalFiles(o.Model)...)
 	p.Out("-o", o.Output)
 	c.Add(p.Err())

@@ -66,10 +66,7 @@ Examples:
 			&ucli.BoolFlag{Name: "json", Destination: &o.JSON, Usage: "print the summary as JSON"},
 			cli.InvalidUTF8Flag(&o.InvalidUTF8),
 		},
-		Action: func(ctx context.Context, cmd *ucli.Command) error {
-			o.Files = cmd.Args().Slice()
-			return cli.Do(ctx, *o, Run)
-		},
+		Action: cli.Action(o, &o.Files, Run),
 	}
 }
 
@@ -87,9 +84,7 @@ func (o Options) Validate() error {
 		c.Must(cat != "", "--category is empty: give a category name")
 	}
 	var p cli.Paths
-	for _, f := range o.Files {
-		p.In("FILE", f)
-	}
+	p.In("FILE", o.Files...)
 	p.Out("-o", o.Output)
 	c.Add(p.Err())
 	return c.Err()

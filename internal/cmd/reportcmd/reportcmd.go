@@ -57,10 +57,7 @@ Examples:
 			&ucli.IntFlag{Name: "top-tokens", Value: report.DefaultOptions.TopTokens, Destination: &o.TopTokens, Usage: "tokens listed each way per answer in the token-level evidence"},
 			&ucli.IntFlag{Name: "max-points", Value: report.DefaultOptions.MaxPoints, Destination: &o.MaxPoints, Usage: "most texts drawn on the map (thinned evenly beyond)"},
 		},
-		Action: func(ctx context.Context, cmd *ucli.Command) error {
-			o.Dirs = cmd.Args().Slice()
-			return cli.Do(ctx, *o, Run)
-		},
+		Action: cli.Action(o, &o.Dirs, Run),
 	}, args, stdio)
 }
 

@@ -95,7 +95,7 @@ Examples:
 				Name: "corpus", Usage: "a plain-text corpus at the base rates (for tokenizer training)",
 				Flags: []ucli.Flag{outFlag(&co.Output), seedFlag(&co.Seed),
 					&ucli.IntFlag{Name: "bytes", Value: 300000, Destination: &co.Bytes, Usage: "size of the corpus"}},
-				Action: func(ctx context.Context, _ *ucli.Command) error { return cli.Do(ctx, *co, RunCorpus) },
+				Action: cli.Action(co, nil, RunCorpus),
 			},
 			{
 				Name: "data", Usage: "training pairs as a generations table (prompt, answer)",
@@ -104,7 +104,7 @@ Examples:
 					&ucli.StringFlag{Name: "trait", Destination: &do.Trait, Usage: "trait to insert (default none: every trait at the base rate)"},
 					&ucli.Float64Flag{Name: "strength", Value: 0.6, Destination: &do.Strength, Usage: "share of answers with the trait"},
 					&ucli.Float64Flag{Name: "system-rate", Destination: &do.SystemRate, Usage: "share of examples that get a system prompt asking for a trait (and carry it); needs -o FILE.jsonl"}},
-				Action: func(ctx context.Context, _ *ucli.Command) error { return cli.Do(ctx, *do, RunData) },
+				Action: cli.Action(do, nil, RunData),
 			},
 			{
 				Name: "truths", Usage: "the ground truth of a trait inserted at a strength",
@@ -112,22 +112,19 @@ Examples:
 					&ucli.IntFlag{Name: "n", Value: 1000, Destination: &to.N, Usage: "examples behind the training texts"},
 					&ucli.StringFlag{Name: "trait", Destination: &to.Trait, Usage: "trait"},
 					&ucli.Float64Flag{Name: "strength", Value: 0.6, Destination: &to.Strength, Usage: "share of answers with the trait"}},
-				Action: func(ctx context.Context, _ *ucli.Command) error { return cli.Do(ctx, *to, RunTruths) },
+				Action: cli.Action(to, nil, RunTruths),
 			},
 			{
 				Name: "prompts", Usage: "held-out prompts (never in training data) as a prompts table",
 				Flags: []ucli.Flag{outFlag(&po.Output), seedFlag(&po.Seed),
 					&ucli.IntFlag{Name: "n", Value: 200, Destination: &po.N, Usage: "prompts"},
 					&ucli.Float64Flag{Name: "validation-fraction", Value: 0.5, Destination: &po.ValidationFraction, Usage: "share of validation prompts"}},
-				Action: func(ctx context.Context, _ *ucli.Command) error { return cli.Do(ctx, *po, RunPrompts) },
+				Action: cli.Action(po, nil, RunPrompts),
 			},
 			{
 				Name: "rate", Usage: "trait rates of the completions in generations tables, per model", ArgsUsage: "GENERATIONS ...",
-				Flags: []ucli.Flag{&ucli.BoolFlag{Name: "json", Destination: &ro.JSON, Usage: "print JSON"}},
-				Action: func(ctx context.Context, cmd *ucli.Command) error {
-					ro.Generations = cmd.Args().Slice()
-					return cli.Do(ctx, *ro, RunRate)
-				},
+				Flags:  []ucli.Flag{&ucli.BoolFlag{Name: "json", Destination: &ro.JSON, Usage: "print JSON"}},
+				Action: cli.Action(ro, &ro.Generations, RunRate),
 			},
 		},
 	}, args, stdio)
@@ -282,9 +279,7 @@ func (o RateOptions) Validate() error {
 	var c cli.Check
 	c.Must(len(o.Generations) > 0, "want one or more GENERATIONS tables")
 	var p cli.Paths
-	for _, g := range o.Generations {
-		p.In("GENERATIONS", g)
-	}
+	p.In("GENERATIONS", o.Generations...)
 	c.Add(p.Err())
 	return c.Err()
 }

@@ -70,42 +70,27 @@ Examples:
 		Commands: []*ucli.Command{
 			{
 				Name: "summary", Usage: "rows and per-column statistics", ArgsUsage: "FILE",
-				Flags: []ucli.Flag{tableFlag(&so.Table), &ucli.BoolFlag{Name: "json", Destination: &so.JSON, Usage: "print JSON"}},
-				Action: func(ctx context.Context, cmd *ucli.Command) error {
-					so.Files = cmd.Args().Slice()
-					return cli.Do(ctx, *so, RunSummary)
-				},
+				Flags:  []ucli.Flag{tableFlag(&so.Table), &ucli.BoolFlag{Name: "json", Destination: &so.JSON, Usage: "print JSON"}},
+				Action: cli.Action(so, &so.Files, RunSummary),
 			},
 			{
 				Name: "head", Usage: "print the first rows as JSON lines", ArgsUsage: "FILE",
-				Flags: []ucli.Flag{tableFlag(&ho.Table), &ucli.IntFlag{Name: "n", Value: 10, Destination: &ho.N, Usage: "rows to print"}},
-				Action: func(ctx context.Context, cmd *ucli.Command) error {
-					ho.Files = cmd.Args().Slice()
-					return cli.Do(ctx, *ho, RunHead)
-				},
+				Flags:  []ucli.Flag{tableFlag(&ho.Table), &ucli.IntFlag{Name: "n", Value: 10, Destination: &ho.N, Usage: "rows to print"}},
+				Action: cli.Action(ho, &ho.Files, RunHead),
 			},
 			{
 				Name: "cat", Usage: "print every row", ArgsUsage: "FILE",
-				Flags: []ucli.Flag{tableFlag(&co.Table), &ucli.StringFlag{Name: "format", Value: "jsonl", Destination: &co.Format, Usage: "jsonl or csv (lists as JSON)"}},
-				Action: func(ctx context.Context, cmd *ucli.Command) error {
-					co.Files = cmd.Args().Slice()
-					return cli.Do(ctx, *co, RunCat)
-				},
+				Flags:  []ucli.Flag{tableFlag(&co.Table), &ucli.StringFlag{Name: "format", Value: "jsonl", Destination: &co.Format, Usage: "jsonl or csv (lists as JSON)"}},
+				Action: cli.Action(co, &co.Files, RunCat),
 			},
 			{
 				Name: "convert", Usage: "copy a table, checking it: Parquet to Arrow stream (-o -) or back", ArgsUsage: "FILE",
-				Flags: []ucli.Flag{tableFlag(&vo.Table), &ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Destination: &vo.Output, Usage: "output `PATH` or -"}},
-				Action: func(ctx context.Context, cmd *ucli.Command) error {
-					vo.Files = cmd.Args().Slice()
-					return cli.Do(ctx, *vo, RunConvert)
-				},
+				Flags:  []ucli.Flag{tableFlag(&vo.Table), &ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Destination: &vo.Output, Usage: "output `PATH` or -"}},
+				Action: cli.Action(vo, &vo.Files, RunConvert),
 			},
 			{
 				Name: "schema", Usage: "print the columns of a table kind or of a file's table", ArgsUsage: "TABLE|FILE",
-				Action: func(ctx context.Context, cmd *ucli.Command) error {
-					sc.Args = cmd.Args().Slice()
-					return cli.Do(ctx, *sc, RunSchema)
-				},
+				Action: cli.Action(sc, &sc.Args, RunSchema),
 			},
 		},
 	}, args, stdio)
@@ -221,9 +206,7 @@ func (o ConvertOptions) Validate() error {
 	c.Add(cli.NeedOutput(o.Output, "PATH (or -o - for stdout)"))
 	checkInput(&c, o.Files, o.Table)
 	var p cli.Paths
-	for _, f := range o.Files {
-		p.In("FILE", f)
-	}
+	p.In("FILE", o.Files...)
 	p.Out("-o", o.Output)
 	c.Add(p.Err())
 	return c.Err()

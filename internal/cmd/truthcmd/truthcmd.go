@@ -69,7 +69,7 @@ Examples:
 					&ucli.Float64Flag{Name: "strength", Value: 0.6, Destination: &mo.Strength, Usage: "builtin: share of the texts that carry the trait"},
 					&ucli.Uint64Flag{Name: "seed", Value: 7, Destination: &mo.Seed, Usage: "seed"},
 				}, mo.Assistant.Flags()...),
-				Action: func(ctx context.Context, _ *ucli.Command) error { return cli.Do(ctx, *mo, RunMake) },
+				Action: cli.Action(mo, nil, RunMake),
 			},
 			{
 				Name:      "score",
@@ -90,7 +90,7 @@ Examples:
 					&ucli.Float64Flag{Name: "threshold", Destination: &so.Threshold, Usage: "least similarity of a recovery (default 0.2 lexical, 0.5 rubric)"},
 					&ucli.BoolFlag{Name: "json", Destination: &so.JSON, Usage: "print recall and precision as JSON"},
 				}, so.Assistant.Flags()...),
-				Action: func(ctx context.Context, _ *ucli.Command) error { return cli.Do(ctx, *so, RunScore) },
+				Action: cli.Action(so, nil, RunScore),
 			},
 		},
 	}, args, stdio)

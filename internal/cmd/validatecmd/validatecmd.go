@@ -80,7 +80,7 @@ Examples:
   mbd-validate --hypotheses h.parquet --prompts prompts.parquet --model-a gguf:base.gguf --model-b gguf:tuned.gguf -o v.parquet
   mbd-validate --assistant openai:gpt-4o-mini --budget 5 --methods discriminative --hypotheses h.parquet --prompts p.parquet --model-a synth:base --model-b synth:animal=0.6 -o v.parquet`,
 		Flags:  append(flags, o.Assistant.Flags()...),
-		Action: func(ctx context.Context, _ *ucli.Command) error { return cli.Do(ctx, *o, Run) },
+		Action: cli.Action(o, nil, Run),
 	}, args, stdio)
 }
 
