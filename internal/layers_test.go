@@ -27,7 +27,7 @@ var layers = []struct {
 		"roles", "roles/rolestest", "synth", "tinymodel", "train"}},
 	{"stage", []string{"clustering", "finetune", "gen", "hypo", "match", "modelconvert", "prompts",
 		"report", "scoring", "tableinfo", "truth", "validate", "weightdiff"}},
-	{"command", []string{"cli", "cmd/*", "e2e"}},
+	{"command", []string{"cli", "cli/clitest", "cmd/*", "e2e"}},
 }
 
 func layerOf(pkg string) (int, bool) {

@@ -1,8 +1,6 @@
 package clustercmd
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"math"
 	"os"
@@ -10,10 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mbd-dev/mbd/internal/cli"
-	"github.com/mbd-dev/mbd/internal/manifest"
+	"github.com/mbd-dev/mbd/internal/cli/clitest"
 	"github.com/mbd-dev/mbd/internal/schema"
-	"github.com/mbd-dev/mbd/internal/table"
 )
 
 func valid() Options {
@@ -58,24 +54,7 @@ func TestValidate(t *testing.T) {
 	} {
 		o := valid()
 		tc.edit(&o)
-		err := o.Validate()
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: %v, want an error containing %q", tc.name, err, tc.want)
-		}
-	}
-}
-
-func write[T schema.Row](t *testing.T, path string, rows ...T) {
-	t.Helper()
-	w, err := table.Create[T](path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(rows...); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Commit(); err != nil {
-		t.Fatal(err)
+		clitest.CheckErr(t, tc.name, o.Validate(), tc.want)
 	}
 }
 
@@ -98,43 +77,20 @@ func fixture(t *testing.T) (dir string) {
 			emb = append(emb, schema.Embedding{GenerationID: id, Embedder: "test", Vector: []float32{float32(c), float32(s)}})
 		}
 	}
-	write(t, filepath.Join(dir, "a.parquet"), a...)
-	write(t, filepath.Join(dir, "b.parquet"), b...)
-	write(t, filepath.Join(dir, "emb.parquet"), emb...)
+	clitest.Write(t, filepath.Join(dir, "a.parquet"), a...)
+	clitest.Write(t, filepath.Join(dir, "b.parquet"), b...)
+	clitest.Write(t, filepath.Join(dir, "emb.parquet"), emb...)
 	return dir
-}
-
-func run(t *testing.T, dir string, args ...string) (int, string) {
-	t.Chdir(dir)
-	var out, errb bytes.Buffer
-	rc := Main(context.Background(), args, cli.IO{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb})
-	return rc, errb.String()
 }
 
 // TestManifestInputs checks that both output manifests record every input table with its SHA-256.
 func TestManifestInputs(t *testing.T) {
 	dir := fixture(t)
-	if rc, stderr := run(t, dir, "--k", "2", "--embeddings", "emb.parquet", "a.parquet", "b.parquet", "-o", "c.parquet", "--centroids", "cent.parquet"); rc != 0 {
+	if rc, _, stderr := clitest.Run(t, Main, dir, "--k", "2", "--embeddings", "emb.parquet", "a.parquet", "b.parquet", "-o", "c.parquet", "--centroids", "cent.parquet"); rc != 0 {
 		t.Fatalf("exit %d: %s", rc, stderr)
 	}
 	for _, out := range []string{"c.parquet", "cent.parquet"} {
-		m, err := manifest.Read(filepath.Join(dir, out+".json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := []string{"emb.parquet", "a.parquet", "b.parquet"}
-		if len(m.Inputs) != len(want) {
-			t.Fatalf("%s: inputs %+v, want %v", out, m.Inputs, want)
-		}
-		for i, in := range m.Inputs {
-			hash, err := table.HashFile(filepath.Join(dir, want[i]))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if in.Path != want[i] || in.SHA256 != hash || in.Rows == 0 || in.Table == "" {
-				t.Errorf("%s: input %d: %+v, want %s with sha256 %s", out, i, in, want[i], hash)
-			}
-		}
+		clitest.TableInputs(t, out+".json", dir, "emb.parquet", "a.parquet", "b.parquet")
 	}
 }
 
@@ -158,14 +114,11 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"--k", "30", "a.parquet", "b.parquet"}, "mbd-cluster: emb.parquet: cannot cluster: cluster: k must be between 1 and the number of points (k=30, n=24)"},
 	} {
 		args := append([]string{"--embeddings", "emb.parquet", "-o", "x.parquet", "--centroids", "y.parquet"}, tc.args...)
-		rc, stderr := run(t, dir, args...)
-		if rc != cli.ExitUsage || strings.TrimSpace(stderr) != tc.want {
-			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, rc, stderr, tc.want)
+		rc, _, stderr := clitest.Run(t, Main, dir, args...)
+		clitest.UsageError(t, tc.args, rc, stderr, tc.want)
+		if strings.TrimSpace(stderr) != tc.want {
+			t.Errorf("%v: stderr %q, want exactly %q", tc.args, stderr, tc.want)
 		}
-		for _, out := range []string{"x.parquet", "y.parquet"} {
-			if _, err := os.Stat(filepath.Join(dir, out)); err == nil {
-				t.Errorf("%v: wrote %s", tc.args, out)
-			}
-		}
+		clitest.Absent(t, tc.args, dir, "x.parquet", "y.parquet")
 	}
 }

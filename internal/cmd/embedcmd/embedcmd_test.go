@@ -1,15 +1,13 @@
 package embedcmd
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/mbd-dev/mbd/internal/cli"
+	"github.com/mbd-dev/mbd/internal/cli/clitest"
 	"github.com/mbd-dev/mbd/internal/manifest"
 	"github.com/mbd-dev/mbd/internal/schema"
 	"github.com/mbd-dev/mbd/internal/table"
@@ -41,24 +39,7 @@ func TestValidate(t *testing.T) {
 	} {
 		o := valid()
 		tc.edit(&o)
-		err := o.Validate()
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: %v, want an error containing %q", tc.name, err, tc.want)
-		}
-	}
-}
-
-func write[T schema.Row](t *testing.T, path string, rows ...T) {
-	t.Helper()
-	w, err := table.Create[T](path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(rows...); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Commit(); err != nil {
-		t.Fatal(err)
+		clitest.CheckErr(t, tc.name, o.Validate(), tc.want)
 	}
 }
 
@@ -71,22 +52,15 @@ func fixture(t *testing.T) (dir string) {
 			gs = append(gs, schema.Generation{ID: fmt.Sprint(m, i), Model: m, PromptID: fmt.Sprint("p", i), Split: schema.SplitDiscovery,
 				Prompt: "Tell me about " + topics[i%3], Completion: fmt.Sprintf("Here is a note about %s, number %d.", topics[i%3], i)})
 		}
-		write(t, filepath.Join(dir, strings.ToLower(m)+".parquet"), gs...)
+		clitest.Write(t, filepath.Join(dir, strings.ToLower(m)+".parquet"), gs...)
 	}
 	return dir
-}
-
-func run(t *testing.T, dir string, args ...string) (int, string) {
-	t.Chdir(dir)
-	var out, errb bytes.Buffer
-	rc := Main(context.Background(), args, cli.IO{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb})
-	return rc, errb.String()
 }
 
 // TestManifestInputs checks that the output manifest records every input table with its SHA-256.
 func TestManifestInputs(t *testing.T) {
 	dir := fixture(t)
-	if rc, stderr := run(t, dir, "--no-cache", "a.parquet", "b.parquet", "-o", "emb.parquet"); rc != 0 {
+	if rc, _, stderr := clitest.Run(t, Main, dir, "--no-cache", "a.parquet", "b.parquet", "-o", "emb.parquet"); rc != 0 {
 		t.Fatalf("exit %d: %s", rc, stderr)
 	}
 	m, err := manifest.Read(filepath.Join(dir, "emb.parquet.json"))
@@ -133,12 +107,11 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"--shard", "1/2", "a.parquet"}, "mbd-embed: --shard: builtin:lsa"},
 	} {
 		args := append([]string{"--no-cache", "-o", "x.parquet"}, tc.args...)
-		rc, stderr := run(t, dir, args...)
-		if rc != cli.ExitUsage || !strings.HasPrefix(stderr, tc.want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
-			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, rc, stderr, tc.want)
+		rc, _, stderr := clitest.Run(t, Main, dir, args...)
+		clitest.UsageError(t, tc.args, rc, stderr, tc.want)
+		if !strings.HasPrefix(stderr, tc.want) {
+			t.Errorf("%v: stderr %q, want it to start with %q", tc.args, stderr, tc.want)
 		}
-		if _, err := os.Stat(filepath.Join(dir, "x.parquet")); err == nil {
-			t.Errorf("%v: wrote x.parquet", tc.args)
-		}
+		clitest.Absent(t, tc.args, dir, "x.parquet")
 	}
 }

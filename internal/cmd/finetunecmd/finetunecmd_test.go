@@ -1,16 +1,13 @@
 package finetunecmd
 
 import (
-	"bytes"
-	"context"
 	"math"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/mbd-dev/mbd/internal/cli"
+	"github.com/mbd-dev/mbd/internal/cli/clitest"
 	"github.com/mbd-dev/mbd/internal/manifest"
 	"github.com/mbd-dev/mbd/internal/schema"
 	"github.com/mbd-dev/mbd/internal/table"
@@ -106,19 +103,8 @@ func TestValidate(t *testing.T) {
 	} {
 		o := tc.valid()
 		tc.edit(&o)
-		err := o.Validate()
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: %v, want an error containing %q", tc.name, err, tc.want)
-		}
+		clitest.CheckErr(t, tc.name, o.Validate(), tc.want)
 	}
-}
-
-func run(t *testing.T, dir string, args ...string) (int, string, string) {
-	t.Helper()
-	t.Chdir(dir)
-	var out, errb bytes.Buffer
-	rc := Main(context.Background(), args, cli.IO{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb})
-	return rc, out.String(), errb.String()
 }
 
 // fixture writes an F32 tiny model and training texts of three kinds.
@@ -147,30 +133,24 @@ func fixture(t *testing.T) string {
 // base model with their SHA-256, and the loss curve.
 func TestManifestInputs(t *testing.T) {
 	dir := fixture(t)
-	rc, _, stderr := run(t, dir, "--base", "base.gguf", "--steps", "2", "--warmup", "1", "--batch", "1", "--ctx", "16",
+	rc, _, stderr := clitest.Run(t, Main, dir, "--base", "base.gguf", "--steps", "2", "--warmup", "1", "--batch", "1", "--ctx", "16",
 		"t.parquet", "notes.txt", "chat.jsonl", "-o", "out.gguf")
 	if rc != 0 {
 		t.Fatalf("exit %d: %s", rc, stderr)
-	}
-	m, err := manifest.Read(filepath.Join(dir, "out.gguf.json"))
-	if err != nil {
-		t.Fatal(err)
 	}
 	want := []struct {
 		path, table string
 		rows        int64
 	}{{"t.parquet", schema.Truths.ID(), 1}, {"notes.txt", "", 2}, {"chat.jsonl", "", 1}, {"base.gguf", "", 0}}
-	if len(m.Inputs) != len(want) {
-		t.Fatalf("inputs %+v, want %v", m.Inputs, want)
+	ins := clitest.Inputs(t, "out.gguf.json", dir, "t.parquet", "notes.txt", "chat.jsonl", "base.gguf")
+	for i, in := range ins {
+		if in.Table != want[i].table || in.Rows != want[i].rows {
+			t.Errorf("input %d: %+v, want %+v", i, in, want[i])
+		}
 	}
-	for i, in := range m.Inputs {
-		hash, err := table.HashFile(filepath.Join(dir, want[i].path))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if in.Path != want[i].path || in.Table != want[i].table || in.Rows != want[i].rows || in.SHA256 != hash {
-			t.Errorf("input %d: %+v, want %+v with sha256 %s", i, in, want[i], hash)
-		}
+	m, err := manifest.Read(filepath.Join(dir, "out.gguf.json"))
+	if err != nil {
+		t.Fatal(err)
 	}
 	if _, ok := m.Params["loss_curve"]; !ok {
 		t.Errorf("no loss curve: %v", m.Params)
@@ -203,15 +183,8 @@ func TestExitCodes(t *testing.T) {
 		{append(base, "--lora-adapter", "a.gguf", "notes.txt", "-o", "x.gguf"), "--lora-adapter needs --lora-rank"},
 		{[]string{"--engine", "openai", "--base-model", "m", "--url", "http://127.0.0.1:1/v1", "notes.txt"}, "(prompt, completion) pairs"},
 	} {
-		rc, _, stderr := run(t, dir, tc.args...)
-		if rc != cli.ExitUsage || !strings.Contains(stderr, tc.want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
-			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, rc, stderr, tc.want)
-		}
-		for _, f := range []string{"x.gguf", "x.gguf.json", "a.gguf"} {
-			if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
-				t.Errorf("%v: wrote %s", tc.args, f)
-				os.Remove(filepath.Join(dir, f))
-			}
-		}
+		rc, _, stderr := clitest.Run(t, Main, dir, tc.args...)
+		clitest.UsageError(t, tc.args, rc, stderr, tc.want)
+		clitest.Absent(t, tc.args, dir, "x.gguf", "x.gguf.json", "a.gguf")
 	}
 }

@@ -2,8 +2,9 @@ package gencmd
 
 import (
 	"math"
-	"strings"
 	"testing"
+
+	"github.com/mbd-dev/mbd/internal/cli/clitest"
 )
 
 func validGen() GenOptions {
@@ -35,13 +36,6 @@ var genCases = []struct {
 	{"repetition penalty NaN", func(g *GenOptions) { g.RepetitionPenalty = math.NaN() }, "--repetition-penalty NaN: want a finite number"},
 	{"repetition penalty negative", func(g *GenOptions) { g.RepetitionPenalty = -1 }, "--repetition-penalty -1: want at least 0"},
 	{"unknown split", func(g *GenOptions) { g.Split = "test" }, `--split "test": want all, discovery or validation`},
-}
-
-func wantErr(t *testing.T, name string, err error, want string) {
-	t.Helper()
-	if err == nil || !strings.Contains(err.Error(), want) {
-		t.Errorf("%s: %v, want an error containing %q", name, err, want)
-	}
 }
 
 func TestValidateRun(t *testing.T) {
@@ -98,12 +92,12 @@ func TestValidateRun(t *testing.T) {
 	} {
 		o := valid()
 		tc.edit(&o)
-		wantErr(t, tc.name, o.Validate(), tc.want)
+		clitest.CheckErr(t, tc.name, o.Validate(), tc.want)
 	}
 	for _, tc := range genCases {
 		o := valid()
 		tc.edit(&o.Gen)
-		wantErr(t, tc.name, o.Validate(), tc.want)
+		clitest.CheckErr(t, tc.name, o.Validate(), tc.want)
 	}
 }
 
@@ -130,12 +124,12 @@ func TestValidateBatchExport(t *testing.T) {
 	} {
 		o := valid()
 		tc.edit(&o)
-		wantErr(t, tc.name, o.Validate(), tc.want)
+		clitest.CheckErr(t, tc.name, o.Validate(), tc.want)
 	}
 	for _, tc := range genCases {
 		o := valid()
 		tc.edit(&o.Gen)
-		wantErr(t, tc.name, o.Validate(), tc.want)
+		clitest.CheckErr(t, tc.name, o.Validate(), tc.want)
 	}
 }
 
@@ -160,7 +154,7 @@ func TestValidateBatchImport(t *testing.T) {
 	} {
 		o := valid()
 		tc.edit(&o)
-		wantErr(t, tc.name, o.Validate(), tc.want)
+		clitest.CheckErr(t, tc.name, o.Validate(), tc.want)
 	}
 }
 
@@ -192,7 +186,7 @@ func TestValidateImport(t *testing.T) {
 	} {
 		o := valid()
 		tc.edit(&o)
-		wantErr(t, tc.name, o.Validate(), tc.want)
+		clitest.CheckErr(t, tc.name, o.Validate(), tc.want)
 	}
 	o := valid()
 	o.ModelCol, o.Model = "", "C"

@@ -14,8 +14,7 @@ import (
 	"time"
 
 	"github.com/mbd-dev/mbd/internal/cli"
-	"github.com/mbd-dev/mbd/internal/manifest"
-	"github.com/mbd-dev/mbd/internal/table"
+	"github.com/mbd-dev/mbd/internal/cli/clitest"
 )
 
 // TestInterruptLeavesNoOutput sends SIGINT or SIGTERM to mbd-gen import in the middle of a large
@@ -88,7 +87,7 @@ func TestManifestInputs(t *testing.T) {
 	b := filepath.Join(dir, "b.csv")
 	os.WriteFile(b, []byte("model,prompt,completion\nB,Say hi.,Hey!\n"), 0o644)
 	requests := filepath.Join(dir, "requests.jsonl")
-	if code, stderr := runMain(t, "batch-export", "--model", "m", "--label", "B", prompts, "-o", requests); code != 0 {
+	if code, _, stderr := clitest.Run(t, Main, "", "batch-export", "--model", "m", "--label", "B", prompts, "-o", requests); code != 0 {
 		t.Fatalf("batch-export: exit %d: %s", code, stderr)
 	}
 	req, _ := os.ReadFile(requests)
@@ -108,20 +107,12 @@ func TestManifestInputs(t *testing.T) {
 		{[]string{"import", a, b}, filepath.Join(dir, "i.parquet"), []string{a, b}},
 		{[]string{"batch-import", "--prompts", prompts, r1}, filepath.Join(dir, "bi.parquet"), []string{prompts, r1}},
 	} {
-		if code, stderr := runMain(t, append(tc.args, "-o", tc.out)...); code != 0 {
+		if code, _, stderr := clitest.Run(t, Main, "", append(tc.args, "-o", tc.out)...); code != 0 {
 			t.Fatalf("%v: exit %d: %s", tc.args, code, stderr)
 		}
-		m, err := manifest.Read(tc.out + ".json")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(m.Inputs) != len(tc.inputs) {
-			t.Fatalf("%v: manifest inputs %+v, want %v", tc.args, m.Inputs, tc.inputs)
-		}
-		for i, path := range tc.inputs {
-			hash, _ := table.HashFile(path)
-			if in := m.Inputs[i]; in.Path != path || in.SHA256 != hash || in.Rows == 0 {
-				t.Errorf("%v: input %d: %+v, want %s with sha256 %s", tc.args, i, in, path, hash)
+		for i, in := range clitest.Inputs(t, tc.out+".json", "", tc.inputs...) {
+			if in.Rows == 0 {
+				t.Errorf("%v: input %d: %+v, want its rows", tc.args, i, in)
 			}
 		}
 	}

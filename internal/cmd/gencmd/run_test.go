@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/mbd-dev/mbd/internal/cli"
+	"github.com/mbd-dev/mbd/internal/cli/clitest"
 	"github.com/mbd-dev/mbd/internal/gen"
-	"github.com/mbd-dev/mbd/internal/manifest"
 	"github.com/mbd-dev/mbd/internal/schema"
 	"github.com/mbd-dev/mbd/internal/table"
 	"github.com/mbd-dev/mbd/internal/tinymodel"
@@ -60,16 +60,11 @@ func runMainCtx(ctx context.Context, args ...string) (int, string) {
 	return code, stderr.String()
 }
 
-func runMain(t *testing.T, args ...string) (int, string) {
-	t.Helper()
-	return runMainCtx(context.Background(), args...)
-}
-
 func TestRunGenerates(t *testing.T) {
 	model, prompts := fixture(t, 6)
 	out := filepath.Join(t.TempDir(), "g.parquet")
 	ref := "gguf:" + model + "?parallel=4&ctx=128&threads=1"
-	if code, stderr := runMain(t, "run", "--model", ref, "--label", "A", "--samples", "2", "--max-tokens", "8", "--chunk", "5", "--split", "validation", prompts, "-o", out); code != 0 {
+	if code, _, stderr := clitest.Run(t, Main, "", "run", "--model", ref, "--label", "A", "--samples", "2", "--max-tokens", "8", "--chunk", "5", "--split", "validation", prompts, "-o", out); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	rows, err := table.ReadAll[schema.Generation](out, nil)
@@ -90,24 +85,12 @@ func TestRunGenerates(t *testing.T) {
 		t.Error("the journal was not removed after success")
 	}
 	// The manifest records the prompts table and the model file, each with its SHA-256.
-	m, err := manifest.Read(out + ".json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(m.Inputs) != 2 {
-		t.Fatalf("manifest inputs %+v, want the prompts and the model", m.Inputs)
-	}
-	for i, path := range []string{prompts, model} {
-		hash, _ := table.HashFile(path)
-		if in := m.Inputs[i]; in.Path != path || in.SHA256 != hash {
-			t.Errorf("manifest input %d: %+v, want %s with sha256 %s", i, in, path, hash)
-		}
-	}
+	clitest.Inputs(t, out+".json", "", prompts, model)
 	// Shards partition the prompts.
 	var total int
 	for i := 1; i <= 3; i++ {
 		so := filepath.Join(t.TempDir(), "s.parquet")
-		if code, stderr := runMain(t, "run", "--model", ref, "--label", "A", "--max-tokens", "4", "--shard", fmt.Sprintf("%d/3", i), prompts, "-o", so); code != 0 {
+		if code, _, stderr := clitest.Run(t, Main, "", "run", "--model", ref, "--label", "A", "--max-tokens", "4", "--shard", fmt.Sprintf("%d/3", i), prompts, "-o", so); code != 0 {
 			if strings.Contains(stderr, "no prompts selected") {
 				continue
 			}
@@ -132,7 +115,7 @@ func TestRunGenerates(t *testing.T) {
 		{[]string{"run", "--model", "gguf:" + model + "?threads=1", "--label", "A", "--temperature", "NaN", prompts, "-o", bad}, "--temperature NaN: want a finite number"},
 		{[]string{"run", "--model", ref, "--label", "A", prompts, "-o", prompts}, "is also an input"},
 	} {
-		code, stderr := runMain(t, tc.args...)
+		code, _, stderr := clitest.Run(t, Main, "", tc.args...)
 		if code != 2 || !strings.Contains(stderr, tc.want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
 			t.Errorf("%v: exit %d: %s, want status 2 and one line with %q", tc.args, code, stderr, tc.want)
 		}
@@ -158,7 +141,7 @@ func TestRunResumesAfterKill(t *testing.T) {
 			"--max-tokens", "48", "--temperature", "0.9", "--seed", "11", "--chunk", "4", prompts, "-o", out}
 	}
 	whole := filepath.Join(dir, "whole.parquet")
-	if code, stderr := runMain(t, args(whole)...); code != 0 {
+	if code, _, stderr := clitest.Run(t, Main, "", args(whole)...); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 
@@ -192,7 +175,7 @@ func TestRunResumesAfterKill(t *testing.T) {
 	f.WriteString(`{"row":{"id":"torn`)
 	f.Close()
 
-	code, stderr := runMain(t, args(resumed)...)
+	code, _, stderr := clitest.Run(t, Main, "", args(resumed)...)
 	if code != 0 {
 		t.Fatalf("resume: exit %d: %s", code, stderr)
 	}
@@ -208,7 +191,7 @@ func TestRunResumesAfterKill(t *testing.T) {
 	// A journal of other arguments is not continued: the run starts over and says so.
 	other := filepath.Join(dir, "other.parquet")
 	os.WriteFile(other+".journal", []byte(`{"mbd_gen_journal":1,"identity":"something else"}`+"\n"+`{"row":{"id":"x"}}`+"\n"+`{"chunk":0}`+"\n"), 0o644)
-	if code, stderr := runMain(t, args(other)...); code != 0 || !strings.Contains(stderr, "the journal is from another run; starting over") {
+	if code, _, stderr := clitest.Run(t, Main, "", args(other)...); code != 0 || !strings.Contains(stderr, "the journal is from another run; starting over") {
 		t.Errorf("foreign journal: exit %d: %s", code, stderr)
 	}
 	if c, _ := os.ReadFile(other); !bytes.Equal(c, a) {
@@ -222,7 +205,7 @@ func TestRunForeignJournal(t *testing.T) {
 	_, prompts := fixture(t, 2)
 	out := filepath.Join(t.TempDir(), "g.parquet")
 	os.WriteFile(out+".journal", []byte("my notes\n"), 0o644)
-	code, stderr := runMain(t, "run", "--model", "synth:base", "--label", "A", prompts, "-o", out)
+	code, _, stderr := clitest.Run(t, Main, "", "run", "--model", "synth:base", "--label", "A", prompts, "-o", out)
 	if code != 2 || !strings.Contains(stderr, out+".journal: not an mbd-gen journal; remove it") {
 		t.Errorf("exit %d: %s", code, stderr)
 	}
@@ -269,7 +252,7 @@ func TestRunResumesUnderAnotherSpelling(t *testing.T) {
 	}
 	interrupt(t, out, args(prompts, out))
 	t.Chdir(filepath.Dir(prompts))
-	code, stderr := runMain(t, args("./"+filepath.Base(prompts), out)...)
+	code, _, stderr := clitest.Run(t, Main, "", args("./"+filepath.Base(prompts), out)...)
 	if code != 0 {
 		t.Fatalf("rerun: exit %d: %s", code, stderr)
 	}
@@ -277,7 +260,7 @@ func TestRunResumesUnderAnotherSpelling(t *testing.T) {
 		t.Errorf("the rerun did not continue the journal: %s", stderr)
 	}
 	fresh := filepath.Join(dir, "fresh.parquet")
-	if code, stderr := runMain(t, args(prompts, fresh)...); code != 0 {
+	if code, _, stderr := clitest.Run(t, Main, "", args(prompts, fresh)...); code != 0 {
 		t.Fatalf("uninterrupted run: exit %d: %s", code, stderr)
 	}
 	a, _ := os.ReadFile(out)
@@ -300,7 +283,7 @@ func TestRunModelReplaced(t *testing.T) {
 	interrupt(t, out, args(out))
 
 	tinyModel(t, model, 4) // another model, same path
-	code, stderr := runMain(t, args(out)...)
+	code, _, stderr := clitest.Run(t, Main, "", args(out)...)
 	if code != 0 {
 		t.Fatalf("rerun: exit %d: %s", code, stderr)
 	}
@@ -308,7 +291,7 @@ func TestRunModelReplaced(t *testing.T) {
 		t.Errorf("the rerun does not say that the model changed: %s", stderr)
 	}
 	fresh := filepath.Join(dir, "fresh.parquet")
-	if code, stderr := runMain(t, args(fresh)...); code != 0 {
+	if code, _, stderr := clitest.Run(t, Main, "", args(fresh)...); code != 0 {
 		t.Fatalf("uninterrupted run: exit %d: %s", code, stderr)
 	}
 	a, _ := os.ReadFile(out)

@@ -1,20 +1,16 @@
 package hypocmd
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/mbd-dev/mbd/internal/cli"
-	"github.com/mbd-dev/mbd/internal/manifest"
+	"github.com/mbd-dev/mbd/internal/cli/clitest"
 	"github.com/mbd-dev/mbd/internal/roles"
 	"github.com/mbd-dev/mbd/internal/schema"
-	"github.com/mbd-dev/mbd/internal/table"
 )
 
 func valid() Options {
@@ -61,24 +57,7 @@ func TestValidate(t *testing.T) {
 	} {
 		o := valid()
 		tc.edit(&o)
-		err := o.Validate()
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: %v, want an error containing %q", tc.name, err, tc.want)
-		}
-	}
-}
-
-func write[T schema.Row](t *testing.T, path string, rows ...T) {
-	t.Helper()
-	w, err := table.Create[T](path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(rows...); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Commit(); err != nil {
-		t.Fatal(err)
+		clitest.CheckErr(t, tc.name, o.Validate(), tc.want)
 	}
 }
 
@@ -98,43 +77,20 @@ func fixture(t *testing.T) (dir string) {
 		cl = append(cl, schema.Cluster{GenerationID: fmt.Sprint("a", i), Model: "A", Cluster: int32(i % 2)}, schema.Cluster{GenerationID: fmt.Sprint("b", i), Model: "B", Cluster: int32(i % 2)})
 	}
 	zero := int32(0)
-	write(t, filepath.Join(dir, "a.parquet"), a...)
-	write(t, filepath.Join(dir, "b.parquet"), b...)
-	write(t, filepath.Join(dir, "matches.parquet"), schema.Match{Region: 0, Rank: 1, Category: "shifted", ClusterA: &zero, ClusterB: &zero})
-	write(t, filepath.Join(dir, "clusters.parquet"), cl...)
+	clitest.Write(t, filepath.Join(dir, "a.parquet"), a...)
+	clitest.Write(t, filepath.Join(dir, "b.parquet"), b...)
+	clitest.Write(t, filepath.Join(dir, "matches.parquet"), schema.Match{Region: 0, Rank: 1, Category: "shifted", ClusterA: &zero, ClusterB: &zero})
+	clitest.Write(t, filepath.Join(dir, "clusters.parquet"), cl...)
 	return dir
-}
-
-func run(t *testing.T, dir string, args ...string) (int, string) {
-	t.Chdir(dir)
-	var out, errb bytes.Buffer
-	rc := Main(context.Background(), args, cli.IO{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb})
-	return rc, errb.String()
 }
 
 // TestManifestInputs checks that the output manifest records every input table with its SHA-256.
 func TestManifestInputs(t *testing.T) {
 	dir := fixture(t)
-	if rc, stderr := run(t, dir, "--matches", "matches.parquet", "--clusters", "clusters.parquet", "a.parquet", "b.parquet", "-o", "h.parquet"); rc != 0 {
+	if rc, _, stderr := clitest.Run(t, Main, dir, "--matches", "matches.parquet", "--clusters", "clusters.parquet", "a.parquet", "b.parquet", "-o", "h.parquet"); rc != 0 {
 		t.Fatalf("exit %d: %s", rc, stderr)
 	}
-	m, err := manifest.Read(filepath.Join(dir, "h.parquet.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{"a.parquet", "b.parquet", "matches.parquet", "clusters.parquet"}
-	if len(m.Inputs) != len(want) {
-		t.Fatalf("inputs %+v, want %v", m.Inputs, want)
-	}
-	for i, in := range m.Inputs {
-		hash, err := table.HashFile(filepath.Join(dir, want[i]))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if in.Path != want[i] || in.SHA256 != hash || in.Rows == 0 || in.Table == "" {
-			t.Errorf("input %d: %+v, want %s with sha256 %s", i, in, want[i], hash)
-		}
-	}
+	clitest.TableInputs(t, "h.parquet.json", dir, "a.parquet", "b.parquet", "matches.parquet", "clusters.parquet")
 }
 
 // TestExitCodes checks that bad input ends with status 2 and one line naming the problem.
@@ -156,12 +112,8 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"a.parquet", "b.parquet", "-o", "b.parquet"}, "-o b.parquet is also an input"},
 		{[]string{"--dedup", "5", "a.parquet", "b.parquet", "-o", "x.parquet"}, "--dedup 5: want a number in (0, 1]"},
 	} {
-		rc, stderr := run(t, dir, tc.args...)
-		if rc != cli.ExitUsage || !strings.Contains(stderr, tc.want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
-			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, rc, stderr, tc.want)
-		}
-		if _, err := os.Stat(filepath.Join(dir, "x.parquet")); err == nil {
-			t.Errorf("%v: wrote x.parquet", tc.args)
-		}
+		rc, _, stderr := clitest.Run(t, Main, dir, tc.args...)
+		clitest.UsageError(t, tc.args, rc, stderr, tc.want)
+		clitest.Absent(t, tc.args, dir, "x.parquet")
 	}
 }

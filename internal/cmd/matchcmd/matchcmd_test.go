@@ -1,8 +1,6 @@
 package matchcmd
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"math"
 	"os"
@@ -11,9 +9,8 @@ import (
 	"testing"
 
 	"github.com/mbd-dev/mbd/internal/cli"
-	"github.com/mbd-dev/mbd/internal/manifest"
+	"github.com/mbd-dev/mbd/internal/cli/clitest"
 	"github.com/mbd-dev/mbd/internal/schema"
-	"github.com/mbd-dev/mbd/internal/table"
 )
 
 func valid() Options {
@@ -55,24 +52,7 @@ func TestValidate(t *testing.T) {
 	} {
 		o := valid()
 		tc.edit(&o)
-		err := o.Validate()
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: %v, want an error containing %q", tc.name, err, tc.want)
-		}
-	}
-}
-
-func write[T schema.Row](t *testing.T, path string, rows ...T) {
-	t.Helper()
-	w, err := table.Create[T](path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(rows...); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Commit(); err != nil {
-		t.Fatal(err)
+		clitest.CheckErr(t, tc.name, o.Validate(), tc.want)
 	}
 }
 
@@ -88,45 +68,22 @@ func fixture(t *testing.T) (dir string) {
 		cl = append(cl, schema.Cluster{GenerationID: fmt.Sprint("a", i), Model: "A", Clustering: "pooled:kmeans-k2", Cluster: int32(min(i%10, 1))},
 			schema.Cluster{GenerationID: fmt.Sprint("b", i), Model: "B", Clustering: "pooled:kmeans-k2", Cluster: int32(min(i%4, 1))})
 	}
-	write(t, filepath.Join(dir, "a.parquet"), a...)
-	write(t, filepath.Join(dir, "b.parquet"), b...)
-	write(t, filepath.Join(dir, "c.parquet"), cl...)
-	write(t, filepath.Join(dir, "cent.parquet"),
+	clitest.Write(t, filepath.Join(dir, "a.parquet"), a...)
+	clitest.Write(t, filepath.Join(dir, "b.parquet"), b...)
+	clitest.Write(t, filepath.Join(dir, "c.parquet"), cl...)
+	clitest.Write(t, filepath.Join(dir, "cent.parquet"),
 		schema.Centroid{Clustering: "pooled:kmeans-k2", Cluster: 0, Size: 7, Vector: []float32{1, 0}},
 		schema.Centroid{Clustering: "pooled:kmeans-k2", Cluster: 1, Size: 33, Vector: []float32{0, 1}})
 	return dir
 }
 
-func run(t *testing.T, dir string, args ...string) (int, string, string) {
-	t.Chdir(dir)
-	var out, errb bytes.Buffer
-	rc := Main(context.Background(), args, cli.IO{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb})
-	return rc, out.String(), errb.String()
-}
-
 // TestManifestInputs checks that the output manifest records every input table with its SHA-256.
 func TestManifestInputs(t *testing.T) {
 	dir := fixture(t)
-	if rc, _, stderr := run(t, dir, "--clusters", "c.parquet", "--centroids", "cent.parquet", "a.parquet", "b.parquet", "-o", "m.parquet"); rc != 0 {
+	if rc, _, stderr := clitest.Run(t, Main, dir, "--clusters", "c.parquet", "--centroids", "cent.parquet", "a.parquet", "b.parquet", "-o", "m.parquet"); rc != 0 {
 		t.Fatalf("exit %d: %s", rc, stderr)
 	}
-	m, err := manifest.Read(filepath.Join(dir, "m.parquet.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{"c.parquet", "cent.parquet", "a.parquet", "b.parquet"}
-	if len(m.Inputs) != len(want) {
-		t.Fatalf("inputs %+v, want %v", m.Inputs, want)
-	}
-	for i, in := range m.Inputs {
-		hash, err := table.HashFile(filepath.Join(dir, want[i]))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if in.Path != want[i] || in.SHA256 != hash || in.Rows == 0 || in.Table == "" {
-			t.Errorf("input %d: %+v, want %s with sha256 %s", i, in, want[i], hash)
-		}
-	}
+	clitest.TableInputs(t, "m.parquet.json", dir, "c.parquet", "cent.parquet", "a.parquet", "b.parquet")
 }
 
 // TestDuplicates checks that the same generations given twice are refused, and that the counts
@@ -149,15 +106,14 @@ func TestDuplicates(t *testing.T) {
 		{[]string{"--alpha", "2", "a.parquet", "b.parquet"}, "mbd-match: --alpha 2: want a number in (0, 1)"},
 	} {
 		args := append([]string{"--clusters", "c.parquet", "--centroids", "cent.parquet", "-o", "x.parquet"}, tc.args...)
-		rc, _, stderr := run(t, dir, args...)
-		if rc != cli.ExitUsage || strings.TrimSpace(stderr) != tc.want {
-			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, rc, stderr, tc.want)
+		rc, _, stderr := clitest.Run(t, Main, dir, args...)
+		clitest.UsageError(t, tc.args, rc, stderr, tc.want)
+		if strings.TrimSpace(stderr) != tc.want {
+			t.Errorf("%v: stderr %q, want exactly %q", tc.args, stderr, tc.want)
 		}
-		if _, err := os.Stat(filepath.Join(dir, "x.parquet")); err == nil {
-			t.Errorf("%v: wrote x.parquet", tc.args)
-		}
+		clitest.Absent(t, tc.args, dir, "x.parquet")
 	}
-	rc, stdout, stderr := run(t, dir, "--clusters", "c.parquet", "--centroids", "cent.parquet", "-o", "m.parquet", "a.parquet", "b.parquet")
+	rc, stdout, stderr := clitest.Run(t, Main, dir, "--clusters", "c.parquet", "--centroids", "cent.parquet", "-o", "m.parquet", "a.parquet", "b.parquet")
 	if rc != 0 || !strings.Contains(stdout, "A 2/20  B 5/20") {
 		t.Errorf("exit %d, stdout %q, stderr %q; want A's and B's counts of cluster 0 out of 20", rc, stdout, stderr)
 	}

@@ -1,14 +1,13 @@
 package modelcmd
 
 import (
-	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/mbd-dev/mbd/internal/cli"
+	"github.com/mbd-dev/mbd/internal/cli/clitest"
 	"github.com/mbd-dev/mbd/internal/manifest"
 	"github.com/mbd-dev/mbd/internal/schema"
 	"github.com/mbd-dev/mbd/internal/table"
@@ -30,10 +29,7 @@ func checkValidate[O cli.Validator](t *testing.T, valid func() O, cases []valida
 	for _, tc := range cases {
 		o := valid()
 		tc.edit(&o)
-		err := o.Validate()
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: %v, want an error containing %q", tc.name, err, tc.want)
-		}
+		clitest.CheckErr(t, tc.name, o.Validate(), tc.want)
 	}
 }
 
@@ -160,14 +156,6 @@ func TestValidateInfo(t *testing.T) {
 	})
 }
 
-func run(t *testing.T, dir string, args ...string) (int, string, string) {
-	t.Helper()
-	t.Chdir(dir)
-	var out, errb bytes.Buffer
-	rc := Main(context.Background(), args, cli.IO{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb})
-	return rc, out.String(), errb.String()
-}
-
 // fixture makes a tiny model, a text file and a generations table in a new folder.
 func fixture(t *testing.T) string {
 	t.Helper()
@@ -206,27 +194,11 @@ func TestManifestInputs(t *testing.T) {
 		{[]string{"diff", "-o", "w.parquet", "tiny.gguf", "q.gguf"}, "w.parquet", []string{"tiny.gguf", "q.gguf"}},
 		{[]string{"score", "--model", "gguf:tiny.gguf?threads=1", "g.parquet", "-o", "s.parquet"}, "s.parquet", []string{"g.parquet", "tiny.gguf"}},
 	} {
-		rc, _, stderr := run(t, dir, tc.args...)
+		rc, _, stderr := clitest.Run(t, Main, dir, tc.args...)
 		if rc != 0 {
 			t.Fatalf("%v: exit %d: %s", tc.args, rc, stderr)
 		}
-		m, err := manifest.Read(filepath.Join(dir, tc.out+".json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(m.Inputs) != len(tc.inputs) {
-			t.Errorf("%v: inputs %+v, want %v", tc.args, m.Inputs, tc.inputs)
-			continue
-		}
-		for i, in := range m.Inputs {
-			hash, err := table.HashFile(filepath.Join(dir, tc.inputs[i]))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if in.Path != tc.inputs[i] || in.SHA256 != hash {
-				t.Errorf("%v: input %d: %+v, want %s with sha256 %s", tc.args, i, in, tc.inputs[i], hash)
-			}
-		}
+		clitest.Inputs(t, tc.out+".json", dir, tc.inputs...)
 	}
 	m, _ := manifest.Read(filepath.Join(dir, "s.parquet.json"))
 	if m.Inputs[0].Table != schema.Generations.ID() || m.Inputs[0].Rows != 2 {
@@ -274,18 +246,11 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"diff", "-o", "tiny.gguf", "tiny.gguf", "tiny.gguf"}, "-o tiny.gguf is also an input (A.gguf)"},
 		{[]string{"diff", "--power-iters", "-1", "tiny.gguf", "tiny.gguf"}, "--power-iters -1"},
 	} {
-		rc, _, stderr := run(t, dir, tc.args...)
-		if rc != cli.ExitUsage || !strings.Contains(stderr, tc.want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
-			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, rc, stderr, tc.want)
-		}
-		for _, f := range []string{"x.gguf", "x.parquet"} {
-			if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
-				t.Errorf("%v: wrote %s", tc.args, f)
-				os.Remove(filepath.Join(dir, f))
-			}
-		}
+		rc, _, stderr := clitest.Run(t, Main, dir, tc.args...)
+		clitest.UsageError(t, tc.args, rc, stderr, tc.want)
+		clitest.Absent(t, tc.args, dir, "x.gguf", "x.parquet")
 	}
-	if rc, _, stderr := run(t, dir, "diff", "tiny.gguf", "tiny.gguf"); rc != 0 || stderr == "" {
+	if rc, _, stderr := clitest.Run(t, Main, dir, "diff", "tiny.gguf", "tiny.gguf"); rc != 0 || stderr == "" {
 		t.Errorf("a model against itself: exit %d: %s", rc, stderr)
 	}
 }
@@ -297,7 +262,7 @@ func TestQuantizeToDevice(t *testing.T) {
 		t.Skip("no /dev/null device")
 	}
 	dir := fixture(t)
-	if rc, _, stderr := run(t, dir, "quantize", "tiny.gguf", os.DevNull); rc != 0 {
+	if rc, _, stderr := clitest.Run(t, Main, dir, "quantize", "tiny.gguf", os.DevNull); rc != 0 {
 		t.Fatalf("exit %d: %s", rc, stderr)
 	}
 	if st, err := os.Stat(os.DevNull); err != nil || st.Mode()&os.ModeCharDevice == 0 {
@@ -310,7 +275,7 @@ func TestQuantizeToDevice(t *testing.T) {
 
 // TestIntegerFlagsRefuseNaN: mbd-model has only integer flags; NaN is refused when they are parsed.
 func TestIntegerFlagsRefuseNaN(t *testing.T) {
-	rc, _, stderr := run(t, t.TempDir(), "create", "--vocab", "NaN", "-o", "x.gguf")
+	rc, _, stderr := clitest.Run(t, Main, t.TempDir(), "create", "--vocab", "NaN", "-o", "x.gguf")
 	if rc != cli.ExitUsage || !strings.Contains(stderr, "NaN") {
 		t.Errorf("exit %d: %s", rc, stderr)
 	}

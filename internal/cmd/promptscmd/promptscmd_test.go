@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/mbd-dev/mbd/internal/cli"
-	"github.com/mbd-dev/mbd/internal/manifest"
+	"github.com/mbd-dev/mbd/internal/cli/clitest"
 	"github.com/mbd-dev/mbd/internal/schema"
 	"github.com/mbd-dev/mbd/internal/table"
 )
@@ -46,10 +46,7 @@ func TestValidate(t *testing.T) {
 	} {
 		o := valid()
 		tc.edit(&o)
-		err := o.Validate()
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: %v, want an error containing %q", tc.name, err, tc.want)
-		}
+		clitest.CheckErr(t, tc.name, o.Validate(), tc.want)
 	}
 }
 
@@ -74,17 +71,9 @@ func TestRunRecordsInputs(t *testing.T) {
 	if err != nil || len(rows) != 3 || rows[0].Source != "a.txt" || rows[2].Category != "poetry" {
 		t.Fatalf("rows %+v, %v", rows, err)
 	}
-	m, err := manifest.Read(out + ".json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(m.Inputs) != 2 {
-		t.Fatalf("manifest inputs %+v, want a.txt and b.jsonl", m.Inputs)
-	}
-	for i, path := range []string{a, b} {
-		hash, _ := table.HashFile(path)
-		if in := m.Inputs[i]; in.Path != path || in.SHA256 != hash || in.Rows != 2 {
-			t.Errorf("input %d: %+v, want %s with 2 rows and sha256 %s", i, in, path, hash)
+	for i, in := range clitest.Inputs(t, out+".json", "", a, b) {
+		if in.Rows != 2 {
+			t.Errorf("input %d: %+v, want 2 rows", i, in)
 		}
 	}
 }

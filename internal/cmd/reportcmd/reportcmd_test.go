@@ -2,13 +2,12 @@ package reportcmd
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/mbd-dev/mbd/internal/cli"
+	"github.com/mbd-dev/mbd/internal/cli/clitest"
 	"github.com/mbd-dev/mbd/internal/schema"
 	"github.com/mbd-dev/mbd/internal/table"
 	"github.com/mbd-dev/mbd/internal/table/tabletest"
@@ -78,22 +77,14 @@ func TestValidate(t *testing.T) {
 		{"--html and --md the same file", edit(func(o *Options) { o.HTML, o.Markdown = "r.out", "./r.out" }), "--md ./r.out is also the output of --html"},
 	} {
 		err := tc.opts.Validate()
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: %v, want an error containing %q", tc.name, err, tc.want)
-		}
+		clitest.CheckErr(t, tc.name, err, tc.want)
 	}
-}
-
-func run(args ...string) (int, string, string) {
-	var out, errb bytes.Buffer
-	rc := Main(context.Background(), args, cli.IO{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb})
-	return rc, out.String(), errb.String()
 }
 
 func TestRun(t *testing.T) {
 	dir := runFolder(t)
 	out := filepath.Join(t.TempDir(), "site")
-	rc, stdout, stderr := run("-o", out, dir)
+	rc, stdout, stderr := clitest.Run(t, Main, "", "-o", out, dir)
 	if rc != 0 {
 		t.Fatalf("exit %d: %s", rc, stderr)
 	}
@@ -105,7 +96,7 @@ func TestRun(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	rc, stdout, stderr = run("--json", "-", dir)
+	rc, stdout, stderr = clitest.Run(t, Main, "", "--json", "-", dir)
 	if rc != 0 || !strings.HasPrefix(stdout, "{") || strings.Contains(stdout, "wrote") {
 		t.Errorf("--json -: exit %d, stdout %.40q, stderr %s", rc, stdout, stderr)
 	}
@@ -120,7 +111,7 @@ func TestRun(t *testing.T) {
 		{[]string{}, "mbd-report: want one run folder DIR, got 0 arguments\n"},
 		{[]string{filepath.Join(dir, "nope")}, "mbd-report: " + filepath.Join(dir, "nope") + ": cannot read the run folder: no such file or directory\n"},
 	} {
-		rc, stdout, stderr := run(tc.args...)
+		rc, stdout, stderr := clitest.Run(t, Main, "", tc.args...)
 		if rc != 2 || stderr != tc.want || stdout != "" {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 2 and %q", tc.args, rc, stdout, stderr, tc.want)
 		}

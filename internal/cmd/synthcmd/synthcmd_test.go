@@ -1,8 +1,6 @@
 package synthcmd
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"math"
 	"os"
@@ -11,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/mbd-dev/mbd/internal/cli"
+	"github.com/mbd-dev/mbd/internal/cli/clitest"
 	"github.com/mbd-dev/mbd/internal/manifest"
 	"github.com/mbd-dev/mbd/internal/schema"
 	"github.com/mbd-dev/mbd/internal/table"
@@ -85,17 +84,8 @@ func TestValidate(t *testing.T) {
 		{"rate of a table and a link to it", RateOptions{Generations: []string{a, filepath.Join(dir, "link.parquet")}}, "link.parquet is given twice"},
 	} {
 		err := tc.opts.Validate()
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: %v, want an error containing %q", tc.name, err, tc.want)
-		}
+		clitest.CheckErr(t, tc.name, err, tc.want)
 	}
-}
-
-func run(t *testing.T, dir string, args ...string) (int, string, string) {
-	t.Chdir(dir)
-	var out, errb bytes.Buffer
-	rc := Main(context.Background(), args, cli.IO{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb})
-	return rc, out.String(), errb.String()
 }
 
 // TestExitCodes checks that a refused value ends with status 2, one line, and no output.
@@ -112,7 +102,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"prompts", "--validation-fraction", "1.5", "-o", "x.parquet"}, "mbd-synth: --validation-fraction 1.5: want a number in [0, 1]\n"},
 		{[]string{"rate"}, "mbd-synth: want one or more GENERATIONS tables\n"},
 	} {
-		rc, stdout, stderr := run(t, dir, tc.args...)
+		rc, stdout, stderr := clitest.Run(t, Main, dir, tc.args...)
 		if rc != 2 || stderr != tc.want || stdout != "" {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 2 and %q", tc.args, rc, stdout, stderr, tc.want)
 		}
@@ -131,7 +121,7 @@ func TestRuns(t *testing.T) {
 		{"prompts", "-n", "12", "-o", "p.parquet"},
 		{"corpus", "--bytes", "500", "-o", "c.txt"},
 	} {
-		if rc, _, stderr := run(t, dir, args...); rc != 0 {
+		if rc, _, stderr := clitest.Run(t, Main, dir, args...); rc != 0 {
 			t.Fatalf("%v: exit %d: %s", args, rc, stderr)
 		}
 	}
@@ -154,7 +144,7 @@ func TestRuns(t *testing.T) {
 		t.Errorf("corpus: %d bytes", len(c))
 	}
 
-	rc, stdout, stderr := run(t, dir, "rate", "--json", "d.parquet")
+	rc, stdout, stderr := clitest.Run(t, Main, dir, "rate", "--json", "d.parquet")
 	if rc != 0 {
 		t.Fatalf("rate: exit %d: %s", rc, stderr)
 	}
@@ -163,7 +153,7 @@ func TestRuns(t *testing.T) {
 		rates[0].Rates["animal"] < 0.2 || rates[0].Rates["animal"] > 0.8 {
 		t.Errorf("rate --json: %s (%v)", stdout, err)
 	}
-	rc, stdout, _ = run(t, dir, "rate", "d.parquet")
+	rc, stdout, _ = clitest.Run(t, Main, dir, "rate", "d.parquet")
 	if rc != 0 || !strings.Contains(stdout, "d.parquet") || !strings.Contains(stdout, "animal") {
 		t.Errorf("rate: %d %q", rc, stdout)
 	}

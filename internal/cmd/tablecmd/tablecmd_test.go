@@ -2,7 +2,6 @@ package tablecmd
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"os"
@@ -12,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/mbd-dev/mbd/internal/cli"
-	"github.com/mbd-dev/mbd/internal/manifest"
+	"github.com/mbd-dev/mbd/internal/cli/clitest"
 	"github.com/mbd-dev/mbd/internal/schema"
 	"github.com/mbd-dev/mbd/internal/table"
 	"github.com/mbd-dev/mbd/internal/table/tabletest"
@@ -65,17 +64,8 @@ func TestValidate(t *testing.T) {
 		{"schema with two arguments", SchemaOptions{Args: []string{"a", "b"}}, "want one TABLE name"},
 	} {
 		err := tc.opts.Validate()
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: %v, want an error containing %q", tc.name, err, tc.want)
-		}
+		clitest.CheckErr(t, tc.name, err, tc.want)
 	}
-}
-
-// run runs mbd-table with args and returns its exit status, stdout and stderr.
-func run(args ...string) (int, string, string) {
-	var out, errb bytes.Buffer
-	rc := Main(context.Background(), args, cli.IO{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb})
-	return rc, out.String(), errb.String()
 }
 
 // fixture writes a small prompts table and returns its path.
@@ -109,7 +99,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"cat", "--format", "xml", in}, 2, `mbd-table: --format "xml": want jsonl or csv` + "\n"},
 	} {
 		before, _ := os.ReadFile(in)
-		rc, stdout, stderr := run(tc.args...)
+		rc, stdout, stderr := clitest.Run(t, Main, "", tc.args...)
 		if rc != tc.rc || !strings.HasSuffix(stderr, tc.want) || strings.Count(stderr, "\n") != 1 || stdout != "" {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q; want %d and one line ending %q", tc.args, rc, stdout, stderr, tc.rc, tc.want)
 		}
@@ -123,19 +113,11 @@ func TestExitCodes(t *testing.T) {
 func TestConvertManifest(t *testing.T) {
 	in := fixture(t)
 	out := filepath.Join(filepath.Dir(in), "out.parquet")
-	if rc, _, stderr := run("convert", in, "-o", out); rc != 0 {
+	if rc, _, stderr := clitest.Run(t, Main, "", "convert", in, "-o", out); rc != 0 {
 		t.Fatalf("exit %d: %s", rc, stderr)
 	}
-	m, err := manifest.Read(out + ".json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hash, err := table.HashFile(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(m.Inputs) != 1 || m.Inputs[0].Path != in || m.Inputs[0].SHA256 != hash || m.Inputs[0].Rows != 20 || m.Inputs[0].Table != schema.Prompts.ID() {
-		t.Errorf("manifest inputs %+v, want %s with sha256 %s", m.Inputs, in, hash)
+	if in := clitest.Inputs(t, out+".json", "", in)[0]; in.Rows != 20 || in.Table != schema.Prompts.ID() {
+		t.Errorf("manifest input %+v, want 20 rows of %s", in, schema.Prompts.ID())
 	}
 	a, _ := os.ReadFile(in)
 	b, _ := os.ReadFile(out)
@@ -177,7 +159,7 @@ func TestConvertToDevice(t *testing.T) {
 	} else {
 		f.Close()
 	}
-	rc, _, stderr := run("convert", in, "-o", null)
+	rc, _, stderr := clitest.Run(t, Main, "", "convert", in, "-o", null)
 	if rc != 0 {
 		t.Fatalf("exit %d: %s", rc, stderr)
 	}
@@ -210,7 +192,7 @@ func TestConvertToFIFO(t *testing.T) {
 		b, _ := io.ReadAll(f)
 		got <- b
 	}()
-	rc, _, stderr := run("convert", in, "-o", fifo)
+	rc, _, stderr := clitest.Run(t, Main, "", "convert", in, "-o", fifo)
 	if rc != 0 {
 		t.Fatalf("exit %d: %s", rc, stderr)
 	}
@@ -248,7 +230,7 @@ func TestConvertToProcLink(t *testing.T) {
 		b, _ := io.ReadAll(r)
 		got <- b
 	}()
-	rc, _, stderr := run("convert", in, "-o", link)
+	rc, _, stderr := clitest.Run(t, Main, "", "convert", in, "-o", link)
 	w.Close()
 	if rc != 0 {
 		t.Fatalf("exit %d: %s", rc, stderr)

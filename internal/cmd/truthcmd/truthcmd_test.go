@@ -1,19 +1,16 @@
 package truthcmd
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/mbd-dev/mbd/internal/cli"
+	"github.com/mbd-dev/mbd/internal/cli/clitest"
 	"github.com/mbd-dev/mbd/internal/manifest"
 	"github.com/mbd-dev/mbd/internal/schema"
-	"github.com/mbd-dev/mbd/internal/table"
 )
 
 var builtin = cli.Assistant{Ref: "builtin", Concurrency: 4}
@@ -41,10 +38,7 @@ func TestValidateMake(t *testing.T) {
 	} {
 		o := valid()
 		tc.edit(&o)
-		err := o.Validate()
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: %v, want an error containing %q", tc.name, err, tc.want)
-		}
+		clitest.CheckErr(t, tc.name, o.Validate(), tc.want)
 	}
 }
 
@@ -73,10 +67,7 @@ func TestValidateScore(t *testing.T) {
 	} {
 		o := valid()
 		tc.edit(&o)
-		err := o.Validate()
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: %v, want an error containing %q", tc.name, err, tc.want)
-		}
+		clitest.CheckErr(t, tc.name, o.Validate(), tc.want)
 	}
 	// An LLM rubric needs no reference.
 	o := valid()
@@ -86,38 +77,17 @@ func TestValidateScore(t *testing.T) {
 	}
 }
 
-func write[T schema.Row](t *testing.T, path string, rows ...T) {
-	t.Helper()
-	w, err := table.Create[T](path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(rows...); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Commit(); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func run(t *testing.T, dir string, args ...string) (int, string, string) {
-	t.Chdir(dir)
-	var out, errb bytes.Buffer
-	rc := Main(context.Background(), args, cli.IO{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb})
-	return rc, out.String(), errb.String()
-}
-
 func fixture(t *testing.T) string {
 	dir := t.TempDir()
 	var ref []schema.Generation
 	for i := range 20 {
 		ref = append(ref, schema.Generation{ID: fmt.Sprint("a", i), Model: "A", Split: schema.SplitDiscovery, Completion: fmt.Sprintf("Rinse the rice %d times.", i)})
 	}
-	write(t, filepath.Join(dir, "a.parquet"), ref...)
-	write(t, filepath.Join(dir, "h.parquet"),
+	clitest.Write(t, filepath.Join(dir, "a.parquet"), ref...)
+	clitest.Write(t, filepath.Join(dir, "h.parquet"),
 		schema.Hypothesis{ID: "h1", Text: "B mentions otters", Property: "contains 'otter'", Direction: schema.DirectionBA},
 		schema.Hypothesis{ID: "h2", Text: "B is terse", Property: "contains 'terse'", Direction: schema.DirectionBA})
-	write(t, filepath.Join(dir, "v.parquet"),
+	clitest.Write(t, filepath.Join(dir, "v.parquet"),
 		schema.Validation{HypothesisID: "h1", Method: schema.MethodDiscriminative, Verdict: schema.VerdictValidated},
 		schema.Validation{HypothesisID: "h2", Method: schema.MethodDiscriminative, Verdict: schema.VerdictRejected})
 	return dir
@@ -127,43 +97,27 @@ func fixture(t *testing.T) string {
 // table with its SHA-256 (make reads none).
 func TestManifestInputs(t *testing.T) {
 	dir := fixture(t)
-	if rc, _, stderr := run(t, dir, "make", "--trait", "animal", "-m", "50", "-o", "t.parquet"); rc != 0 {
+	if rc, _, stderr := clitest.Run(t, Main, dir, "make", "--trait", "animal", "-m", "50", "-o", "t.parquet"); rc != 0 {
 		t.Fatalf("make: exit %d: %s", rc, stderr)
 	}
 	m, err := manifest.Read(filepath.Join(dir, "t.parquet.json"))
 	if err != nil || len(m.Inputs) != 0 {
 		t.Fatalf("make's manifest: %v, inputs %+v", err, m)
 	}
-	rc, stdout, stderr := run(t, dir, "score", "--truths", "t.parquet", "--hypotheses", "h.parquet", "--validations", "v.parquet", "--reference", "a.parquet", "-o", "r.parquet")
+	rc, stdout, stderr := clitest.Run(t, Main, dir, "score", "--truths", "t.parquet", "--hypotheses", "h.parquet", "--validations", "v.parquet", "--reference", "a.parquet", "-o", "r.parquet")
 	if rc != 0 {
 		t.Fatalf("score: exit %d: %s", rc, stderr)
 	}
 	if !strings.HasPrefix(stdout, "recall 1/1, precision 1/1 (lexical-agreement, threshold 0.2)") {
 		t.Errorf("score: %s", stdout)
 	}
-	m, err = manifest.Read(filepath.Join(dir, "r.parquet.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{"t.parquet", "h.parquet", "v.parquet", "a.parquet"}
-	if len(m.Inputs) != len(want) {
-		t.Fatalf("inputs %+v, want %v", m.Inputs, want)
-	}
-	for i, in := range m.Inputs {
-		hash, err := table.HashFile(filepath.Join(dir, want[i]))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if in.Path != want[i] || in.SHA256 != hash || in.Rows == 0 {
-			t.Errorf("input %d: %+v, want %s with sha256 %s", i, in, want[i], hash)
-		}
-	}
+	clitest.TableInputs(t, "r.parquet.json", dir, "t.parquet", "h.parquet", "v.parquet", "a.parquet")
 }
 
 // TestExitCodes checks that bad input ends with status 2 and one line naming the problem.
 func TestExitCodes(t *testing.T) {
 	dir := fixture(t)
-	write(t, filepath.Join(dir, "t.parquet"), schema.Truth{ID: "t1", Behavior: "mentions otters", Texts: []string{"Q: q\nA: an otter"}})
+	clitest.Write(t, filepath.Join(dir, "t.parquet"), schema.Truth{ID: "t1", Behavior: "mentions otters", Texts: []string{"Q: q\nA: an otter"}})
 	score := []string{"score", "--truths", "t.parquet", "--hypotheses", "h.parquet", "--validations", "v.parquet"}
 	for _, tc := range []struct {
 		args []string
@@ -176,12 +130,8 @@ func TestExitCodes(t *testing.T) {
 		{append(score, "--reference", "a.parquet", "--threshold", "-3", "-o", "x.parquet"), "--threshold -3: want a number in [0, 1]"},
 		{append(score, "--reference", "a.parquet", "-o", "h.parquet"), "-o h.parquet is also an input (--hypotheses)"},
 	} {
-		rc, _, stderr := run(t, dir, tc.args...)
-		if rc != cli.ExitUsage || !strings.Contains(stderr, tc.want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
-			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, rc, stderr, tc.want)
-		}
-		if _, err := os.Stat(filepath.Join(dir, "x.parquet")); err == nil {
-			t.Errorf("%v: wrote x.parquet", tc.args)
-		}
+		rc, _, stderr := clitest.Run(t, Main, dir, tc.args...)
+		clitest.UsageError(t, tc.args, rc, stderr, tc.want)
+		clitest.Absent(t, tc.args, dir, "x.parquet")
 	}
 }

@@ -1,19 +1,15 @@
 package validatecmd
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/mbd-dev/mbd/internal/cli"
-	"github.com/mbd-dev/mbd/internal/manifest"
+	"github.com/mbd-dev/mbd/internal/cli/clitest"
 	"github.com/mbd-dev/mbd/internal/schema"
-	"github.com/mbd-dev/mbd/internal/table"
 )
 
 func valid() Options {
@@ -66,10 +62,7 @@ func TestValidate(t *testing.T) {
 	} {
 		o := valid()
 		tc.edit(&o)
-		err := o.Validate()
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: %v, want an error containing %q", tc.name, err, tc.want)
-		}
+		clitest.CheckErr(t, tc.name, o.Validate(), tc.want)
 	}
 	// Model B may be model A's file with a hidden system prompt, and the assistant the same file.
 	o := valid()
@@ -85,36 +78,15 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-func write[T schema.Row](t *testing.T, path string, rows ...T) {
-	t.Helper()
-	w, err := table.Create[T](path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(rows...); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Commit(); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func fixture(t *testing.T) string {
 	dir := t.TempDir()
 	var ps []schema.Prompt
 	for i := range 12 {
 		ps = append(ps, schema.Prompt{ID: fmt.Sprint("p", i), Text: fmt.Sprint("How do I cook dish ", i, "?"), Source: "test", Split: schema.SplitValidation})
 	}
-	write(t, filepath.Join(dir, "p.parquet"), ps...)
-	write(t, filepath.Join(dir, "h.parquet"), schema.Hypothesis{ID: "h1", Text: "B mentions otters", Property: "contains 'otter'", Direction: schema.DirectionBA, Kind: "lexical", Proposer: "builtin"})
+	clitest.Write(t, filepath.Join(dir, "p.parquet"), ps...)
+	clitest.Write(t, filepath.Join(dir, "h.parquet"), schema.Hypothesis{ID: "h1", Text: "B mentions otters", Property: "contains 'otter'", Direction: schema.DirectionBA, Kind: "lexical", Proposer: "builtin"})
 	return dir
-}
-
-func run(t *testing.T, dir string, args ...string) (int, string) {
-	t.Chdir(dir)
-	var out, errb bytes.Buffer
-	rc := Main(context.Background(), args, cli.IO{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb})
-	return rc, errb.String()
 }
 
 var small = []string{"--pairs", "6", "--exemplars", "2", "--trials", "4", "--rounds", "1", "--min-valid", "1"}
@@ -124,27 +96,11 @@ func TestManifestInputs(t *testing.T) {
 	dir := fixture(t)
 	args := append([]string{"--hypotheses", "h.parquet", "--prompts", "p.parquet", "--model-a", "synth:base?seed=1", "--model-b", "synth:animal=0.5?seed=2",
 		"-o", "v.parquet", "--answers", "answers.parquet"}, small...)
-	if rc, stderr := run(t, dir, args...); rc != 0 {
+	if rc, _, stderr := clitest.Run(t, Main, dir, args...); rc != 0 {
 		t.Fatalf("exit %d: %s", rc, stderr)
 	}
 	for _, out := range []string{"v.parquet", "answers.parquet"} {
-		m, err := manifest.Read(filepath.Join(dir, out+".json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := []string{"h.parquet", "p.parquet"}
-		if len(m.Inputs) != len(want) {
-			t.Fatalf("%s: inputs %+v, want %v", out, m.Inputs, want)
-		}
-		for i, in := range m.Inputs {
-			hash, err := table.HashFile(filepath.Join(dir, want[i]))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if in.Path != want[i] || in.SHA256 != hash || in.Rows == 0 {
-				t.Errorf("%s: input %d: %+v, want %s with sha256 %s", out, i, in, want[i], hash)
-			}
-		}
+		clitest.TableInputs(t, out+".json", dir, "h.parquet", "p.parquet")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "v.parquet.trials.jsonl")); err != nil {
 		t.Error(err)
@@ -168,14 +124,8 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"--rounds", "NaN"}, "flag -rounds"},
 	} {
 		args := append(append(append([]string{}, refs...), small...), tc.args...)
-		rc, stderr := run(t, dir, append(args, "-o", "x.parquet")...)
-		if rc != cli.ExitUsage || !strings.Contains(stderr, tc.want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
-			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, rc, stderr, tc.want)
-		}
-		for _, f := range []string{"x.parquet", "x.parquet.trials.jsonl"} {
-			if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
-				t.Errorf("%v: wrote %s", tc.args, f)
-			}
-		}
+		rc, _, stderr := clitest.Run(t, Main, dir, append(args, "-o", "x.parquet")...)
+		clitest.UsageError(t, tc.args, rc, stderr, tc.want)
+		clitest.Absent(t, tc.args, dir, "x.parquet", "x.parquet.trials.jsonl")
 	}
 }

@@ -1,0 +1,118 @@
+// Package clitest holds the checks the command packages' tests share: running a tool's Main with
+// buffers, reading the inputs its output manifest records, and the usage-error contract (exit 2,
+// one stderr line naming the problem).
+package clitest
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mbd-dev/mbd/internal/cli"
+	"github.com/mbd-dev/mbd/internal/manifest"
+	"github.com/mbd-dev/mbd/internal/schema"
+	"github.com/mbd-dev/mbd/internal/table"
+)
+
+// Run runs main with args and an empty stdin, in dir unless dir is "" (t.Chdir: the rest of the
+// test runs there too), and returns its exit status, stdout and stderr.
+func Run(t testing.TB, main func(context.Context, []string, cli.IO) int, dir string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	if dir != "" {
+		t.Chdir(dir)
+	}
+	var out, errb bytes.Buffer
+	code = main(context.Background(), args, cli.IO{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb})
+	return code, out.String(), errb.String()
+}
+
+// in resolves a relative path against dir.
+func in(dir, path string) string {
+	if filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(dir, path)
+}
+
+// Inputs checks that the manifest at manifestPath lists exactly the files want, in that order,
+// each with the file's SHA-256, and returns its inputs. Relative paths are taken in dir.
+func Inputs(t testing.TB, manifestPath, dir string, want ...string) []manifest.File {
+	t.Helper()
+	m, err := manifest.Read(in(dir, manifestPath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Inputs) != len(want) {
+		t.Fatalf("%s: inputs %+v, want %v", manifestPath, m.Inputs, want)
+	}
+	for i, got := range m.Inputs {
+		hash, err := table.HashFile(in(dir, want[i]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Path != want[i] || got.SHA256 != hash {
+			t.Errorf("%s: input %d: %+v, want %s with sha256 %s", manifestPath, i, got, want[i], hash)
+		}
+	}
+	return m.Inputs
+}
+
+// TableInputs is Inputs for input tables: each must also record its rows (> 0) and table.
+func TableInputs(t testing.TB, manifestPath, dir string, want ...string) {
+	t.Helper()
+	for i, got := range Inputs(t, manifestPath, dir, want...) {
+		if got.Rows == 0 || got.Table == "" {
+			t.Errorf("%s: input %d: %+v, want its rows and table", manifestPath, i, got)
+		}
+	}
+}
+
+// UsageError checks that a run of args ended with exit status 2 and exactly one non-empty stderr
+// line containing want.
+func UsageError(t testing.TB, args []string, code int, stderr, want string) {
+	t.Helper()
+	if code != cli.ExitUsage || !strings.Contains(stderr, want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+		t.Errorf("%v: exit %d, stderr %q; want 2 and %q", args, code, stderr, want)
+	}
+}
+
+// Absent checks that none of the named files exists in dir, removing any that does so that the
+// next case starts clean.
+func Absent(t testing.TB, args []string, dir string, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			t.Errorf("%v: wrote %s", args, name)
+			os.Remove(filepath.Join(dir, name))
+		}
+	}
+}
+
+// CheckErr checks a Validate error of the case name: none if want is "", else one containing want.
+func CheckErr(t testing.TB, name string, err error, want string) {
+	t.Helper()
+	switch {
+	case want == "" && err != nil:
+		t.Errorf("%s: %v, want no error", name, err)
+	case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+		t.Errorf("%s: %v, want an error containing %q", name, err, want)
+	}
+}
+
+// Write writes rows to a new table at path.
+func Write[T schema.Row](t testing.TB, path string, rows ...T) {
+	t.Helper()
+	w, err := table.Create[T](path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(rows...); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
