@@ -116,3 +116,27 @@ func Write[T schema.Row](t testing.TB, path string, rows ...T) {
 		t.Fatal(err)
 	}
 }
+
+// Case is one bad edit of a baseline set of options O: Validate must refuse the edited options
+// with an error containing Want (or accept them if Want is "").
+type Case[O any] struct {
+	Name string
+	Edit func(*O)
+	Want string
+}
+
+// Validate checks that valid() validates and then runs each case as a subtest: the case's Edit is
+// applied to a fresh valid() and the result of Validate is checked with CheckErr.
+func Validate[O cli.Validator](t *testing.T, valid func() O, cases []Case[O]) {
+	t.Helper()
+	if err := valid().Validate(); err != nil {
+		t.Fatalf("valid options: %v", err)
+	}
+	for _, c := range cases {
+		t.Run(c.Name, func(t *testing.T) {
+			o := valid()
+			c.Edit(&o)
+			CheckErr(t, c.Name, o.Validate(), c.Want)
+		})
+	}
+}

@@ -18,44 +18,33 @@ func valid() Options {
 }
 
 func TestValidate(t *testing.T) {
-	if err := valid().Validate(); err != nil {
-		t.Fatalf("valid options: %v", err)
-	}
-	for _, tc := range []struct {
-		name string
-		edit func(*Options)
-		want string
-	}{
-		{"no output", func(o *Options) { o.Output = "" }, "give -o CLUSTERS and --centroids CENTROIDS"},
-		{"no centroids", func(o *Options) { o.Centroids = "" }, "give -o CLUSTERS and --centroids CENTROIDS"},
-		{"centroids to stdout", func(o *Options) { o.Centroids = "-" }, "--centroids -: the centroids table needs a PATH"},
-		{"no embeddings", func(o *Options) { o.Embeddings = "" }, "no embeddings: give --embeddings TABLE"},
-		{"no generations", func(o *Options) { o.Generations = nil }, "GENERATIONS"},
-		{"mode", func(o *Options) { o.Mode = "each" }, `--mode "each": want pooled, per-model or by-prompt`},
-		{"method", func(o *Options) { o.Method = "dbscan" }, `--method "dbscan": want kmeans or louvain`},
-		{"center", func(o *Options) { o.Center = "topic" }, `--center "topic": want none or prompt`},
-		{"k zero", func(o *Options) { o.K = "0" }, `--k "0": want a whole number >= 1 or auto`},
-		{"k negative", func(o *Options) { o.K = "-4" }, `--k "-4": want a whole number >= 1 or auto`},
-		{"k word", func(o *Options) { o.K = "zero" }, `--k "zero": want a whole number >= 1 or auto`},
-		{"k-min 1", func(o *Options) { o.KMin = 1 }, "--k-min 1: want at least 2"},
-		{"k-max below k-min", func(o *Options) { o.KMin, o.KMax = 5, 4 }, "--k-max 4: want at least 5"},
-		{"restarts -3", func(o *Options) { o.Restarts = -3 }, "--restarts -3: want at least 1"},
-		{"restarts 0", func(o *Options) { o.Restarts = 0 }, "--restarts 0: want at least 1"},
-		{"neighbours -2", func(o *Options) { o.Neighbours = -2 }, "--neighbours -2: want at least 1"},
-		{"resolution NaN", func(o *Options) { o.Resolution = math.NaN() }, "--resolution NaN: want a finite number"},
-		{"resolution Inf", func(o *Options) { o.Resolution = math.Inf(1) }, "--resolution +Inf: want a finite number"},
-		{"resolution 0", func(o *Options) { o.Resolution = 0 }, "--resolution 0: want more than 0"},
-		{"resolution negative", func(o *Options) { o.Resolution = -1 }, "--resolution -1: want more than 0"},
-		{"generations twice", func(o *Options) { o.Generations = []string{"a.parquet", "b.parquet", "a.parquet"} }, "GENERATIONS a.parquet is given twice"},
-		{"embeddings as generations", func(o *Options) { o.Generations = []string{"emb.parquet"} }, "GENERATIONS emb.parquet is given twice (as --embeddings too)"},
-		{"output is centroids", func(o *Options) { o.Output, o.Centroids = "x.parquet", "x.parquet" }, "--centroids x.parquet is also the output of -o"},
-		{"output is embeddings", func(o *Options) { o.Output = "emb.parquet" }, "-o emb.parquet is also an input (--embeddings)"},
-		{"centroids is generations", func(o *Options) { o.Centroids = "./a.parquet" }, "--centroids ./a.parquet is also an input (GENERATIONS)"},
-	} {
-		o := valid()
-		tc.edit(&o)
-		clitest.CheckErr(t, tc.name, o.Validate(), tc.want)
-	}
+	clitest.Validate(t, valid, []clitest.Case[Options]{
+		{Name: "no output", Edit: func(o *Options) { o.Output = "" }, Want: "give -o CLUSTERS and --centroids CENTROIDS"},
+		{Name: "no centroids", Edit: func(o *Options) { o.Centroids = "" }, Want: "give -o CLUSTERS and --centroids CENTROIDS"},
+		{Name: "centroids to stdout", Edit: func(o *Options) { o.Centroids = "-" }, Want: "--centroids -: the centroids table needs a PATH"},
+		{Name: "no embeddings", Edit: func(o *Options) { o.Embeddings = "" }, Want: "no embeddings: give --embeddings TABLE"},
+		{Name: "no generations", Edit: func(o *Options) { o.Generations = nil }, Want: "GENERATIONS"},
+		{Name: "mode", Edit: func(o *Options) { o.Mode = "each" }, Want: `--mode "each": want pooled, per-model or by-prompt`},
+		{Name: "method", Edit: func(o *Options) { o.Method = "dbscan" }, Want: `--method "dbscan": want kmeans or louvain`},
+		{Name: "center", Edit: func(o *Options) { o.Center = "topic" }, Want: `--center "topic": want none or prompt`},
+		{Name: "k zero", Edit: func(o *Options) { o.K = "0" }, Want: `--k "0": want a whole number >= 1 or auto`},
+		{Name: "k negative", Edit: func(o *Options) { o.K = "-4" }, Want: `--k "-4": want a whole number >= 1 or auto`},
+		{Name: "k word", Edit: func(o *Options) { o.K = "zero" }, Want: `--k "zero": want a whole number >= 1 or auto`},
+		{Name: "k-min 1", Edit: func(o *Options) { o.KMin = 1 }, Want: "--k-min 1: want at least 2"},
+		{Name: "k-max below k-min", Edit: func(o *Options) { o.KMin, o.KMax = 5, 4 }, Want: "--k-max 4: want at least 5"},
+		{Name: "restarts -3", Edit: func(o *Options) { o.Restarts = -3 }, Want: "--restarts -3: want at least 1"},
+		{Name: "restarts 0", Edit: func(o *Options) { o.Restarts = 0 }, Want: "--restarts 0: want at least 1"},
+		{Name: "neighbours -2", Edit: func(o *Options) { o.Neighbours = -2 }, Want: "--neighbours -2: want at least 1"},
+		{Name: "resolution NaN", Edit: func(o *Options) { o.Resolution = math.NaN() }, Want: "--resolution NaN: want a finite number"},
+		{Name: "resolution Inf", Edit: func(o *Options) { o.Resolution = math.Inf(1) }, Want: "--resolution +Inf: want a finite number"},
+		{Name: "resolution 0", Edit: func(o *Options) { o.Resolution = 0 }, Want: "--resolution 0: want more than 0"},
+		{Name: "resolution negative", Edit: func(o *Options) { o.Resolution = -1 }, Want: "--resolution -1: want more than 0"},
+		{Name: "generations twice", Edit: func(o *Options) { o.Generations = []string{"a.parquet", "b.parquet", "a.parquet"} }, Want: "GENERATIONS a.parquet is given twice"},
+		{Name: "embeddings as generations", Edit: func(o *Options) { o.Generations = []string{"emb.parquet"} }, Want: "GENERATIONS emb.parquet is given twice (as --embeddings too)"},
+		{Name: "output is centroids", Edit: func(o *Options) { o.Output, o.Centroids = "x.parquet", "x.parquet" }, Want: "--centroids x.parquet is also the output of -o"},
+		{Name: "output is embeddings", Edit: func(o *Options) { o.Output = "emb.parquet" }, Want: "-o emb.parquet is also an input (--embeddings)"},
+		{Name: "centroids is generations", Edit: func(o *Options) { o.Centroids = "./a.parquet" }, Want: "--centroids ./a.parquet is also an input (GENERATIONS)"},
+	})
 }
 
 // fixture writes generations of A and B (two per prompt) and their embeddings: two groups of

@@ -18,29 +18,18 @@ func valid() Options {
 }
 
 func TestValidate(t *testing.T) {
-	if err := valid().Validate(); err != nil {
-		t.Fatalf("valid options: %v", err)
-	}
-	for _, tc := range []struct {
-		name string
-		edit func(*Options)
-		want string
-	}{
-		{"no output", func(o *Options) { o.Output = "" }, "no output: give -o PATH"},
-		{"no generations", func(o *Options) { o.Generations = nil }, "want one or more GENERATIONS tables"},
-		{"text", func(o *Options) { o.Text = "everything" }, `--text "everything": want completion or prompt+completion`},
-		{"no embedder", func(o *Options) { o.Embedder = "" }, "--embedder"},
-		{"shard 3/2", func(o *Options) { o.Shard = "3/2" }, `--shard "3/2": want i/N`},
-		{"shard 0/2", func(o *Options) { o.Shard = "0/2" }, `--shard "0/2": want i/N`},
-		{"generations twice", func(o *Options) { o.Generations = []string{"a.parquet", "b.parquet", "a.parquet"} }, "GENERATIONS a.parquet is given twice"},
-		{"stdin twice", func(o *Options) { o.Generations = []string{"-", "-"} }, "GENERATIONS - is given twice"},
-		{"output is an input", func(o *Options) { o.Output = "./b.parquet" }, "-o ./b.parquet is also an input (GENERATIONS)"},
-		{"output is the embedder's model", func(o *Options) { o.Embedder, o.Output = "gguf:e.gguf?prefix=query:&chunk=8", "e.gguf" }, "-o e.gguf is also an input (--embedder)"},
-	} {
-		o := valid()
-		tc.edit(&o)
-		clitest.CheckErr(t, tc.name, o.Validate(), tc.want)
-	}
+	clitest.Validate(t, valid, []clitest.Case[Options]{
+		{Name: "no output", Edit: func(o *Options) { o.Output = "" }, Want: "no output: give -o PATH"},
+		{Name: "no generations", Edit: func(o *Options) { o.Generations = nil }, Want: "want one or more GENERATIONS tables"},
+		{Name: "text", Edit: func(o *Options) { o.Text = "everything" }, Want: `--text "everything": want completion or prompt+completion`},
+		{Name: "no embedder", Edit: func(o *Options) { o.Embedder = "" }, Want: "--embedder"},
+		{Name: "shard 3/2", Edit: func(o *Options) { o.Shard = "3/2" }, Want: `--shard "3/2": want i/N`},
+		{Name: "shard 0/2", Edit: func(o *Options) { o.Shard = "0/2" }, Want: `--shard "0/2": want i/N`},
+		{Name: "generations twice", Edit: func(o *Options) { o.Generations = []string{"a.parquet", "b.parquet", "a.parquet"} }, Want: "GENERATIONS a.parquet is given twice"},
+		{Name: "stdin twice", Edit: func(o *Options) { o.Generations = []string{"-", "-"} }, Want: "GENERATIONS - is given twice"},
+		{Name: "output is an input", Edit: func(o *Options) { o.Output = "./b.parquet" }, Want: "-o ./b.parquet is also an input (GENERATIONS)"},
+		{Name: "output is the embedder's model", Edit: func(o *Options) { o.Embedder, o.Output = "gguf:e.gguf?prefix=query:&chunk=8", "e.gguf" }, Want: "-o e.gguf is also an input (--embedder)"},
+	})
 }
 
 func fixture(t *testing.T) (dir string) {

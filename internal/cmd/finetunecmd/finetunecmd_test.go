@@ -28,11 +28,6 @@ func hosted() Options {
 }
 
 func TestValidate(t *testing.T) {
-	for _, valid := range []func() Options{defaults, hosted} {
-		if err := valid().Validate(); err != nil {
-			t.Fatalf("valid options: %v", err)
-		}
-	}
 	lora := func(o *Options) {
 		o.LoRARank, o.LoRAAlpha, o.LoRATargets, o.LoRAAdapter = 8, 16, []string{"blk.*.ffn_*"}, "ad.gguf"
 	}
@@ -42,69 +37,62 @@ func TestValidate(t *testing.T) {
 	if err := o.Validate(); err != nil {
 		t.Errorf("LoRA with an adapter and a checkpoint: %v", err)
 	}
-	for _, tc := range []struct {
-		name  string
-		valid func() Options
-		edit  func(*Options)
-		want  string
-	}{
-		{"no texts", defaults, func(o *Options) { o.Texts = nil }, "no TEXTS"},
-		{"engine", defaults, func(o *Options) { o.Engine = "gpu" }, `--engine "gpu": want local or openai`},
-		{"invalid-utf8", defaults, func(o *Options) { o.InvalidUTF8 = "fix" }, `--invalid-utf8 "fix": want refuse or replace`},
-		{"no base", defaults, func(o *Options) { o.Base = "" }, "no base model: give --base MODEL.gguf"},
-		{"no output", defaults, func(o *Options) { o.Output = "" }, "give -o OUTPUT.gguf"},
-		{"output stdout", defaults, func(o *Options) { o.Output = "-" }, "give -o OUTPUT.gguf"},
-		{"steps 0", defaults, func(o *Options) { o.Steps = 0 }, "--steps 0: want at least 1"},
-		{"steps negative", defaults, func(o *Options) { o.Steps = -5 }, "--steps -5: want at least 1"},
-		{"lr 0", defaults, func(o *Options) { o.LR = 0 }, "--lr 0: want a number in (0, 1]"},
-		{"lr negative", defaults, func(o *Options) { o.LR = -1e-3 }, "--lr -0.001: want a number in (0, 1]"},
-		{"lr above 1", defaults, func(o *Options) { o.LR = 3 }, "--lr 3: want a number in (0, 1]"},
-		{"lr NaN", defaults, func(o *Options) { o.LR = math.NaN() }, "--lr NaN: want a finite number"},
-		{"lr Inf", defaults, func(o *Options) { o.LR = math.Inf(1) }, "--lr +Inf: want a finite number"},
-		{"min-lr above lr", defaults, func(o *Options) { o.MinLR = 0.1 }, "--min-lr 0.1: want a number in [0, --lr 0.001]"},
-		{"min-lr negative", defaults, func(o *Options) { o.MinLR = -1 }, "--min-lr -1"},
-		{"min-lr NaN", defaults, func(o *Options) { o.MinLR = math.NaN() }, "--min-lr NaN: want a finite number"},
-		{"warmup negative", defaults, func(o *Options) { o.Warmup = -1 }, "--warmup -1: want an integer in [0, 200]"},
-		{"warmup above steps", defaults, func(o *Options) { o.Warmup = 300 }, "--warmup 300: want an integer in [0, 200]"},
-		{"batch 0", defaults, func(o *Options) { o.Batch = 0 }, "--batch 0: want an integer in [1, 4096]"},
-		{"batch huge", defaults, func(o *Options) { o.Batch = 1 << 40 }, "--batch 1099511627776"},
-		{"ctx 0", defaults, func(o *Options) { o.Ctx = 0 }, "--ctx 0: want an integer in [1, 65536]"},
-		{"ctx negative", defaults, func(o *Options) { o.Ctx = -128 }, "--ctx -128"},
-		{"clip negative", defaults, func(o *Options) { o.Clip = -1 }, "--clip -1: want at least 0"},
-		{"clip Inf", defaults, func(o *Options) { o.Clip = math.Inf(1) }, "--clip +Inf: want a finite number"},
-		{"weight decay negative", defaults, func(o *Options) { o.WeightDecay = -0.1 }, "--weight-decay -0.1: want at least 0"},
-		{"weight decay NaN", defaults, func(o *Options) { o.WeightDecay = math.NaN() }, "--weight-decay NaN"},
-		{"checkpoint-every negative", defaults, func(o *Options) { o.CheckpointEvery = -1 }, "--checkpoint-every -1: want at least 0"},
-		{"bad train pattern", defaults, func(o *Options) { o.Train = []string{"blk.["} }, `--train "blk.[": not a pattern`},
-		{"rank negative", defaults, func(o *Options) { o.LoRARank = -4 }, "--lora-rank -4: want at least 0"},
-		{"alpha negative", defaults, func(o *Options) { lora(o); o.LoRAAlpha = -1 }, "--lora-alpha -1: want at least 0"},
-		{"alpha NaN", defaults, func(o *Options) { lora(o); o.LoRAAlpha = math.NaN() }, "--lora-alpha NaN: want a finite number"},
-		{"alpha without rank", defaults, func(o *Options) { o.LoRAAlpha = 8 }, "--lora-alpha needs --lora-rank"},
-		{"target without rank", defaults, func(o *Options) { o.LoRATargets = []string{"x"} }, "--lora-target needs --lora-rank"},
-		{"adapter without rank", defaults, func(o *Options) { o.LoRAAdapter = "a.gguf" }, "--lora-adapter needs --lora-rank"},
-		{"bad target pattern", defaults, func(o *Options) { lora(o); o.LoRATargets = []string{"["} }, `--lora-target "[": not a pattern`},
-		{"LoRA with train", defaults, func(o *Options) { lora(o); o.Train = []string{"blk.1.*"} }, "--train cannot be combined with --lora-rank"},
-		{"text given twice", defaults, func(o *Options) { o.Texts = []string{"t.parquet", "./t.parquet"} }, "TEXTS ./t.parquet is given twice"},
-		{"base is a text", defaults, func(o *Options) { o.Base = "notes.txt" }, "--base notes.txt is given twice"},
-		{"output is the base", defaults, func(o *Options) { o.Output = "base.gguf" }, "-o base.gguf is also an input (--base)"},
-		{"output is a text", defaults, func(o *Options) { o.Output = "notes.txt" }, "-o notes.txt is also an input (TEXTS)"},
-		{"adapter is the base", defaults, func(o *Options) { lora(o); o.LoRAAdapter = "base.gguf" }, "--lora-adapter base.gguf is also an input (--base)"},
-		{"adapter is the output", defaults, func(o *Options) { lora(o); o.LoRAAdapter = "out.gguf" }, "-o out.gguf is also the output of --lora-adapter"},
-		{"checkpoint is the base", defaults, func(o *Options) { o.Checkpoint = "base.gguf" }, "--checkpoint base.gguf is also an input (--base)"},
-		{"checkpoint is the output", defaults, func(o *Options) { o.Checkpoint = "out.gguf" }, "-o out.gguf is also the output of --checkpoint"},
-		{"hosted without base model", hosted, func(o *Options) { o.BaseModel = "" }, "no hosted base model: give --base-model NAME"},
-		{"hosted epochs negative", hosted, func(o *Options) { o.Epochs = -1 }, "--epochs -1: want an integer in [0, 1000]"},
-		{"hosted poll 0", hosted, func(o *Options) { o.Poll = 0 }, "--poll 0s: want a positive duration"},
-		{"hosted poll negative", hosted, func(o *Options) { o.Poll = -time.Second }, "--poll -1s: want a positive duration"},
-		{"hosted url", hosted, func(o *Options) { o.URL = "ftp://x" }, `--url "ftp://x": want an http or https URL`},
-		{"hosted seed", hosted, func(o *Options) { o.Seed = math.MaxUint64 }, "--seed 18446744073709551615"},
-		{"hosted output is a text", hosted, func(o *Options) { o.Output = "t.parquet" }, "-o t.parquet is also an input (TEXTS)"},
-		{"hosted lr NaN", hosted, func(o *Options) { o.LR = math.NaN() }, "--lr NaN"},
-	} {
-		o := tc.valid()
-		tc.edit(&o)
-		clitest.CheckErr(t, tc.name, o.Validate(), tc.want)
-	}
+	clitest.Validate(t, defaults, []clitest.Case[Options]{
+		{Name: "no texts", Edit: func(o *Options) { o.Texts = nil }, Want: "no TEXTS"},
+		{Name: "engine", Edit: func(o *Options) { o.Engine = "gpu" }, Want: `--engine "gpu": want local or openai`},
+		{Name: "invalid-utf8", Edit: func(o *Options) { o.InvalidUTF8 = "fix" }, Want: `--invalid-utf8 "fix": want refuse or replace`},
+		{Name: "no base", Edit: func(o *Options) { o.Base = "" }, Want: "no base model: give --base MODEL.gguf"},
+		{Name: "no output", Edit: func(o *Options) { o.Output = "" }, Want: "give -o OUTPUT.gguf"},
+		{Name: "output stdout", Edit: func(o *Options) { o.Output = "-" }, Want: "give -o OUTPUT.gguf"},
+		{Name: "steps 0", Edit: func(o *Options) { o.Steps = 0 }, Want: "--steps 0: want at least 1"},
+		{Name: "steps negative", Edit: func(o *Options) { o.Steps = -5 }, Want: "--steps -5: want at least 1"},
+		{Name: "lr 0", Edit: func(o *Options) { o.LR = 0 }, Want: "--lr 0: want a number in (0, 1]"},
+		{Name: "lr negative", Edit: func(o *Options) { o.LR = -1e-3 }, Want: "--lr -0.001: want a number in (0, 1]"},
+		{Name: "lr above 1", Edit: func(o *Options) { o.LR = 3 }, Want: "--lr 3: want a number in (0, 1]"},
+		{Name: "lr NaN", Edit: func(o *Options) { o.LR = math.NaN() }, Want: "--lr NaN: want a finite number"},
+		{Name: "lr Inf", Edit: func(o *Options) { o.LR = math.Inf(1) }, Want: "--lr +Inf: want a finite number"},
+		{Name: "min-lr above lr", Edit: func(o *Options) { o.MinLR = 0.1 }, Want: "--min-lr 0.1: want a number in [0, --lr 0.001]"},
+		{Name: "min-lr negative", Edit: func(o *Options) { o.MinLR = -1 }, Want: "--min-lr -1"},
+		{Name: "min-lr NaN", Edit: func(o *Options) { o.MinLR = math.NaN() }, Want: "--min-lr NaN: want a finite number"},
+		{Name: "warmup negative", Edit: func(o *Options) { o.Warmup = -1 }, Want: "--warmup -1: want an integer in [0, 200]"},
+		{Name: "warmup above steps", Edit: func(o *Options) { o.Warmup = 300 }, Want: "--warmup 300: want an integer in [0, 200]"},
+		{Name: "batch 0", Edit: func(o *Options) { o.Batch = 0 }, Want: "--batch 0: want an integer in [1, 4096]"},
+		{Name: "batch huge", Edit: func(o *Options) { o.Batch = 1 << 40 }, Want: "--batch 1099511627776"},
+		{Name: "ctx 0", Edit: func(o *Options) { o.Ctx = 0 }, Want: "--ctx 0: want an integer in [1, 65536]"},
+		{Name: "ctx negative", Edit: func(o *Options) { o.Ctx = -128 }, Want: "--ctx -128"},
+		{Name: "clip negative", Edit: func(o *Options) { o.Clip = -1 }, Want: "--clip -1: want at least 0"},
+		{Name: "clip Inf", Edit: func(o *Options) { o.Clip = math.Inf(1) }, Want: "--clip +Inf: want a finite number"},
+		{Name: "weight decay negative", Edit: func(o *Options) { o.WeightDecay = -0.1 }, Want: "--weight-decay -0.1: want at least 0"},
+		{Name: "weight decay NaN", Edit: func(o *Options) { o.WeightDecay = math.NaN() }, Want: "--weight-decay NaN"},
+		{Name: "checkpoint-every negative", Edit: func(o *Options) { o.CheckpointEvery = -1 }, Want: "--checkpoint-every -1: want at least 0"},
+		{Name: "bad train pattern", Edit: func(o *Options) { o.Train = []string{"blk.["} }, Want: `--train "blk.[": not a pattern`},
+		{Name: "rank negative", Edit: func(o *Options) { o.LoRARank = -4 }, Want: "--lora-rank -4: want at least 0"},
+		{Name: "alpha negative", Edit: func(o *Options) { lora(o); o.LoRAAlpha = -1 }, Want: "--lora-alpha -1: want at least 0"},
+		{Name: "alpha NaN", Edit: func(o *Options) { lora(o); o.LoRAAlpha = math.NaN() }, Want: "--lora-alpha NaN: want a finite number"},
+		{Name: "alpha without rank", Edit: func(o *Options) { o.LoRAAlpha = 8 }, Want: "--lora-alpha needs --lora-rank"},
+		{Name: "target without rank", Edit: func(o *Options) { o.LoRATargets = []string{"x"} }, Want: "--lora-target needs --lora-rank"},
+		{Name: "adapter without rank", Edit: func(o *Options) { o.LoRAAdapter = "a.gguf" }, Want: "--lora-adapter needs --lora-rank"},
+		{Name: "bad target pattern", Edit: func(o *Options) { lora(o); o.LoRATargets = []string{"["} }, Want: `--lora-target "[": not a pattern`},
+		{Name: "LoRA with train", Edit: func(o *Options) { lora(o); o.Train = []string{"blk.1.*"} }, Want: "--train cannot be combined with --lora-rank"},
+		{Name: "text given twice", Edit: func(o *Options) { o.Texts = []string{"t.parquet", "./t.parquet"} }, Want: "TEXTS ./t.parquet is given twice"},
+		{Name: "base is a text", Edit: func(o *Options) { o.Base = "notes.txt" }, Want: "--base notes.txt is given twice"},
+		{Name: "output is the base", Edit: func(o *Options) { o.Output = "base.gguf" }, Want: "-o base.gguf is also an input (--base)"},
+		{Name: "output is a text", Edit: func(o *Options) { o.Output = "notes.txt" }, Want: "-o notes.txt is also an input (TEXTS)"},
+		{Name: "adapter is the base", Edit: func(o *Options) { lora(o); o.LoRAAdapter = "base.gguf" }, Want: "--lora-adapter base.gguf is also an input (--base)"},
+		{Name: "adapter is the output", Edit: func(o *Options) { lora(o); o.LoRAAdapter = "out.gguf" }, Want: "-o out.gguf is also the output of --lora-adapter"},
+		{Name: "checkpoint is the base", Edit: func(o *Options) { o.Checkpoint = "base.gguf" }, Want: "--checkpoint base.gguf is also an input (--base)"},
+		{Name: "checkpoint is the output", Edit: func(o *Options) { o.Checkpoint = "out.gguf" }, Want: "-o out.gguf is also the output of --checkpoint"},
+	})
+	clitest.Validate(t, hosted, []clitest.Case[Options]{
+		{Name: "hosted without base model", Edit: func(o *Options) { o.BaseModel = "" }, Want: "no hosted base model: give --base-model NAME"},
+		{Name: "hosted epochs negative", Edit: func(o *Options) { o.Epochs = -1 }, Want: "--epochs -1: want an integer in [0, 1000]"},
+		{Name: "hosted poll 0", Edit: func(o *Options) { o.Poll = 0 }, Want: "--poll 0s: want a positive duration"},
+		{Name: "hosted poll negative", Edit: func(o *Options) { o.Poll = -time.Second }, Want: "--poll -1s: want a positive duration"},
+		{Name: "hosted url", Edit: func(o *Options) { o.URL = "ftp://x" }, Want: `--url "ftp://x": want an http or https URL`},
+		{Name: "hosted seed", Edit: func(o *Options) { o.Seed = math.MaxUint64 }, Want: "--seed 18446744073709551615"},
+		{Name: "hosted output is a text", Edit: func(o *Options) { o.Output = "t.parquet" }, Want: "-o t.parquet is also an input (TEXTS)"},
+		{Name: "hosted lr NaN", Edit: func(o *Options) { o.LR = math.NaN() }, Want: "--lr NaN"},
+	})
 }
 
 // fixture writes an F32 tiny model and training texts of three kinds.

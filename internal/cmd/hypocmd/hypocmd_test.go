@@ -22,43 +22,32 @@ func TestValidate(t *testing.T) {
 	if cli.BuiltinAssistant != roles.BuiltinRef {
 		t.Fatalf("cli.BuiltinAssistant %q is not roles.BuiltinRef %q", cli.BuiltinAssistant, roles.BuiltinRef)
 	}
-	if err := valid().Validate(); err != nil {
-		t.Fatalf("valid options: %v", err)
-	}
-	for _, tc := range []struct {
-		name string
-		edit func(*Options)
-		want string
-	}{
-		{"no output", func(o *Options) { o.Output = "" }, "no output: give -o"},
-		{"no generations", func(o *Options) { o.Generations = nil }, "GENERATIONS"},
-		{"matches without clusters", func(o *Options) { o.Matches = "m.parquet" }, "--matches and --clusters"},
-		{"same labels", func(o *Options) { o.Labels = cli.Labels{A: "x", B: "x"} }, "--a and --b"},
-		{"--a alone", func(o *Options) { o.Labels = cli.Labels{A: "x"} }, "--a x without --b: give --a and --b together"},
-		{"--b alone", func(o *Options) { o.Labels = cli.Labels{B: "y"} }, "--b y without --a: give --a and --b together"},
-		{"negative regions", func(o *Options) { o.Regions = -1 }, "--regions -1"},
-		{"zero per region", func(o *Options) { o.PerRegion = 0 }, "--per-region 0"},
-		{"negative rounds", func(o *Options) { o.Rounds = -3 }, "--rounds -3"},
-		{"negative samples", func(o *Options) { o.Samples = -1 }, "--samples -1"},
-		{"dedup above 1", func(o *Options) { o.Dedup = 5 }, "--dedup 5: want a number in (0, 1]"},
-		{"dedup 0", func(o *Options) { o.Dedup = 0 }, "--dedup 0"},
-		{"dedup NaN", func(o *Options) { o.Dedup = math.NaN() }, "--dedup NaN: want a finite number"},
-		{"min-z Inf", func(o *Options) { o.MinZ = math.Inf(1) }, "--min-z +Inf"},
-		{"min-z negative", func(o *Options) { o.MinZ = -1 }, "--min-z -1"},
-		{"budget NaN", func(o *Options) { o.Assistant.Budget = math.NaN() }, "--budget NaN"},
-		{"budget negative", func(o *Options) { o.Assistant.Budget = -1 }, "--budget -1"},
-		{"concurrency 0", func(o *Options) { o.Assistant.Concurrency = 0 }, "--concurrency 0"},
-		{"rpm Inf", func(o *Options) { o.Assistant.RequestsPerMinute = math.Inf(1) }, "--rpm +Inf"},
-		{"tpm negative", func(o *Options) { o.Assistant.TokensPerMinute = -1 }, "--tpm -1"},
-		{"empty assistant", func(o *Options) { o.Assistant.Ref = "" }, "--assistant"},
-		{"duplicate input", func(o *Options) { o.Generations = []string{"a.parquet", "a.parquet", "b.parquet"} }, "GENERATIONS a.parquet is given twice"},
-		{"output is an input", func(o *Options) { o.Output = "a.parquet" }, "-o a.parquet is also an input (GENERATIONS)"},
-		{"output is --clusters", func(o *Options) { o.Matches, o.Clusters, o.Output = "m.parquet", "c.parquet", "./c.parquet" }, "-o ./c.parquet is also an input (--clusters)"},
-	} {
-		o := valid()
-		tc.edit(&o)
-		clitest.CheckErr(t, tc.name, o.Validate(), tc.want)
-	}
+	clitest.Validate(t, valid, []clitest.Case[Options]{
+		{Name: "no output", Edit: func(o *Options) { o.Output = "" }, Want: "no output: give -o"},
+		{Name: "no generations", Edit: func(o *Options) { o.Generations = nil }, Want: "GENERATIONS"},
+		{Name: "matches without clusters", Edit: func(o *Options) { o.Matches = "m.parquet" }, Want: "--matches and --clusters"},
+		{Name: "same labels", Edit: func(o *Options) { o.Labels = cli.Labels{A: "x", B: "x"} }, Want: "--a and --b"},
+		{Name: "--a alone", Edit: func(o *Options) { o.Labels = cli.Labels{A: "x"} }, Want: "--a x without --b: give --a and --b together"},
+		{Name: "--b alone", Edit: func(o *Options) { o.Labels = cli.Labels{B: "y"} }, Want: "--b y without --a: give --a and --b together"},
+		{Name: "negative regions", Edit: func(o *Options) { o.Regions = -1 }, Want: "--regions -1"},
+		{Name: "zero per region", Edit: func(o *Options) { o.PerRegion = 0 }, Want: "--per-region 0"},
+		{Name: "negative rounds", Edit: func(o *Options) { o.Rounds = -3 }, Want: "--rounds -3"},
+		{Name: "negative samples", Edit: func(o *Options) { o.Samples = -1 }, Want: "--samples -1"},
+		{Name: "dedup above 1", Edit: func(o *Options) { o.Dedup = 5 }, Want: "--dedup 5: want a number in (0, 1]"},
+		{Name: "dedup 0", Edit: func(o *Options) { o.Dedup = 0 }, Want: "--dedup 0"},
+		{Name: "dedup NaN", Edit: func(o *Options) { o.Dedup = math.NaN() }, Want: "--dedup NaN: want a finite number"},
+		{Name: "min-z Inf", Edit: func(o *Options) { o.MinZ = math.Inf(1) }, Want: "--min-z +Inf"},
+		{Name: "min-z negative", Edit: func(o *Options) { o.MinZ = -1 }, Want: "--min-z -1"},
+		{Name: "budget NaN", Edit: func(o *Options) { o.Assistant.Budget = math.NaN() }, Want: "--budget NaN"},
+		{Name: "budget negative", Edit: func(o *Options) { o.Assistant.Budget = -1 }, Want: "--budget -1"},
+		{Name: "concurrency 0", Edit: func(o *Options) { o.Assistant.Concurrency = 0 }, Want: "--concurrency 0"},
+		{Name: "rpm Inf", Edit: func(o *Options) { o.Assistant.RequestsPerMinute = math.Inf(1) }, Want: "--rpm +Inf"},
+		{Name: "tpm negative", Edit: func(o *Options) { o.Assistant.TokensPerMinute = -1 }, Want: "--tpm -1"},
+		{Name: "empty assistant", Edit: func(o *Options) { o.Assistant.Ref = "" }, Want: "--assistant"},
+		{Name: "duplicate input", Edit: func(o *Options) { o.Generations = []string{"a.parquet", "a.parquet", "b.parquet"} }, Want: "GENERATIONS a.parquet is given twice"},
+		{Name: "output is an input", Edit: func(o *Options) { o.Output = "a.parquet" }, Want: "-o a.parquet is also an input (GENERATIONS)"},
+		{Name: "output is --clusters", Edit: func(o *Options) { o.Matches, o.Clusters, o.Output = "m.parquet", "c.parquet", "./c.parquet" }, Want: "-o ./c.parquet is also an input (--clusters)"},
+	})
 }
 
 // fixture writes generations of A and B (B mentions otters in half of its answers), and matches

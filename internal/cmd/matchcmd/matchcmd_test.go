@@ -19,41 +19,30 @@ func valid() Options {
 }
 
 func TestValidate(t *testing.T) {
-	if err := valid().Validate(); err != nil {
-		t.Fatalf("valid options: %v", err)
-	}
-	for _, tc := range []struct {
-		name string
-		edit func(*Options)
-		want string
-	}{
-		{"no output", func(o *Options) { o.Output = "" }, "no output: give -o"},
-		{"no clusters", func(o *Options) { o.Clusters = "" }, "give --clusters and --centroids"},
-		{"no centroids", func(o *Options) { o.Centroids = "" }, "give --clusters and --centroids"},
-		{"no generations", func(o *Options) { o.Generations = nil }, "GENERATIONS"},
-		{"same labels", func(o *Options) { o.Labels = cli.Labels{A: "x", B: "x"} }, "--a and --b are both"},
-		{"--a alone", func(o *Options) { o.Labels = cli.Labels{A: "x"} }, "--a x without --b: give --a and --b together"},
-		{"--b alone", func(o *Options) { o.Labels = cli.Labels{B: "y"} }, "--b y without --a: give --a and --b together"},
-		{"alpha 2", func(o *Options) { o.Alpha = 2 }, "--alpha 2: want a number in (0, 1)"},
-		{"alpha 0", func(o *Options) { o.Alpha = 0 }, "--alpha 0: want a number in (0, 1)"},
-		{"alpha 1", func(o *Options) { o.Alpha = 1 }, "--alpha 1: want a number in (0, 1)"},
-		{"alpha NaN", func(o *Options) { o.Alpha = math.NaN() }, "--alpha NaN: want a finite number"},
-		{"min-similarity 2", func(o *Options) { o.MinSimilarity = 2 }, "--min-similarity 2: want a number in [-1, 1]"},
-		{"min-similarity -1.5", func(o *Options) { o.MinSimilarity = -1.5 }, "--min-similarity -1.5: want a number in [-1, 1]"},
-		{"min-similarity NaN", func(o *Options) { o.MinSimilarity = math.NaN() }, "--min-similarity NaN: want a finite number"},
-		{"min-similarity -Inf", func(o *Options) { o.MinSimilarity = math.Inf(-1) }, "--min-similarity -Inf: want a finite number"},
-		{"samples -1", func(o *Options) { o.Samples = -1 }, "--samples -1: want at least 0"},
-		{"nearest -2", func(o *Options) { o.Nearest = -2 }, "--nearest -2: want at least 0"},
-		{"generations twice", func(o *Options) { o.Generations = []string{"a.parquet", "a.parquet", "b.parquet"} }, "GENERATIONS a.parquet is given twice"},
-		{"clusters as generations", func(o *Options) { o.Generations = []string{"c.parquet"} }, "GENERATIONS c.parquet is given twice (as --clusters too)"},
-		{"output is clusters", func(o *Options) { o.Output = "./c.parquet" }, "-o ./c.parquet is also an input (--clusters)"},
-		{"output is centroids", func(o *Options) { o.Output = "cent.parquet" }, "-o cent.parquet is also an input (--centroids)"},
-		{"output is generations", func(o *Options) { o.Output = "b.parquet" }, "-o b.parquet is also an input (GENERATIONS)"},
-	} {
-		o := valid()
-		tc.edit(&o)
-		clitest.CheckErr(t, tc.name, o.Validate(), tc.want)
-	}
+	clitest.Validate(t, valid, []clitest.Case[Options]{
+		{Name: "no output", Edit: func(o *Options) { o.Output = "" }, Want: "no output: give -o"},
+		{Name: "no clusters", Edit: func(o *Options) { o.Clusters = "" }, Want: "give --clusters and --centroids"},
+		{Name: "no centroids", Edit: func(o *Options) { o.Centroids = "" }, Want: "give --clusters and --centroids"},
+		{Name: "no generations", Edit: func(o *Options) { o.Generations = nil }, Want: "GENERATIONS"},
+		{Name: "same labels", Edit: func(o *Options) { o.Labels = cli.Labels{A: "x", B: "x"} }, Want: "--a and --b are both"},
+		{Name: "--a alone", Edit: func(o *Options) { o.Labels = cli.Labels{A: "x"} }, Want: "--a x without --b: give --a and --b together"},
+		{Name: "--b alone", Edit: func(o *Options) { o.Labels = cli.Labels{B: "y"} }, Want: "--b y without --a: give --a and --b together"},
+		{Name: "alpha 2", Edit: func(o *Options) { o.Alpha = 2 }, Want: "--alpha 2: want a number in (0, 1)"},
+		{Name: "alpha 0", Edit: func(o *Options) { o.Alpha = 0 }, Want: "--alpha 0: want a number in (0, 1)"},
+		{Name: "alpha 1", Edit: func(o *Options) { o.Alpha = 1 }, Want: "--alpha 1: want a number in (0, 1)"},
+		{Name: "alpha NaN", Edit: func(o *Options) { o.Alpha = math.NaN() }, Want: "--alpha NaN: want a finite number"},
+		{Name: "min-similarity 2", Edit: func(o *Options) { o.MinSimilarity = 2 }, Want: "--min-similarity 2: want a number in [-1, 1]"},
+		{Name: "min-similarity -1.5", Edit: func(o *Options) { o.MinSimilarity = -1.5 }, Want: "--min-similarity -1.5: want a number in [-1, 1]"},
+		{Name: "min-similarity NaN", Edit: func(o *Options) { o.MinSimilarity = math.NaN() }, Want: "--min-similarity NaN: want a finite number"},
+		{Name: "min-similarity -Inf", Edit: func(o *Options) { o.MinSimilarity = math.Inf(-1) }, Want: "--min-similarity -Inf: want a finite number"},
+		{Name: "samples -1", Edit: func(o *Options) { o.Samples = -1 }, Want: "--samples -1: want at least 0"},
+		{Name: "nearest -2", Edit: func(o *Options) { o.Nearest = -2 }, Want: "--nearest -2: want at least 0"},
+		{Name: "generations twice", Edit: func(o *Options) { o.Generations = []string{"a.parquet", "a.parquet", "b.parquet"} }, Want: "GENERATIONS a.parquet is given twice"},
+		{Name: "clusters as generations", Edit: func(o *Options) { o.Generations = []string{"c.parquet"} }, Want: "GENERATIONS c.parquet is given twice (as --clusters too)"},
+		{Name: "output is clusters", Edit: func(o *Options) { o.Output = "./c.parquet" }, Want: "-o ./c.parquet is also an input (--clusters)"},
+		{Name: "output is centroids", Edit: func(o *Options) { o.Output = "cent.parquet" }, Want: "-o cent.parquet is also an input (--centroids)"},
+		{Name: "output is generations", Edit: func(o *Options) { o.Output = "b.parquet" }, Want: "-o b.parquet is also an input (GENERATIONS)"},
+	})
 }
 
 // fixture writes generations of A and B and a pooled clustering of them into two clusters, B's

@@ -14,25 +14,6 @@ import (
 	"github.com/mbd-dev/mbd/internal/tinymodel"
 )
 
-// validateCase edits a valid set of options and wants an error containing want.
-type validateCase[O any] struct {
-	name string
-	edit func(*O)
-	want string
-}
-
-func checkValidate[O cli.Validator](t *testing.T, valid func() O, cases []validateCase[O]) {
-	t.Helper()
-	if err := valid().Validate(); err != nil {
-		t.Fatalf("valid options: %v", err)
-	}
-	for _, tc := range cases {
-		o := valid()
-		tc.edit(&o)
-		clitest.CheckErr(t, tc.name, o.Validate(), tc.want)
-	}
-}
-
 func defaultCreate() CreateOptions {
 	d := tinymodel.DefaultConfig()
 	return CreateOptions{Output: "m.gguf", Vocab: d.VocabSize, Embd: d.NEmbd, Layers: d.NLayer, Heads: d.NHead,
@@ -40,32 +21,32 @@ func defaultCreate() CreateOptions {
 }
 
 func TestValidateCreate(t *testing.T) {
-	checkValidate(t, defaultCreate, []validateCase[CreateOptions]{
-		{"no output", func(o *CreateOptions) { o.Output = "" }, "no output: give -o MODEL.gguf"},
-		{"arguments", func(o *CreateOptions) { o.Args = []string{"x.gguf"} }, "create takes no arguments"},
-		{"vocab 0", func(o *CreateOptions) { o.Vocab = 0 }, "--vocab 0: want an integer in [258, 1048576]"},
-		{"vocab negative", func(o *CreateOptions) { o.Vocab = -5 }, "--vocab -5: want an integer in [258, 1048576]"},
-		{"vocab below the byte tokens", func(o *CreateOptions) { o.Vocab = 257 }, "--vocab 257"},
-		{"chat vocab below the byte tokens", func(o *CreateOptions) { o.Vocab, o.Chat = 259, true }, "--vocab 259: want an integer in [260, 1048576]"},
-		{"vocab huge", func(o *CreateOptions) { o.Vocab = 1 << 40 }, "--vocab 1099511627776"},
-		{"embd 0", func(o *CreateOptions) { o.Embd = 0 }, "--embd 0: want an integer in [1, 65536]"},
-		{"embd negative", func(o *CreateOptions) { o.Embd = -64 }, "--embd -64"},
-		{"embd huge", func(o *CreateOptions) { o.Embd = 1 << 20 }, "--embd 1048576"},
-		{"layers 0", func(o *CreateOptions) { o.Layers = 0 }, "--layers 0: want an integer in [1, 1024]"},
-		{"layers huge", func(o *CreateOptions) { o.Layers = 5000 }, "--layers 5000"},
-		{"heads 0", func(o *CreateOptions) { o.Heads = 0 }, "--heads 0: want an integer in [1, 64]"},
-		{"heads above embd", func(o *CreateOptions) { o.Heads = 128 }, "--heads 128: want an integer in [1, 64]"},
-		{"heads not dividing embd", func(o *CreateOptions) { o.Heads, o.KVHeads = 3, 0 }, "--heads 3: must divide --embd 64"},
-		{"odd head size", func(o *CreateOptions) { o.Embd, o.Heads, o.KVHeads = 60, 4, 0 }, "--embd 60 / --heads 4 = 15: the head size must be even"},
-		{"kv-heads negative", func(o *CreateOptions) { o.KVHeads = -1 }, "--kv-heads -1: want an integer in [0, 4]"},
-		{"kv-heads above heads", func(o *CreateOptions) { o.KVHeads = 8 }, "--kv-heads 8"},
-		{"kv-heads not dividing heads", func(o *CreateOptions) { o.KVHeads = 3 }, "--kv-heads 3: must divide --heads 4"},
-		{"ff 0", func(o *CreateOptions) { o.FF = 0 }, "--ff 0: want an integer in [1, 262144]"},
-		{"ctx 0", func(o *CreateOptions) { o.Ctx = 0 }, "--ctx 0: want an integer in [1, 16777216]"},
-		{"ctx negative", func(o *CreateOptions) { o.Ctx = -1 }, "--ctx -1"},
-		{"weights", func(o *CreateOptions) { o.Weights = "q4" }, `--weights "q4": want f32, f16 or bf16`},
-		{"too many parameters", func(o *CreateOptions) { o.Embd, o.FF, o.Layers, o.Heads, o.KVHeads = 8192, 32768, 1024, 64, 0 }, "parameters, more than 4294967296"},
-		{"output is the corpus", func(o *CreateOptions) { o.Corpus = "m.gguf" }, "-o m.gguf is also an input (--corpus)"},
+	clitest.Validate(t, defaultCreate, []clitest.Case[CreateOptions]{
+		{Name: "no output", Edit: func(o *CreateOptions) { o.Output = "" }, Want: "no output: give -o MODEL.gguf"},
+		{Name: "arguments", Edit: func(o *CreateOptions) { o.Args = []string{"x.gguf"} }, Want: "create takes no arguments"},
+		{Name: "vocab 0", Edit: func(o *CreateOptions) { o.Vocab = 0 }, Want: "--vocab 0: want an integer in [258, 1048576]"},
+		{Name: "vocab negative", Edit: func(o *CreateOptions) { o.Vocab = -5 }, Want: "--vocab -5: want an integer in [258, 1048576]"},
+		{Name: "vocab below the byte tokens", Edit: func(o *CreateOptions) { o.Vocab = 257 }, Want: "--vocab 257"},
+		{Name: "chat vocab below the byte tokens", Edit: func(o *CreateOptions) { o.Vocab, o.Chat = 259, true }, Want: "--vocab 259: want an integer in [260, 1048576]"},
+		{Name: "vocab huge", Edit: func(o *CreateOptions) { o.Vocab = 1 << 40 }, Want: "--vocab 1099511627776"},
+		{Name: "embd 0", Edit: func(o *CreateOptions) { o.Embd = 0 }, Want: "--embd 0: want an integer in [1, 65536]"},
+		{Name: "embd negative", Edit: func(o *CreateOptions) { o.Embd = -64 }, Want: "--embd -64"},
+		{Name: "embd huge", Edit: func(o *CreateOptions) { o.Embd = 1 << 20 }, Want: "--embd 1048576"},
+		{Name: "layers 0", Edit: func(o *CreateOptions) { o.Layers = 0 }, Want: "--layers 0: want an integer in [1, 1024]"},
+		{Name: "layers huge", Edit: func(o *CreateOptions) { o.Layers = 5000 }, Want: "--layers 5000"},
+		{Name: "heads 0", Edit: func(o *CreateOptions) { o.Heads = 0 }, Want: "--heads 0: want an integer in [1, 64]"},
+		{Name: "heads above embd", Edit: func(o *CreateOptions) { o.Heads = 128 }, Want: "--heads 128: want an integer in [1, 64]"},
+		{Name: "heads not dividing embd", Edit: func(o *CreateOptions) { o.Heads, o.KVHeads = 3, 0 }, Want: "--heads 3: must divide --embd 64"},
+		{Name: "odd head size", Edit: func(o *CreateOptions) { o.Embd, o.Heads, o.KVHeads = 60, 4, 0 }, Want: "--embd 60 / --heads 4 = 15: the head size must be even"},
+		{Name: "kv-heads negative", Edit: func(o *CreateOptions) { o.KVHeads = -1 }, Want: "--kv-heads -1: want an integer in [0, 4]"},
+		{Name: "kv-heads above heads", Edit: func(o *CreateOptions) { o.KVHeads = 8 }, Want: "--kv-heads 8"},
+		{Name: "kv-heads not dividing heads", Edit: func(o *CreateOptions) { o.KVHeads = 3 }, Want: "--kv-heads 3: must divide --heads 4"},
+		{Name: "ff 0", Edit: func(o *CreateOptions) { o.FF = 0 }, Want: "--ff 0: want an integer in [1, 262144]"},
+		{Name: "ctx 0", Edit: func(o *CreateOptions) { o.Ctx = 0 }, Want: "--ctx 0: want an integer in [1, 16777216]"},
+		{Name: "ctx negative", Edit: func(o *CreateOptions) { o.Ctx = -1 }, Want: "--ctx -1"},
+		{Name: "weights", Edit: func(o *CreateOptions) { o.Weights = "q4" }, Want: `--weights "q4": want f32, f16 or bf16`},
+		{Name: "too many parameters", Edit: func(o *CreateOptions) { o.Embd, o.FF, o.Layers, o.Heads, o.KVHeads = 8192, 32768, 1024, 64, 0 }, Want: "parameters, more than 4294967296"},
+		{Name: "output is the corpus", Edit: func(o *CreateOptions) { o.Corpus = "m.gguf" }, Want: "-o m.gguf is also an input (--corpus)"},
 	})
 	o := defaultCreate()
 	o.Weights, o.Chat, o.Vocab, o.KVHeads = "BF16", true, 260, 0
@@ -76,11 +57,11 @@ func TestValidateCreate(t *testing.T) {
 
 func TestValidateQuantize(t *testing.T) {
 	valid := func() QuantizeOptions { return QuantizeOptions{Type: "q8_0", Args: []string{"in.gguf", "out.gguf"}} }
-	checkValidate(t, valid, []validateCase[QuantizeOptions]{
-		{"one argument", func(o *QuantizeOptions) { o.Args = o.Args[:1] }, "want IN.gguf OUT.gguf"},
-		{"unknown type", func(o *QuantizeOptions) { o.Type = "Q9" }, `--type "Q9": want one of F16, Q8_0`},
-		{"threads negative", func(o *QuantizeOptions) { o.Threads = -2 }, "--threads -2: want an integer in [0, 1024]"},
-		{"output is the input", func(o *QuantizeOptions) { o.Args[1] = "./in.gguf" }, "OUT.gguf ./in.gguf is also an input (IN.gguf)"},
+	clitest.Validate(t, valid, []clitest.Case[QuantizeOptions]{
+		{Name: "one argument", Edit: func(o *QuantizeOptions) { o.Args = o.Args[:1] }, Want: "want IN.gguf OUT.gguf"},
+		{Name: "unknown type", Edit: func(o *QuantizeOptions) { o.Type = "Q9" }, Want: `--type "Q9": want one of F16, Q8_0`},
+		{Name: "threads negative", Edit: func(o *QuantizeOptions) { o.Threads = -2 }, Want: "--threads -2: want an integer in [0, 1024]"},
+		{Name: "output is the input", Edit: func(o *QuantizeOptions) { o.Args[1] = "./in.gguf" }, Want: "OUT.gguf ./in.gguf is also an input (IN.gguf)"},
 	})
 }
 
@@ -88,20 +69,20 @@ func TestValidateScore(t *testing.T) {
 	valid := func() ScoreOptions {
 		return ScoreOptions{Model: "gguf:m.gguf?threads=1&system=sys.txt", Output: "s.parquet", Batch: 32, Inputs: []string{"g.parquet"}}
 	}
-	checkValidate(t, valid, []validateCase[ScoreOptions]{
-		{"no model", func(o *ScoreOptions) { o.Model = "" }, "no model: give --model REF"},
-		{"no output", func(o *ScoreOptions) { o.Output = "" }, "no output: give -o PATH (or -o - for stdout)"},
-		{"no input", func(o *ScoreOptions) { o.Inputs = nil }, "want one GENERATIONS table"},
-		{"two inputs", func(o *ScoreOptions) { o.Inputs = []string{"g.parquet", "h.parquet"} }, "want one GENERATIONS table"},
-		{"batch 0", func(o *ScoreOptions) { o.Batch = 0 }, "--batch 0: want an integer in [1, 65536]"},
-		{"batch negative", func(o *ScoreOptions) { o.Batch = -3 }, "--batch -3"},
-		{"batch huge", func(o *ScoreOptions) { o.Batch = 1 << 40 }, "--batch 1099511627776"},
-		{"output is the input", func(o *ScoreOptions) { o.Output = "g.parquet" }, "-o g.parquet is also an input (GENERATIONS)"},
-		{"output is the model", func(o *ScoreOptions) { o.Output = "m.gguf" }, "-o m.gguf is also an input (--model)"},
-		{"output is the system prompt", func(o *ScoreOptions) { o.Output = "sys.txt" }, "-o sys.txt is also an input (--model)"},
-		{"output is the adapter", func(o *ScoreOptions) { o.Model, o.Output = "gguf:m.gguf?lora=a.gguf", "./a.gguf" }, "-o ./a.gguf is also an input (--model)"},
-		{"unknown scheme", func(o *ScoreOptions) { o.Model = "nonsense:x" }, `--model: model reference "nonsense:x": unknown scheme "nonsense"`},
-		{"bad option", func(o *ScoreOptions) { o.Model = "gguf:m.gguf?colour=red" }, `--model: model reference "gguf:m.gguf?colour=red": unknown option "colour"`},
+	clitest.Validate(t, valid, []clitest.Case[ScoreOptions]{
+		{Name: "no model", Edit: func(o *ScoreOptions) { o.Model = "" }, Want: "no model: give --model REF"},
+		{Name: "no output", Edit: func(o *ScoreOptions) { o.Output = "" }, Want: "no output: give -o PATH (or -o - for stdout)"},
+		{Name: "no input", Edit: func(o *ScoreOptions) { o.Inputs = nil }, Want: "want one GENERATIONS table"},
+		{Name: "two inputs", Edit: func(o *ScoreOptions) { o.Inputs = []string{"g.parquet", "h.parquet"} }, Want: "want one GENERATIONS table"},
+		{Name: "batch 0", Edit: func(o *ScoreOptions) { o.Batch = 0 }, Want: "--batch 0: want an integer in [1, 65536]"},
+		{Name: "batch negative", Edit: func(o *ScoreOptions) { o.Batch = -3 }, Want: "--batch -3"},
+		{Name: "batch huge", Edit: func(o *ScoreOptions) { o.Batch = 1 << 40 }, Want: "--batch 1099511627776"},
+		{Name: "output is the input", Edit: func(o *ScoreOptions) { o.Output = "g.parquet" }, Want: "-o g.parquet is also an input (GENERATIONS)"},
+		{Name: "output is the model", Edit: func(o *ScoreOptions) { o.Output = "m.gguf" }, Want: "-o m.gguf is also an input (--model)"},
+		{Name: "output is the system prompt", Edit: func(o *ScoreOptions) { o.Output = "sys.txt" }, Want: "-o sys.txt is also an input (--model)"},
+		{Name: "output is the adapter", Edit: func(o *ScoreOptions) { o.Model, o.Output = "gguf:m.gguf?lora=a.gguf", "./a.gguf" }, Want: "-o ./a.gguf is also an input (--model)"},
+		{Name: "unknown scheme", Edit: func(o *ScoreOptions) { o.Model = "nonsense:x" }, Want: `--model: model reference "nonsense:x": unknown scheme "nonsense"`},
+		{Name: "bad option", Edit: func(o *ScoreOptions) { o.Model = "gguf:m.gguf?colour=red" }, Want: `--model: model reference "gguf:m.gguf?colour=red": unknown option "colour"`},
 	})
 }
 
@@ -115,12 +96,12 @@ func TestValidateConvert(t *testing.T) {
 	valid := func() ConvertOptions {
 		return ConvertOptions{Output: filepath.Join(hf, "model.gguf"), Dirs: []string{hf}}
 	}
-	checkValidate(t, valid, []validateCase[ConvertOptions]{
-		{"no directory", func(o *ConvertOptions) { o.Dirs = nil }, "want one HF_DIR"},
-		{"no output", func(o *ConvertOptions) { o.Output = "" }, "no output: give -o MODEL.gguf"},
-		{"output is the directory", func(o *ConvertOptions) { o.Output = hf + "/" }, "is also an input (HF_DIR)"},
-		{"output is the weights", func(o *ConvertOptions) { o.Output = filepath.Join(hf, "model.safetensors") }, "model.safetensors is also an input (HF_DIR)"},
-		{"output is the tokenizer", func(o *ConvertOptions) { o.Output = filepath.Join(hf, "tokenizer.json") }, "tokenizer.json is also an input (HF_DIR)"},
+	clitest.Validate(t, valid, []clitest.Case[ConvertOptions]{
+		{Name: "no directory", Edit: func(o *ConvertOptions) { o.Dirs = nil }, Want: "want one HF_DIR"},
+		{Name: "no output", Edit: func(o *ConvertOptions) { o.Output = "" }, Want: "no output: give -o MODEL.gguf"},
+		{Name: "output is the directory", Edit: func(o *ConvertOptions) { o.Output = hf + "/" }, Want: "is also an input (HF_DIR)"},
+		{Name: "output is the weights", Edit: func(o *ConvertOptions) { o.Output = filepath.Join(hf, "model.safetensors") }, Want: "model.safetensors is also an input (HF_DIR)"},
+		{Name: "output is the tokenizer", Edit: func(o *ConvertOptions) { o.Output = filepath.Join(hf, "tokenizer.json") }, Want: "tokenizer.json is also an input (HF_DIR)"},
 	})
 }
 
@@ -128,19 +109,19 @@ func TestValidateDiff(t *testing.T) {
 	valid := func() DiffOptions {
 		return DiffOptions{Top: 8, Limit: 30, ExactMax: 1024, Sketch: 64, PowerIters: 2, Seed: 1, Models: []string{"a.gguf", "b.gguf"}}
 	}
-	checkValidate(t, valid, []validateCase[DiffOptions]{
-		{"one model", func(o *DiffOptions) { o.Models = o.Models[:1] }, "want A.gguf B.gguf"},
-		{"top 0", func(o *DiffOptions) { o.Top = 0 }, "--top 0: want at least 1"},
-		{"sketch below top", func(o *DiffOptions) { o.Top, o.Sketch = 9, 8 }, "--sketch 8: want at least --top (9)"},
-		{"exact-max negative", func(o *DiffOptions) { o.ExactMax = -1 }, "--exact-max -1: want at least 0"},
-		{"power-iters negative", func(o *DiffOptions) { o.PowerIters = -1 }, "--power-iters -1: want an integer in [0, 100]"},
-		{"power-iters huge", func(o *DiffOptions) { o.PowerIters = 1e9 }, "--power-iters 1000000000"},
-		{"limit negative", func(o *DiffOptions) { o.Limit = -1 }, "--limit -1: want at least 0"},
-		{"stdout twice", func(o *DiffOptions) { o.Output, o.JSON = "-", true }, "-o - and --json both want stdout"},
-		{"bad regexp", func(o *DiffOptions) { o.Tensors = "(" }, "--tensors: error parsing regexp"},
-		{"output is A", func(o *DiffOptions) { o.Output = "a.gguf" }, "-o a.gguf is also an input (A.gguf)"},
-		{"output is B", func(o *DiffOptions) { o.Output = "b.gguf" }, "-o b.gguf is also an input (B.gguf)"},
-		{"output is the model compared with itself", func(o *DiffOptions) { o.Models[1], o.Output = "a.gguf", "a.gguf" }, "-o a.gguf is also an input"},
+	clitest.Validate(t, valid, []clitest.Case[DiffOptions]{
+		{Name: "one model", Edit: func(o *DiffOptions) { o.Models = o.Models[:1] }, Want: "want A.gguf B.gguf"},
+		{Name: "top 0", Edit: func(o *DiffOptions) { o.Top = 0 }, Want: "--top 0: want at least 1"},
+		{Name: "sketch below top", Edit: func(o *DiffOptions) { o.Top, o.Sketch = 9, 8 }, Want: "--sketch 8: want at least --top (9)"},
+		{Name: "exact-max negative", Edit: func(o *DiffOptions) { o.ExactMax = -1 }, Want: "--exact-max -1: want at least 0"},
+		{Name: "power-iters negative", Edit: func(o *DiffOptions) { o.PowerIters = -1 }, Want: "--power-iters -1: want an integer in [0, 100]"},
+		{Name: "power-iters huge", Edit: func(o *DiffOptions) { o.PowerIters = 1e9 }, Want: "--power-iters 1000000000"},
+		{Name: "limit negative", Edit: func(o *DiffOptions) { o.Limit = -1 }, Want: "--limit -1: want at least 0"},
+		{Name: "stdout twice", Edit: func(o *DiffOptions) { o.Output, o.JSON = "-", true }, Want: "-o - and --json both want stdout"},
+		{Name: "bad regexp", Edit: func(o *DiffOptions) { o.Tensors = "(" }, Want: "--tensors: error parsing regexp"},
+		{Name: "output is A", Edit: func(o *DiffOptions) { o.Output = "a.gguf" }, Want: "-o a.gguf is also an input (A.gguf)"},
+		{Name: "output is B", Edit: func(o *DiffOptions) { o.Output = "b.gguf" }, Want: "-o b.gguf is also an input (B.gguf)"},
+		{Name: "output is the model compared with itself", Edit: func(o *DiffOptions) { o.Models[1], o.Output = "a.gguf", "a.gguf" }, Want: "-o a.gguf is also an input"},
 	})
 	o := valid()
 	o.Models[1], o.Output = "./a.gguf", "d.parquet"
@@ -150,9 +131,9 @@ func TestValidateDiff(t *testing.T) {
 }
 
 func TestValidateInfo(t *testing.T) {
-	checkValidate(t, func() InfoOptions { return InfoOptions{Args: []string{"m.gguf"}} }, []validateCase[InfoOptions]{
-		{"no model", func(o *InfoOptions) { o.Args = nil }, "want one MODEL.gguf"},
-		{"two models", func(o *InfoOptions) { o.Args = []string{"a", "b"} }, "want one MODEL.gguf"},
+	clitest.Validate(t, func() InfoOptions { return InfoOptions{Args: []string{"m.gguf"}} }, []clitest.Case[InfoOptions]{
+		{Name: "no model", Edit: func(o *InfoOptions) { o.Args = nil }, Want: "want one MODEL.gguf"},
+		{Name: "two models", Edit: func(o *InfoOptions) { o.Args = []string{"a", "b"} }, Want: "want one MODEL.gguf"},
 	})
 }
 

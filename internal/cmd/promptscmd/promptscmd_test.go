@@ -19,35 +19,24 @@ func TestValidate(t *testing.T) {
 	valid := func() Options {
 		return Options{Output: "p.parquet", ValidationFraction: 0.5, TextField: "text", CategoryField: "category", Files: []string{"a.txt", "b.jsonl"}}
 	}
-	if err := valid().Validate(); err != nil {
-		t.Fatalf("valid options: %v", err)
-	}
 	bank := valid()
 	bank.Files = nil
 	if err := bank.Validate(); err != nil {
 		t.Fatalf("the bank: %v", err)
 	}
-	for _, tc := range []struct {
-		name string
-		edit func(*Options)
-		want string
-	}{
-		{"no output", func(o *Options) { o.Output = "" }, "no output: give -o PATH (or -o - for stdout)"},
-		{"fraction above 1", func(o *Options) { o.ValidationFraction = 2 }, "--validation-fraction 2: want a number in [0, 1]"},
-		{"fraction negative", func(o *Options) { o.ValidationFraction = -1 }, "--validation-fraction -1: want a number in [0, 1]"},
-		{"fraction NaN", func(o *Options) { o.ValidationFraction = math.NaN() }, "--validation-fraction NaN: want a finite number"},
-		{"fraction Inf", func(o *Options) { o.ValidationFraction = math.Inf(1) }, "--validation-fraction +Inf: want a finite number"},
-		{"limit negative", func(o *Options) { o.Limit = -3 }, "--limit -3: want at least 0"},
-		{"empty text field", func(o *Options) { o.TextField = "" }, "--text-field is empty"},
-		{"empty category field", func(o *Options) { o.CategoryField = " " }, "--category-field is empty"},
-		{"empty category", func(o *Options) { o.Categories = []string{"code", ""} }, "--category is empty"},
-		{"same file twice", func(o *Options) { o.Files = []string{"a.txt", "./a.txt"} }, "FILE ./a.txt is given twice (as FILE too)"},
-		{"output is an input", func(o *Options) { o.Output = "b.jsonl" }, "-o b.jsonl is also an input (FILE)"},
-	} {
-		o := valid()
-		tc.edit(&o)
-		clitest.CheckErr(t, tc.name, o.Validate(), tc.want)
-	}
+	clitest.Validate(t, valid, []clitest.Case[Options]{
+		{Name: "no output", Edit: func(o *Options) { o.Output = "" }, Want: "no output: give -o PATH (or -o - for stdout)"},
+		{Name: "fraction above 1", Edit: func(o *Options) { o.ValidationFraction = 2 }, Want: "--validation-fraction 2: want a number in [0, 1]"},
+		{Name: "fraction negative", Edit: func(o *Options) { o.ValidationFraction = -1 }, Want: "--validation-fraction -1: want a number in [0, 1]"},
+		{Name: "fraction NaN", Edit: func(o *Options) { o.ValidationFraction = math.NaN() }, Want: "--validation-fraction NaN: want a finite number"},
+		{Name: "fraction Inf", Edit: func(o *Options) { o.ValidationFraction = math.Inf(1) }, Want: "--validation-fraction +Inf: want a finite number"},
+		{Name: "limit negative", Edit: func(o *Options) { o.Limit = -3 }, Want: "--limit -3: want at least 0"},
+		{Name: "empty text field", Edit: func(o *Options) { o.TextField = "" }, Want: "--text-field is empty"},
+		{Name: "empty category field", Edit: func(o *Options) { o.CategoryField = " " }, Want: "--category-field is empty"},
+		{Name: "empty category", Edit: func(o *Options) { o.Categories = []string{"code", ""} }, Want: "--category is empty"},
+		{Name: "same file twice", Edit: func(o *Options) { o.Files = []string{"a.txt", "./a.txt"} }, Want: "FILE ./a.txt is given twice (as FILE too)"},
+		{Name: "output is an input", Edit: func(o *Options) { o.Output = "b.jsonl" }, Want: "-o b.jsonl is also an input (FILE)"},
+	})
 }
 
 // TestRunRecordsInputs writes prompts from two files and checks the table and that the manifest

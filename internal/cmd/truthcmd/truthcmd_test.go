@@ -19,56 +19,34 @@ func TestValidateMake(t *testing.T) {
 	valid := func() MakeOptions {
 		return MakeOptions{Output: "t.parquet", N: 5, M: 100, Strength: 0.6, Seed: 7, Traits: []string{"animal"}, Assistant: builtin}
 	}
-	if err := valid().Validate(); err != nil {
-		t.Fatalf("valid options: %v", err)
-	}
-	for _, tc := range []struct {
-		name string
-		edit func(*MakeOptions)
-		want string
-	}{
-		{"no output", func(o *MakeOptions) { o.Output = "" }, "no output: give -o PATH"},
-		{"n 0", func(o *MakeOptions) { o.N = 0 }, "-n 0: want at least 1"},
-		{"m negative", func(o *MakeOptions) { o.M = -5 }, "-m -5: want at least 1"},
-		{"strength above 1", func(o *MakeOptions) { o.Strength = 1.5 }, "--strength 1.5: want a number in [0, 1]"},
-		{"strength NaN", func(o *MakeOptions) { o.Strength = math.NaN() }, "--strength NaN: want a finite number"},
-		{"unknown trait", func(o *MakeOptions) { o.Traits = []string{"animal", "wings"} }, `--trait "wings": unknown trait`},
-		{"budget NaN", func(o *MakeOptions) { o.Assistant.Budget = math.NaN() }, "--budget NaN"},
-		{"rpm negative", func(o *MakeOptions) { o.Assistant.RequestsPerMinute = -1 }, "--rpm -1"},
-	} {
-		o := valid()
-		tc.edit(&o)
-		clitest.CheckErr(t, tc.name, o.Validate(), tc.want)
-	}
+	clitest.Validate(t, valid, []clitest.Case[MakeOptions]{
+		{Name: "no output", Edit: func(o *MakeOptions) { o.Output = "" }, Want: "no output: give -o PATH"},
+		{Name: "n 0", Edit: func(o *MakeOptions) { o.N = 0 }, Want: "-n 0: want at least 1"},
+		{Name: "m negative", Edit: func(o *MakeOptions) { o.M = -5 }, Want: "-m -5: want at least 1"},
+		{Name: "strength above 1", Edit: func(o *MakeOptions) { o.Strength = 1.5 }, Want: "--strength 1.5: want a number in [0, 1]"},
+		{Name: "strength NaN", Edit: func(o *MakeOptions) { o.Strength = math.NaN() }, Want: "--strength NaN: want a finite number"},
+		{Name: "unknown trait", Edit: func(o *MakeOptions) { o.Traits = []string{"animal", "wings"} }, Want: `--trait "wings": unknown trait`},
+		{Name: "budget NaN", Edit: func(o *MakeOptions) { o.Assistant.Budget = math.NaN() }, Want: "--budget NaN"},
+		{Name: "rpm negative", Edit: func(o *MakeOptions) { o.Assistant.RequestsPerMinute = -1 }, Want: "--rpm -1"},
+	})
 }
 
 func TestValidateScore(t *testing.T) {
 	valid := func() ScoreOptions {
 		return ScoreOptions{Output: "r.parquet", Truths: "t.parquet", Hypotheses: "h.parquet", Validations: "v.parquet", Reference: "a.parquet", Assistant: builtin}
 	}
-	if err := valid().Validate(); err != nil {
-		t.Fatalf("valid options: %v", err)
-	}
-	for _, tc := range []struct {
-		name string
-		edit func(*ScoreOptions)
-		want string
-	}{
-		{"no output", func(o *ScoreOptions) { o.Output = "" }, "no output: give -o PATH"},
-		{"no truths", func(o *ScoreOptions) { o.Truths = "" }, "give --truths, --hypotheses and --validations"},
-		{"offline without reference", func(o *ScoreOptions) { o.Reference = "" }, "needs --reference"},
-		{"threshold negative", func(o *ScoreOptions) { o.Threshold = -3 }, "--threshold -3: want a number in [0, 1]"},
-		{"threshold above 1", func(o *ScoreOptions) { o.Threshold = 2 }, "--threshold 2"},
-		{"threshold NaN", func(o *ScoreOptions) { o.Threshold = math.NaN() }, "--threshold NaN: want a finite number"},
-		{"concurrency negative", func(o *ScoreOptions) { o.Assistant.Concurrency = -1 }, "--concurrency -1"},
-		{"same input twice", func(o *ScoreOptions) { o.Validations = "h.parquet" }, "--validations h.parquet is given twice"},
-		{"output is an input", func(o *ScoreOptions) { o.Output = "t.parquet" }, "-o t.parquet is also an input (--truths)"},
-		{"output is the reference", func(o *ScoreOptions) { o.Output = "a.parquet" }, "-o a.parquet is also an input (--reference)"},
-	} {
-		o := valid()
-		tc.edit(&o)
-		clitest.CheckErr(t, tc.name, o.Validate(), tc.want)
-	}
+	clitest.Validate(t, valid, []clitest.Case[ScoreOptions]{
+		{Name: "no output", Edit: func(o *ScoreOptions) { o.Output = "" }, Want: "no output: give -o PATH"},
+		{Name: "no truths", Edit: func(o *ScoreOptions) { o.Truths = "" }, Want: "give --truths, --hypotheses and --validations"},
+		{Name: "offline without reference", Edit: func(o *ScoreOptions) { o.Reference = "" }, Want: "needs --reference"},
+		{Name: "threshold negative", Edit: func(o *ScoreOptions) { o.Threshold = -3 }, Want: "--threshold -3: want a number in [0, 1]"},
+		{Name: "threshold above 1", Edit: func(o *ScoreOptions) { o.Threshold = 2 }, Want: "--threshold 2"},
+		{Name: "threshold NaN", Edit: func(o *ScoreOptions) { o.Threshold = math.NaN() }, Want: "--threshold NaN: want a finite number"},
+		{Name: "concurrency negative", Edit: func(o *ScoreOptions) { o.Assistant.Concurrency = -1 }, Want: "--concurrency -1"},
+		{Name: "same input twice", Edit: func(o *ScoreOptions) { o.Validations = "h.parquet" }, Want: "--validations h.parquet is given twice"},
+		{Name: "output is an input", Edit: func(o *ScoreOptions) { o.Output = "t.parquet" }, Want: "-o t.parquet is also an input (--truths)"},
+		{Name: "output is the reference", Edit: func(o *ScoreOptions) { o.Output = "a.parquet" }, Want: "-o a.parquet is also an input (--reference)"},
+	})
 	// An LLM rubric needs no reference.
 	o := valid()
 	o.Reference, o.Assistant.Ref = "", "openai:gpt-4o-mini"

@@ -19,51 +19,40 @@ func valid() Options {
 }
 
 func TestValidate(t *testing.T) {
-	if err := valid().Validate(); err != nil {
-		t.Fatalf("valid options: %v", err)
-	}
-	for _, tc := range []struct {
-		name string
-		edit func(*Options)
-		want string
-	}{
-		{"no output", func(o *Options) { o.Output = "" }, "no output: give -o"},
-		{"no hypotheses", func(o *Options) { o.Hypotheses = "" }, "give --hypotheses and --prompts"},
-		{"no model", func(o *Options) { o.ModelB = "" }, "give --model-a and --model-b"},
-		{"unknown method", func(o *Options) { o.Methods = "discriminative,vibes" }, `--methods: unknown test "vibes"`},
-		{"unknown correction", func(o *Options) { o.Correction = "bonferroni" }, `--correction "bonferroni"`},
-		{"alpha 2", func(o *Options) { o.Alpha = 2 }, "--alpha 2: want a number in (0, 1)"},
-		{"alpha 0", func(o *Options) { o.Alpha = 0 }, "--alpha 0: want a number in (0, 1)"},
-		{"alpha NaN", func(o *Options) { o.Alpha = math.NaN() }, "--alpha NaN: want a finite number"},
-		{"negative pairs", func(o *Options) { o.Pairs = -1 }, "--pairs -1"},
-		{"negative exemplars", func(o *Options) { o.Exemplars = -2 }, "--exemplars -2"},
-		{"negative trials", func(o *Options) { o.Trials = -1 }, "--trials -1"},
-		{"zero rounds", func(o *Options) { o.Rounds = 0 }, "--rounds 0"},
-		{"zero min-valid", func(o *Options) { o.MinValid = 0 }, "--min-valid 0"},
-		{"temperature NaN", func(o *Options) { o.Temperature = math.NaN() }, "--temperature NaN"},
-		{"temperature Inf", func(o *Options) { o.Temperature = math.Inf(1) }, "--temperature +Inf"},
-		{"negative temperature", func(o *Options) { o.Temperature = -1 }, "--temperature -1"},
-		{"negative max-tokens", func(o *Options) { o.MaxTokens = -5 }, "--max-tokens -5"},
-		{"huge max-tokens", func(o *Options) { o.MaxTokens = math.MaxInt64 }, "--max-tokens 9223372036854775807: want an integer in [1, 1048576]"},
-		{"bad model-a", func(o *Options) { o.ModelA = "nonsense:x" }, `--model-a: model reference "nonsense:x": unknown scheme`},
-		{"bad model-b option", func(o *Options) { o.ModelB = "gguf:b.gguf?ctx=0" }, `--model-b: model reference "gguf:b.gguf?ctx=0": ctx="0"`},
-		{"output is model A", func(o *Options) { o.ModelA, o.Output = "gguf:a.gguf", "a.gguf" }, "-o a.gguf is also an input (--model-a)"},
-		{"trials log is model B's system prompt", func(o *Options) { o.ModelB, o.TrialsLog = "gguf:a.gguf?system=s.txt", "s.txt" }, "--trials-log s.txt is also an input (--model-b)"},
-		{"answers are the assistant", func(o *Options) { o.Assistant.Ref, o.Answers = "gguf:judge.gguf?threads=2", "./judge.gguf" }, "--answers ./judge.gguf is also an input (--assistant)"},
-		{"budget -Inf", func(o *Options) { o.Assistant.Budget = math.Inf(-1) }, "--budget -Inf"},
-		{"concurrency 0", func(o *Options) { o.Assistant.Concurrency = 0 }, "--concurrency 0"},
-		{"same input twice", func(o *Options) { o.Prompts = "h.parquet" }, "--prompts h.parquet is given twice"},
-		{"output is an input", func(o *Options) { o.Output = "p.parquet" }, "-o p.parquet is also an input (--prompts)"},
-		{"trials log is an input", func(o *Options) { o.TrialsLog = "h.parquet" }, "--trials-log h.parquet is also an input (--hypotheses)"},
-		{"trials log is the output", func(o *Options) { o.TrialsLog = "v.parquet" }, "--trials-log v.parquet is also the output of -o"},
-		{"default trials log is an input", func(o *Options) { o.Hypotheses = "v.parquet.trials.jsonl" }, "--trials-log v.parquet.trials.jsonl is also an input (--hypotheses)"},
-		{"answers are the output", func(o *Options) { o.Answers = "v.parquet" }, "--answers v.parquet is also the output of -o"},
-		{"answers are an input", func(o *Options) { o.Answers = "p.parquet" }, "--answers p.parquet is also an input (--prompts)"},
-	} {
-		o := valid()
-		tc.edit(&o)
-		clitest.CheckErr(t, tc.name, o.Validate(), tc.want)
-	}
+	clitest.Validate(t, valid, []clitest.Case[Options]{
+		{Name: "no output", Edit: func(o *Options) { o.Output = "" }, Want: "no output: give -o"},
+		{Name: "no hypotheses", Edit: func(o *Options) { o.Hypotheses = "" }, Want: "give --hypotheses and --prompts"},
+		{Name: "no model", Edit: func(o *Options) { o.ModelB = "" }, Want: "give --model-a and --model-b"},
+		{Name: "unknown method", Edit: func(o *Options) { o.Methods = "discriminative,vibes" }, Want: `--methods: unknown test "vibes"`},
+		{Name: "unknown correction", Edit: func(o *Options) { o.Correction = "bonferroni" }, Want: `--correction "bonferroni"`},
+		{Name: "alpha 2", Edit: func(o *Options) { o.Alpha = 2 }, Want: "--alpha 2: want a number in (0, 1)"},
+		{Name: "alpha 0", Edit: func(o *Options) { o.Alpha = 0 }, Want: "--alpha 0: want a number in (0, 1)"},
+		{Name: "alpha NaN", Edit: func(o *Options) { o.Alpha = math.NaN() }, Want: "--alpha NaN: want a finite number"},
+		{Name: "negative pairs", Edit: func(o *Options) { o.Pairs = -1 }, Want: "--pairs -1"},
+		{Name: "negative exemplars", Edit: func(o *Options) { o.Exemplars = -2 }, Want: "--exemplars -2"},
+		{Name: "negative trials", Edit: func(o *Options) { o.Trials = -1 }, Want: "--trials -1"},
+		{Name: "zero rounds", Edit: func(o *Options) { o.Rounds = 0 }, Want: "--rounds 0"},
+		{Name: "zero min-valid", Edit: func(o *Options) { o.MinValid = 0 }, Want: "--min-valid 0"},
+		{Name: "temperature NaN", Edit: func(o *Options) { o.Temperature = math.NaN() }, Want: "--temperature NaN"},
+		{Name: "temperature Inf", Edit: func(o *Options) { o.Temperature = math.Inf(1) }, Want: "--temperature +Inf"},
+		{Name: "negative temperature", Edit: func(o *Options) { o.Temperature = -1 }, Want: "--temperature -1"},
+		{Name: "negative max-tokens", Edit: func(o *Options) { o.MaxTokens = -5 }, Want: "--max-tokens -5"},
+		{Name: "huge max-tokens", Edit: func(o *Options) { o.MaxTokens = math.MaxInt64 }, Want: "--max-tokens 9223372036854775807: want an integer in [1, 1048576]"},
+		{Name: "bad model-a", Edit: func(o *Options) { o.ModelA = "nonsense:x" }, Want: `--model-a: model reference "nonsense:x": unknown scheme`},
+		{Name: "bad model-b option", Edit: func(o *Options) { o.ModelB = "gguf:b.gguf?ctx=0" }, Want: `--model-b: model reference "gguf:b.gguf?ctx=0": ctx="0"`},
+		{Name: "output is model A", Edit: func(o *Options) { o.ModelA, o.Output = "gguf:a.gguf", "a.gguf" }, Want: "-o a.gguf is also an input (--model-a)"},
+		{Name: "trials log is model B's system prompt", Edit: func(o *Options) { o.ModelB, o.TrialsLog = "gguf:a.gguf?system=s.txt", "s.txt" }, Want: "--trials-log s.txt is also an input (--model-b)"},
+		{Name: "answers are the assistant", Edit: func(o *Options) { o.Assistant.Ref, o.Answers = "gguf:judge.gguf?threads=2", "./judge.gguf" }, Want: "--answers ./judge.gguf is also an input (--assistant)"},
+		{Name: "budget -Inf", Edit: func(o *Options) { o.Assistant.Budget = math.Inf(-1) }, Want: "--budget -Inf"},
+		{Name: "concurrency 0", Edit: func(o *Options) { o.Assistant.Concurrency = 0 }, Want: "--concurrency 0"},
+		{Name: "same input twice", Edit: func(o *Options) { o.Prompts = "h.parquet" }, Want: "--prompts h.parquet is given twice"},
+		{Name: "output is an input", Edit: func(o *Options) { o.Output = "p.parquet" }, Want: "-o p.parquet is also an input (--prompts)"},
+		{Name: "trials log is an input", Edit: func(o *Options) { o.TrialsLog = "h.parquet" }, Want: "--trials-log h.parquet is also an input (--hypotheses)"},
+		{Name: "trials log is the output", Edit: func(o *Options) { o.TrialsLog = "v.parquet" }, Want: "--trials-log v.parquet is also the output of -o"},
+		{Name: "default trials log is an input", Edit: func(o *Options) { o.Hypotheses = "v.parquet.trials.jsonl" }, Want: "--trials-log v.parquet.trials.jsonl is also an input (--hypotheses)"},
+		{Name: "answers are the output", Edit: func(o *Options) { o.Answers = "v.parquet" }, Want: "--answers v.parquet is also the output of -o"},
+		{Name: "answers are an input", Edit: func(o *Options) { o.Answers = "p.parquet" }, Want: "--answers p.parquet is also an input (--prompts)"},
+	})
 	// Model B may be model A's file with a hidden system prompt, and the assistant the same file.
 	o := valid()
 	o.ModelA, o.ModelB, o.Assistant.Ref = "gguf:a.gguf", "gguf:a.gguf?system=s.txt", "gguf:a.gguf"
