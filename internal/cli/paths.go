@@ -17,25 +17,21 @@ type Paths struct {
 
 type role struct {
 	what, path string
-	model      bool // checked against the outputs only: a file of a model reference (several references may share it) or a Shared input
+	shared     bool // checked against the outputs only (Shared)
 }
 
 // In records inputs; what names them for messages ("--clusters", "GENERATIONS").
-func (p *Paths) In(what string, paths ...string) {
-	for _, path := range paths {
-		if path != "" {
-			p.in = append(p.in, role{what: what, path: path})
-		}
-	}
-}
+func (p *Paths) In(what string, paths ...string) { p.add(what, false, paths) }
 
 // Shared records an input that may be the same file as another input (files a tool finds by name,
 // such as a run folder's tables, one of which may link to another): it is checked only against the
 // outputs.
-func (p *Paths) Shared(what string, paths ...string) {
+func (p *Paths) Shared(what string, paths ...string) { p.add(what, true, paths) }
+
+func (p *Paths) add(what string, shared bool, paths []string) {
 	for _, path := range paths {
 		if path != "" {
-			p.in = append(p.in, role{what: what, path: path, model: true})
+			p.in = append(p.in, role{what: what, path: path, shared: shared})
 		}
 	}
 }
@@ -51,7 +47,7 @@ func (p *Paths) Out(what, path string) {
 func (p *Paths) Err() error {
 	for i, a := range p.in {
 		for _, b := range p.in[:i] {
-			if !a.model && !b.model && same(a.path, b.path) {
+			if !a.shared && !b.shared && same(a.path, b.path) {
 				return Usagef("%s %s is given twice (as %s too): each input is read once", a.what, a.path, b.what)
 			}
 		}
