@@ -166,6 +166,9 @@ type Validation struct {
 	Alpha        float64  `parquet:"alpha" doc:"Level at which the verdict was taken."`
 	Verdict      string   `parquet:"verdict,dict" doc:"validated (q <= alpha and effect in the stated direction), rejected, invalid (too few valid trials) or unavailable (the assistant or a model cannot do this test; p, q are NaN and it is not in the correction)."`
 	Baseline     *float64 `parquet:"baseline,optional" doc:"Discriminative: the same judge's accuracy on the same pairs with the hypothesis withheld (a generic property instead); null when not measured."`
+	Planned      int64    `parquet:"planned" doc:"Sequential tests (discriminative, interactive): pairs or trials planned before testing for power 0.8, from the hypothesis's discovery shares (the most allowed when they are unknown); 0 for other tests."`
+	Looks        int64    `parquet:"looks" doc:"Sequential tests: interim analyses taken (the first after 10 pairs or trials, each later one after twice as many, the last at the plan)."`
+	Stop         string   `parquet:"stop,dict" doc:"Sequential tests: why testing stopped: boundary (the look's boundary was crossed, for or against the hypothesis), futility (from half the plan on, no lean toward the hypothesis; p is then 1) or plan (the planned size was reached)."`
 }
 
 // Truth is a row of the truths table.

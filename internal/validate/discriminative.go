@@ -25,71 +25,89 @@ const (
 )
 
 func (v *validator) discriminative(ctx context.Context, h schema.Hypothesis) (schema.Validation, error) {
-	n := min(v.cfg.Pairs, len(v.val))
 	type res struct{ out, base string }
-	results := make([]res, n)
-	logs := make([]Trial, 0, 2*n)
-	var logMu sync.Mutex
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(v.conc)
-	for i := range n {
-		p := v.val[i]
-		g.Go(func() error {
-			a, err := v.answer(gctx, false, p.Text, seedOf(v.cfg.Seed, "A", p.ID))
-			if err != nil {
-				return err
-			}
-			b, err := v.answer(gctx, true, p.Text, seedOf(v.cfg.Seed, "B", p.ID))
-			if err != nil {
-				return err
-			}
-			bFirst := seedOf(v.cfg.Seed, "order", h.ID, p.ID)&1 == 1
-			outcome, verdicts, err := v.judgeBothOrders(gctx, h.Property, p.Text, a, b, bFirst, forB(h))
-			if err != nil {
-				return err
-			}
-			results[i].out = outcome
-			l := []Trial{{Hypothesis: h.ID, Method: schema.MethodDiscriminative, PromptID: p.ID, Trial: i, BFirst: &bFirst, Verdicts: verdicts, Outcome: outcome,
-				AID: answerID(v.cfg.Seed, "A", p.ID), BID: answerID(v.cfg.Seed, "B", p.ID)}}
-			if v.cfg.Baseline {
-				// The baseline judge picks the answer that differs from a typical assistant's; it
-				// scores for the hypothesis when that is B's answer (the model that changed).
-				bo, bv, err := v.judgeBothOrders(gctx, BaselineProperty, p.Text, a, b, bFirst, true)
+	plan := PlanPairs(h, v.alphaDesign, v.maxPairs())
+	results := make([]res, 0, plan)
+	forN, against := 0, 0
+	judge := func(lo, hi int) (int, int, error) {
+		if err := v.generateBatch(ctx, v.pairKeys(lo, hi)); err != nil {
+			return 0, 0, err
+		}
+		results = append(results, make([]res, hi-lo)...)
+		logs := make([]Trial, 0, 2*(hi-lo))
+		var logMu sync.Mutex
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(v.conc)
+		for i := lo; i < hi; i++ {
+			g.Go(func() error {
+				pr := v.pair(i)
+				a, err := v.answer(gctx, pr.a)
 				if err != nil {
 					return err
 				}
-				results[i].base = bo
-				l = append(l, Trial{Hypothesis: h.ID, Method: schema.MethodDiscriminative, PromptID: p.ID, Trial: i, BFirst: &bFirst, Verdicts: bv, Outcome: bo, Baseline: true})
+				b, err := v.answer(gctx, pr.b)
+				if err != nil {
+					return err
+				}
+				bFirst := seedOf(v.cfg.Seed, "order", h.ID, pr.orderKey)&1 == 1
+				outcome, verdicts, err := v.judgeBothOrders(gctx, h.Property, pr.prompt.Text, a, b, bFirst, forB(h))
+				if err != nil {
+					return err
+				}
+				results[i].out = outcome
+				l := []Trial{{Hypothesis: h.ID, Method: schema.MethodDiscriminative, PromptID: pr.prompt.ID, Trial: i, BFirst: &bFirst, Verdicts: verdicts, Outcome: outcome,
+					AID: pr.aID, BID: pr.bID}}
+				if v.cfg.Baseline {
+					// The baseline judge picks the answer that differs from a typical assistant's; it
+					// scores for the hypothesis when that is B's answer (the model that changed).
+					bo, bv, err := v.judgeBothOrders(gctx, BaselineProperty, pr.prompt.Text, a, b, bFirst, true)
+					if err != nil {
+						return err
+					}
+					results[i].base = bo
+					l = append(l, Trial{Hypothesis: h.ID, Method: schema.MethodDiscriminative, PromptID: pr.prompt.ID, Trial: i, BFirst: &bFirst, Verdicts: bv, Outcome: bo, Baseline: true})
+				}
+				logMu.Lock()
+				logs = append(logs, l...)
+				logMu.Unlock()
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return 0, 0, err
+		}
+		slices.SortFunc(logs, func(x, y Trial) int {
+			if x.Trial != y.Trial {
+				return x.Trial - y.Trial
 			}
-			logMu.Lock()
-			logs = append(logs, l...)
-			logMu.Unlock()
-			return nil
+			return map[bool]int{false: 0, true: 1}[x.Baseline] - map[bool]int{false: 0, true: 1}[y.Baseline]
 		})
+		v.addLog(logs...)
+		v.usePairs(hi)
+		for _, r := range results[lo:hi] {
+			switch r.out {
+			case outcomeFor:
+				forN++
+			case outcomeAgainst:
+				against++
+			}
+		}
+		return forN + against, forN, nil
 	}
-	if err := g.Wait(); err != nil {
+	p, nLooks, stop, _, err := v.sequentialTest(plan, judge)
+	if err != nil {
 		return schema.Validation{}, err
 	}
-	slices.SortFunc(logs, func(x, y Trial) int {
-		if x.Trial != y.Trial {
-			return x.Trial - y.Trial
-		}
-		return map[bool]int{false: 0, true: 1}[x.Baseline] - map[bool]int{false: 0, true: 1}[y.Baseline]
-	})
-	v.addLog(logs...)
 
-	var forN, against, ties, invalid, bFor, bAgainst int
+	var invalid, bFor, bAgainst int
 	var scores []float64
 	for _, r := range results {
 		switch r.out {
 		case outcomeFor:
-			forN++
 			scores = append(scores, 1)
 		case outcomeAgainst:
-			against++
 			scores = append(scores, 0)
 		case outcomeTie:
-			ties++
 			scores = append(scores, 0.5)
 		default:
 			invalid++
@@ -102,7 +120,7 @@ func (v *validator) discriminative(ctx context.Context, h schema.Hypothesis) (sc
 		}
 	}
 	row := schema.Validation{HypothesisID: h.ID, Method: schema.MethodDiscriminative, N: int64(len(scores)), NInvalid: int64(invalid),
-		StatName: "accuracy", EffectName: "auc-0.5"}
+		StatName: "accuracy", EffectName: "auc-0.5", Planned: int64(plan), Looks: int64(nLooks), Stop: stop}
 	if len(scores) < v.cfg.MinValid || forN+against == 0 {
 		row.Statistic, row.Effect, row.CILow, row.CIHigh, row.P, row.Verdict = math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN(), schema.VerdictInvalid
 		if len(scores) >= v.cfg.MinValid { // all ties: a valid test with no evidence
@@ -110,10 +128,6 @@ func (v *validator) discriminative(ctx context.Context, h schema.Hypothesis) (sc
 			row.Statistic, row.Effect, row.CILow, row.CIHigh = 0.5, 0, 0, 0
 		}
 		return row, nil
-	}
-	p, err := stats.BinomTest(forN, forN+against, 0.5)
-	if err != nil {
-		return row, err
 	}
 	auc := mean(scores)
 	lo, hi, err := stats.BootstrapMeanCI(scores, 0.95, 2000, seedOf(v.cfg.Seed, "ci", h.ID))

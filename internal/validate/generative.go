@@ -45,7 +45,7 @@ func (v *validator) generative(ctx context.Context, h schema.Hypothesis) (schema
 	for i := range 2 * n {
 		p, side := v.val[i/2], i%2
 		g.Go(func() error {
-			base, err := v.answer(gctx, false, p.Text, seedOf(v.cfg.Seed, "A", p.ID))
+			base, err := v.answer(gctx, v.pair(i/2).a)
 			if err != nil {
 				return err
 			}

@@ -5,9 +5,9 @@
 // discovery-split texts, so the texts it was written from never validate it). Three tests, each a
 // row of the validations table:
 //
-//   - discriminative: for each of Params.Pairs validation prompts, A's and B's fresh answers form a
-//     pair; the judge sees the property (never a model name) and the pair, in a seeded random
-//     order, and again in the other order. A pair counts for the hypothesis when both orders pick
+//   - discriminative: for each validation prompt (Params.SamplesPerPrompt times, up to
+//     Params.MaxPairs), A's and B's fresh answers form a pair; the judge sees the property (never
+//     a model name) and the pair, in a seeded random order, and again in the other order. A pair counts for the hypothesis when both orders pick
 //     the answer of the model the hypothesis says shows the property more, against it when both
 //     pick the other, and as a tie when the orders disagree (position bias) or the judge says
 //     "same"; a pair with an invalid answer is excluded and counted in n_invalid. Statistic:
@@ -25,9 +25,17 @@
 //     texts do); the effect is the mean paired difference with a bootstrap CI, the statistic the
 //     share of prompts where it is positive. Unavailable when the assistant cannot write texts for
 //     the property or a model cannot score (hosted APIs, synth).
-//   - interactive: in each of Params.Trials trials a seeded coin hides A or B; the judge, knowing
+//   - interactive: in each trial (up to Params.Trials) a seeded coin hides A or B; the judge, knowing
 //     only the property, asks Params.Rounds questions (held-out prompts offered) and says whether
 //     the hidden model shows it; correct when that matches the hidden model. Exact binomial test.
+//
+// The discriminative and interactive tests are sequential (see plan.go): each plans its size for
+// power 0.8 from the hypothesis's discovery shares (PlanPairs, PlanTrials), then judges in looks of
+// 10, 20, 40, ... pairs or trials with the group-sequential sign test of stats.SeqSign, whose
+// boundaries are at level α / (hypotheses × tests), and stops at the first boundary crossed, at the
+// plan, or for futility (from half the plan, no lean toward the hypothesis; p = 1, conservative).
+// Its p-value is the stagewise one, valid at any stop; the accuracy and AUC of a test stopped early
+// are biased away from 0.5 (as any estimate after a sequential stop), the p-value is not.
 //
 // Error control is per hypothesis (see Adjust): each hypothesis's tests are combined by Holm, and
 // the combined p-values of the run are corrected together (Benjamini-Hochberg, or Holm). A test
@@ -58,18 +66,19 @@ var Methods = []string{schema.MethodDiscriminative, schema.MethodGenerative, sch
 
 // Params are the settings of a validation run.
 type Params struct {
-	Methods     []string // tests to run (of Methods)
-	Pairs       int      // discriminative: validation prompts (one pair each)
-	Exemplars   int      // generative: prompts (one minimal pair each)
-	Trials      int      // interactive: trials
-	Rounds      int      // interactive: questions per trial
-	MinValid    int      // least valid trials for a verdict (else invalid)
-	Alpha       float64  // level: validated when q <= Alpha
-	Correction  string   // CorrectionBH or CorrectionHolm
-	Sampling    llm.Sampling
-	Seed        uint64 // seed of the samples, orders and coins
-	Baseline    bool   // discriminative: run the no-hypothesis baseline judge too
-	Concurrency int    // assistant calls in flight at once
+	Methods          []string // tests to run (of Methods)
+	MaxPairs         int      // discriminative: most pairs (0: every validation prompt, SamplesPerPrompt times)
+	SamplesPerPrompt int      // discriminative: fresh answers per prompt and model (at least 1), paired by prompt
+	Exemplars        int      // generative: prompts (one minimal pair each)
+	Trials           int      // interactive: most trials
+	Rounds           int      // interactive: questions per trial
+	MinValid         int      // least valid trials for a verdict (else invalid)
+	Alpha            float64  // level: validated when q <= Alpha
+	Correction       string   // CorrectionBH or CorrectionHolm
+	Sampling         llm.Sampling
+	Seed             uint64 // seed of the samples, orders and coins
+	Baseline         bool   // discriminative: run the no-hypothesis baseline judge too
+	Concurrency      int    // assistant calls in flight at once
 }
 
 // Result is what Run found.
@@ -112,16 +121,13 @@ func Run(ctx context.Context, sess roles.Session, ma, mb llm.Model, hyps []schem
 		methods[m] = true
 	}
 	v := &validator{cfg: p, as: sess, ma: ma, mb: mb, val: val, conc: max(1, p.Concurrency), answers: map[answerKey]string{}}
+	// The sequential tests' boundaries are at the level a hypothesis must reach whatever the
+	// others do (Bonferroni over hypotheses and tests), so that a test that stops early for the
+	// hypothesis stays validated after the corrections.
+	v.alphaDesign = p.Alpha / float64(max(1, len(hyps)*len(methods)))
 	var res Result
-	if len(hyps) > 0 {
-		n := 0
-		if methods[schema.MethodDiscriminative] {
-			n = p.Pairs
-		}
-		if methods[schema.MethodGenerative] {
-			n = max(n, p.Exemplars)
-		}
-		if err := v.prefetch(ctx, n); err != nil {
+	if len(hyps) > 0 && methods[schema.MethodGenerative] {
+		if err := v.generateBatch(ctx, v.pairKeys(0, min(p.Exemplars, len(val)))); err != nil {
 			return res, err
 		}
 	}
@@ -160,11 +166,14 @@ type answerKey struct {
 }
 
 type validator struct {
-	cfg    Params
-	as     roles.Session
-	ma, mb llm.Model
-	val    []schema.Prompt
-	conc   int
+	cfg         Params
+	as          roles.Session
+	ma, mb      llm.Model
+	val         []schema.Prompt
+	conc        int
+	alphaDesign float64 // level of the sequential tests' boundaries
+
+	pairsUsed int // discriminative pairs judged so far (the most of any hypothesis)
 
 	mu      sync.Mutex
 	answers map[answerKey]string // fresh answers, shared by every hypothesis
@@ -188,44 +197,83 @@ func seedOf(base uint64, parts ...string) uint64 {
 	return binary.LittleEndian.Uint64(h.Sum(nil))
 }
 
-// answerID is the generation id of a model's fresh answer to a discriminative pair's prompt.
-func answerID(seed uint64, label, promptID string) string {
-	h := sha256.Sum256([]byte(fmt.Sprintf("mbd-validate\x00%d\x00%s\x00%s", seed, label, promptID)))
+// pairRef is a discriminative pair: a validation prompt and one fresh answer of each model.
+type pairRef struct {
+	prompt   schema.Prompt
+	a, b     answerKey
+	aID, bID string
+	orderKey string // seeds the order shown to the judge
+}
+
+// maxPairs is the most pairs a discriminative test may judge.
+func (v *validator) maxPairs() int {
+	n := len(v.val) * max(1, v.cfg.SamplesPerPrompt)
+	if v.cfg.MaxPairs > 0 {
+		n = min(n, v.cfg.MaxPairs)
+	}
+	return n
+}
+
+// pair returns pair i: prompt i mod P (P validation prompts), sample i / P of each model, so the
+// first P pairs use every prompt once. Sample 0 has the seeds and ids of a single-sample run.
+func (v *validator) pair(i int) pairRef {
+	p, k := v.val[i%len(v.val)], i/len(v.val)
+	key := p.ID
+	if k > 0 {
+		key = fmt.Sprintf("%s#%d", p.ID, k)
+	}
+	return pairRef{prompt: p, orderKey: key,
+		a: answerKey{false, p.Text, seedOf(v.cfg.Seed, "A", key)}, b: answerKey{true, p.Text, seedOf(v.cfg.Seed, "B", key)},
+		aID: answerID(v.cfg.Seed, "A", key), bID: answerID(v.cfg.Seed, "B", key)}
+}
+
+// pairKeys returns the answers pairs lo..hi-1 need.
+func (v *validator) pairKeys(lo, hi int) []answerKey {
+	var keys []answerKey
+	for i := lo; i < hi; i++ {
+		pr := v.pair(i)
+		keys = append(keys, pr.a, pr.b)
+	}
+	return keys
+}
+
+func (v *validator) usePairs(n int) {
+	v.mu.Lock()
+	v.pairsUsed = max(v.pairsUsed, n)
+	v.mu.Unlock()
+}
+
+func (v *validator) sequentialTest(plan int, judge func(lo, hi int) (int, int, error)) (float64, int, string, int, error) {
+	return sequential(v.alphaDesign, plan, judge)
+}
+
+// answerID is the generation id of a model's fresh answer to a discriminative pair (key: the
+// prompt id, with "#k" for sample k > 0).
+func answerID(seed uint64, label, key string) string {
+	h := sha256.Sum256([]byte(fmt.Sprintf("mbd-validate\x00%d\x00%s\x00%s", seed, label, key)))
 	return hex.EncodeToString(h[:8])
 }
 
-// pairAnswers returns the fresh answers of the discriminative pairs as generations rows.
+// pairAnswers returns the fresh answers of the judged discriminative pairs as generations rows.
 func (v *validator) pairAnswers() []schema.Generation {
 	var out []schema.Generation
-	for _, p := range v.val[:min(v.cfg.Pairs, len(v.val))] {
-		for _, b := range []bool{false, true} {
-			label, m := "A", v.ma
-			if b {
-				label, m = "B", v.mb
-			}
-			seed := seedOf(v.cfg.Seed, label, p.ID)
-			text, ok := v.answers[answerKey{b, p.Text, seed}]
+	for i := range v.pairsUsed {
+		pr := v.pair(i)
+		for _, side := range []struct {
+			label string
+			m     llm.Model
+			k     answerKey
+			id    string
+		}{{"A", v.ma, pr.a, pr.aID}, {"B", v.mb, pr.b, pr.bID}} {
+			text, ok := v.answers[side.k]
 			if !ok {
 				continue
 			}
-			out = append(out, schema.Generation{ID: answerID(v.cfg.Seed, label, p.ID), Model: label, ModelRef: m.Info().Ref, PromptID: p.ID,
-				Split: p.Split, Seed: int64(seed), Prompt: p.Text, Completion: text, FinishReason: "unknown"})
+			out = append(out, schema.Generation{ID: side.id, Model: side.label, ModelRef: side.m.Info().Ref, PromptID: pr.prompt.ID,
+				Split: pr.prompt.Split, Sample: int32(i / len(v.val)), Seed: int64(side.k.seed), Prompt: pr.prompt.Text, Completion: text, FinishReason: "unknown"})
 		}
 	}
 	return out
-}
-
-// prefetch generates, in one batch per model, the fresh answers the discriminative pairs and the
-// generative test's base texts use (a backend batches them far better than one at a time).
-func (v *validator) prefetch(ctx context.Context, n int) error {
-	var keys []answerKey
-	for _, b := range []bool{false, true} {
-		label := map[bool]string{false: "A", true: "B"}[b]
-		for _, p := range v.val[:min(n, len(v.val))] {
-			keys = append(keys, answerKey{b, p.Text, seedOf(v.cfg.Seed, label, p.ID)})
-		}
-	}
-	return v.generateBatch(ctx, keys)
 }
 
 // generateBatch generates the answers of keys not memoised yet, one batch per model.
@@ -263,10 +311,8 @@ func (v *validator) generateBatch(ctx context.Context, keys []answerKey) error {
 	return nil
 }
 
-// answer returns model A's or B's fresh answer to prompt (memoised: every hypothesis judges the
-// same pairs).
-func (v *validator) answer(ctx context.Context, b bool, prompt string, seed uint64) (string, error) {
-	k := answerKey{b, prompt, seed}
+// answer returns a model's fresh answer (memoised: every hypothesis judges the same pairs).
+func (v *validator) answer(ctx context.Context, k answerKey) (string, error) {
 	if err := v.generateBatch(ctx, []answerKey{k}); err != nil {
 		return "", err
 	}

@@ -28,7 +28,8 @@ type Options struct {
 	ModelA      string  // --model-a
 	ModelB      string  // --model-b
 	Methods     string  // --methods, comma-separated
-	Pairs       int     // --pairs
+	MaxPairs    int     // --max-pairs
+	Samples     int     // --samples-per-prompt
 	NoBaseline  bool    // --no-baseline
 	Exemplars   int     // --exemplars
 	Trials      int     // --trials
@@ -54,10 +55,11 @@ func Main(ctx context.Context, args []string, stdio cli.IO) int {
 		&ucli.StringFlag{Name: "model-a", Destination: &o.ModelA, Usage: "model A `REF` (gguf:PATH, openai-compat:URL#MODEL, openai:MODEL, synth:SPEC)"},
 		&ucli.StringFlag{Name: "model-b", Destination: &o.ModelB, Usage: "model B `REF`"},
 		&ucli.StringFlag{Name: "methods", Value: "discriminative,generative,interactive", Destination: &o.Methods, Usage: "tests to run, comma-separated"},
-		&ucli.IntFlag{Name: "pairs", Value: 50, Destination: &o.Pairs, Usage: "discriminative: validation prompts (one pair each)"},
+		&ucli.IntFlag{Name: "max-pairs", Aliases: []string{"pairs"}, Destination: &o.MaxPairs, Usage: "discriminative: most pairs a hypothesis may use (0: every validation prompt, --samples-per-prompt times); each plans fewer from its discovery shares and stops early when the evidence allows"},
+		&ucli.IntFlag{Name: "samples-per-prompt", Value: 1, Destination: &o.Samples, Usage: "discriminative: fresh answers per validation prompt and model, paired by prompt (more pairs for rare properties)"},
 		&ucli.BoolFlag{Name: "no-baseline", Destination: &o.NoBaseline, Usage: "discriminative: skip the no-hypothesis baseline judge (builtin has none)"},
 		&ucli.IntFlag{Name: "exemplars", Value: 20, Destination: &o.Exemplars, Usage: "generative: prompts (one text that shows the property and one that does not, each)"},
-		&ucli.IntFlag{Name: "trials", Value: 20, Destination: &o.Trials, Usage: "interactive: trials"},
+		&ucli.IntFlag{Name: "trials", Value: 20, Destination: &o.Trials, Usage: "interactive: most trials a hypothesis may use (planned like pairs)"},
 		&ucli.IntFlag{Name: "rounds", Value: 3, Destination: &o.Rounds, Usage: "interactive: questions per trial"},
 		&ucli.Float64Flag{Name: "alpha", Value: 0.05, Destination: &o.Alpha, Usage: "level: validated when q <= alpha"},
 		&ucli.StringFlag{Name: "correction", Value: "bh", Destination: &o.Correction, Usage: "bh (Benjamini-Hochberg) or holm"},
@@ -75,6 +77,13 @@ func Main(ctx context.Context, args []string, stdio cli.IO) int {
 --model-a and --model-b: discriminative (blinded pairs, both orders), generative (assistant-written
 texts scored by both models) and interactive (the judge questions a hidden model). p-values of the
 whole run are corrected together; a hypothesis is validated at q <= --alpha.
+
+The discriminative and interactive tests are sequential: each hypothesis plans how many pairs
+(trials) it needs for power 0.8 from how often the property appeared in its discovery texts, up to
+--max-pairs (--trials), and tests in looks of 10, 20, 40, ... pairs with a group-sequential sign
+test: a strong difference stops after few judge calls, a weak one uses as many held-out prompts as
+it needs, and one with no lean toward the hypothesis by half its plan stops (p = 1). The
+validations table records the plan, the looks and why testing stopped.
 
 Examples:
   mbd-validate --hypotheses h.parquet --prompts prompts.parquet --model-a gguf:base.gguf --model-b gguf:tuned.gguf -o v.parquet
@@ -119,7 +128,8 @@ func (o Options) Validate() error {
 	_, err := o.methods()
 	c.Add(err)
 	c.OneOf("--correction", o.Correction, validate.CorrectionBH, validate.CorrectionHolm)
-	c.Count("--pairs", o.Pairs, 0)
+	c.Count("--max-pairs", o.MaxPairs, 0)
+	c.Count("--samples-per-prompt", o.Samples, 1)
 	c.Count("--exemplars", o.Exemplars, 0)
 	c.Count("--trials", o.Trials, 0)
 	c.Count("--rounds", o.Rounds, 1)
@@ -180,11 +190,11 @@ func Run(ctx context.Context, env *cli.Env, o Options) error {
 	if len(hyps) == 0 {
 		env.Log.Warn("no hypotheses: writing an empty validations table", "hypotheses", o.Hypotheses)
 	}
-	if n := max(o.Pairs, o.Exemplars); n > len(val) {
-		env.Log.Warn("fewer validation prompts than asked for: using them all", "validation_prompts", len(val), "pairs", o.Pairs, "exemplars", o.Exemplars)
+	if o.MaxPairs > len(val)*o.Samples || o.Exemplars > len(val) {
+		env.Log.Warn("fewer validation prompts than asked for: using them all", "validation_prompts", len(val), "samples_per_prompt", o.Samples, "max_pairs", o.MaxPairs, "exemplars", o.Exemplars)
 	}
 
-	p := validate.Params{Methods: methods, Pairs: o.Pairs, Exemplars: o.Exemplars, Trials: o.Trials, Rounds: o.Rounds,
+	p := validate.Params{Methods: methods, MaxPairs: o.MaxPairs, SamplesPerPrompt: o.Samples, Exemplars: o.Exemplars, Trials: o.Trials, Rounds: o.Rounds,
 		MinValid: o.MinValid, Alpha: o.Alpha, Correction: o.Correction,
 		Sampling: llm.Sampling{Temperature: o.Temperature, MaxTokens: o.MaxTokens},
 		Seed:     o.Seed, Baseline: !o.NoBaseline && !o.Assistant.Builtin(), Concurrency: o.Assistant.Concurrency}

@@ -14,7 +14,7 @@ import (
 
 func valid() Options {
 	return Options{Output: "v.parquet", Hypotheses: "h.parquet", Prompts: "p.parquet", ModelA: "synth:base", ModelB: "synth:base",
-		Methods: "discriminative,generative,interactive", Pairs: 50, Exemplars: 20, Trials: 20, Rounds: 3, Alpha: 0.05,
+		Methods: "discriminative,generative,interactive", MaxPairs: 0, Samples: 1, Exemplars: 20, Trials: 20, Rounds: 3, Alpha: 0.05,
 		Correction: "bh", MinValid: 5, Temperature: 0.7, MaxTokens: 256, Seed: 1, Assistant: cli.Assistant{Ref: "builtin", Concurrency: 4}}
 }
 
@@ -28,7 +28,8 @@ func TestValidate(t *testing.T) {
 		{Name: "alpha 2", Edit: func(o *Options) { o.Alpha = 2 }, Want: "--alpha 2: want a number in (0, 1)"},
 		{Name: "alpha 0", Edit: func(o *Options) { o.Alpha = 0 }, Want: "--alpha 0: want a number in (0, 1)"},
 		{Name: "alpha NaN", Edit: func(o *Options) { o.Alpha = math.NaN() }, Want: "--alpha NaN: want a finite number"},
-		{Name: "negative pairs", Edit: func(o *Options) { o.Pairs = -1 }, Want: "--pairs -1"},
+		{Name: "negative pairs", Edit: func(o *Options) { o.MaxPairs = -1 }, Want: "--max-pairs -1"},
+		{Name: "no samples", Edit: func(o *Options) { o.Samples = 0 }, Want: "--samples-per-prompt 0"},
 		{Name: "negative exemplars", Edit: func(o *Options) { o.Exemplars = -2 }, Want: "--exemplars -2"},
 		{Name: "negative trials", Edit: func(o *Options) { o.Trials = -1 }, Want: "--trials -1"},
 		{Name: "zero rounds", Edit: func(o *Options) { o.Rounds = 0 }, Want: "--rounds 0"},
