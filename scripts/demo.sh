@@ -72,7 +72,7 @@ run() {
 	"$bin/mbd-cluster" --embeddings embeddings.parquet gens-a.parquet gens-b.parquet -o clusters.parquet --centroids centroids.parquet
 	"$bin/mbd-match" --clusters clusters.parquet --centroids centroids.parquet gens-a.parquet gens-b.parquet -o matches.parquet
 	"$bin/mbd-hypo" $asst --matches matches.parquet --clusters clusters.parquet gens-a.parquet gens-b.parquet -o hypotheses.parquet
-	"$bin/mbd-validate" $asst $gen --pairs 100 --hypotheses hypotheses.parquet --prompts prompts.parquet --model-a "$a" --model-b "$b" -o validations.parquet --answers answers.parquet
+	"$bin/mbd-validate" $asst $gen --max-pairs 100 --hypotheses hypotheses.parquet --prompts prompts.parquet --model-a "$a" --model-b "$b" -o validations.parquet --answers answers.parquet
 	"$bin/mbd-model" score --model "$a" answers.parquet -o scores-a.parquet
 	"$bin/mbd-model" score --model "$b" answers.parquet -o scores-b.parquet
 	local fa=${a#gguf:} fb=${b#gguf:}
