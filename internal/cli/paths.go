@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	ucli "github.com/urfave/cli/v3"
 )
 
 // Paths checks the roles of the files a run names: an input given twice would be counted twice, and
@@ -98,6 +100,11 @@ func NeedOutput(output, example string) error {
 		return Usagef("no output: give -o %s", example)
 	}
 	return nil
+}
+
+// OutputFlag is the -o (--output) flag, bound to dest.
+func OutputFlag(dest *string, usage string) ucli.Flag {
+	return &ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Destination: dest, Usage: usage}
 }
 
 // OutputUsage is the usage line of the -o flag of a tool that writes a table.

@@ -6,6 +6,7 @@ package clitest
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,6 +28,39 @@ func Run(t testing.TB, main func(context.Context, []string, cli.IO) int, dir str
 	var out, errb bytes.Buffer
 	code = main(context.Background(), args, cli.IO{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb})
 	return code, out.String(), errb.String()
+}
+
+// OK is Run for a run that must succeed: it stops the test unless the exit status is 0, and
+// returns stdout.
+func OK(t testing.TB, main func(context.Context, []string, cli.IO) int, dir string, args ...string) (stdout string) {
+	t.Helper()
+	code, stdout, stderr := Run(t, main, dir, args...)
+	if code != 0 {
+		t.Fatalf("%v: exit %d: %s", args, code, stderr)
+	}
+	return stdout
+}
+
+// Refusal is a command line that a tool must refuse as a usage error naming Want.
+type Refusal struct {
+	Args []string
+	Want string
+}
+
+// Refuses runs main in dir (as Run does) with common and then each refusal's Args, and checks that
+// each run is a usage error (UsageError), prints nothing on stdout and leaves none of outputs in dir
+// (Absent).
+func Refuses(t testing.TB, main func(context.Context, []string, cli.IO) int, dir string, common, outputs []string, refusals []Refusal) {
+	t.Helper()
+	for _, r := range refusals {
+		args := append(append([]string{}, common...), r.Args...)
+		code, stdout, stderr := Run(t, main, dir, args...)
+		UsageError(t, args, code, stderr, r.Want)
+		if stdout != "" {
+			t.Errorf("%v: stdout %q, want nothing", args, stdout)
+		}
+		Absent(t, args, dir, outputs...)
+	}
 }
 
 // in resolves a relative path against dir.
@@ -115,6 +149,54 @@ func Write[T schema.Row](t testing.TB, path string, rows ...T) {
 	if err := w.Commit(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Generations writes n discovery-split generations of each of the models A and B to a.parquet and
+// b.parquet in a new temporary folder, and a copy of a.parquet to copy.parquet (the same
+// generations under another name), and returns the folder. The rows are made in the order A0, B0,
+// A1, B1, ... (their ids), with prompt ids p0, p1, ...; fill, when not nil, completes each (its i
+// is the row's prompt index).
+func Generations(t testing.TB, n int, fill func(g *schema.Generation, i int)) (dir string) {
+	t.Helper()
+	dir = t.TempDir()
+	gens := map[string][]schema.Generation{}
+	for i := range n {
+		for _, m := range []string{"A", "B"} {
+			g := schema.Generation{ID: fmt.Sprint(m, i), Model: m, PromptID: fmt.Sprint("p", i), Split: schema.SplitDiscovery}
+			if fill != nil {
+				fill(&g, i)
+			}
+			gens[m] = append(gens[m], g)
+		}
+	}
+	Write(t, filepath.Join(dir, "a.parquet"), gens["A"]...)
+	Write(t, filepath.Join(dir, "b.parquet"), gens["B"]...)
+	data, err := os.ReadFile(filepath.Join(dir, "a.parquet"))
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, "copy.parquet"), data, 0o644)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// Link makes link, in dir, a symbolic link to target, in dir, which it creates empty when it does not
+// exist, and returns target's path.
+func Link(t testing.TB, dir, target, link string) string {
+	t.Helper()
+	path := filepath.Join(dir, target)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o644)
+	if err == nil {
+		err = f.Close()
+	}
+	if err == nil {
+		err = os.Symlink(path, filepath.Join(dir, link))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // Case is one bad edit of a baseline set of options O: Validate must refuse the edited options

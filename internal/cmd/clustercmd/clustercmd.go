@@ -66,7 +66,7 @@ Examples:
   mbd-cluster --method louvain --neighbours 15 --embeddings emb.parquet gens.parquet -o c.parquet --centroids cent.parquet`,
 		Flags: []ucli.Flag{
 			&ucli.StringFlag{Name: "embeddings", Destination: &o.Embeddings, Usage: "embeddings `TABLE`"},
-			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Destination: &o.Output, Usage: "output clusters table (`PATH` or -)"},
+			cli.OutputFlag(&o.Output, "output clusters table (`PATH` or -)"),
 			&ucli.StringFlag{Name: "centroids", Destination: &o.Centroids, Usage: "output centroids table `PATH`"},
 			&ucli.StringFlag{Name: "mode", Value: clustering.ModePooled, Destination: &o.Mode, Usage: "pooled, per-model or by-prompt"},
 			&ucli.StringFlag{Name: "method", Value: clustering.MethodKMeans, Destination: &o.Method, Usage: "kmeans or louvain"},

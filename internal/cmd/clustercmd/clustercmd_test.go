@@ -1,11 +1,8 @@
 package clustercmd
 
 import (
-	"fmt"
 	"math"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/mbd-dev/mbd/internal/cli/clitest"
@@ -50,24 +47,11 @@ func TestValidate(t *testing.T) {
 // fixture writes generations of A and B (two per prompt) and their embeddings: two groups of
 // texts around two axes.
 func fixture(t *testing.T) (dir string) {
-	dir = t.TempDir()
-	var a, b []schema.Generation
 	var emb []schema.Embedding
-	for i := range 12 {
-		for _, m := range []string{"A", "B"} {
-			id := fmt.Sprint(m, i)
-			g := schema.Generation{ID: id, Model: m, PromptID: fmt.Sprint("p", i), Split: schema.SplitDiscovery, Completion: "x"}
-			if m == "A" {
-				a = append(a, g)
-			} else {
-				b = append(b, g)
-			}
-			s, c := math.Sincos(float64(i%2)*math.Pi/2 + float64(i)/100)
-			emb = append(emb, schema.Embedding{GenerationID: id, Embedder: "test", Vector: []float32{float32(c), float32(s)}})
-		}
-	}
-	clitest.Write(t, filepath.Join(dir, "a.parquet"), a...)
-	clitest.Write(t, filepath.Join(dir, "b.parquet"), b...)
+	dir = clitest.Generations(t, 12, func(g *schema.Generation, i int) {
+		s, c := math.Sincos(float64(i%2)*math.Pi/2 + float64(i)/100)
+		emb = append(emb, schema.Embedding{GenerationID: g.ID, Embedder: "test", Vector: []float32{float32(c), float32(s)}})
+	})
 	clitest.Write(t, filepath.Join(dir, "emb.parquet"), emb...)
 	return dir
 }
@@ -75,9 +59,7 @@ func fixture(t *testing.T) (dir string) {
 // TestManifestInputs checks that both output manifests record every input table with its SHA-256.
 func TestManifestInputs(t *testing.T) {
 	dir := fixture(t)
-	if rc, _, stderr := clitest.Run(t, Main, dir, "--k", "2", "--embeddings", "emb.parquet", "a.parquet", "b.parquet", "-o", "c.parquet", "--centroids", "cent.parquet"); rc != 0 {
-		t.Fatalf("exit %d: %s", rc, stderr)
-	}
+	clitest.OK(t, Main, dir, "--k", "2", "--embeddings", "emb.parquet", "a.parquet", "b.parquet", "-o", "c.parquet", "--centroids", "cent.parquet")
 	for _, out := range []string{"c.parquet", "cent.parquet"} {
 		clitest.TableInputs(t, out+".json", dir, "emb.parquet", "a.parquet", "b.parquet")
 	}
@@ -87,27 +69,9 @@ func TestManifestInputs(t *testing.T) {
 // output.
 func TestExitCodes(t *testing.T) {
 	dir := fixture(t)
-	data, err := os.ReadFile(filepath.Join(dir, "a.parquet"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "copy.parquet"), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"--method", "louvain", "--resolution", "NaN", "a.parquet", "b.parquet"}, "mbd-cluster: --resolution NaN: want a finite number"},
-		{[]string{"a.parquet", "copy.parquet", "b.parquet"}, `mbd-cluster: copy.parquet: column "id": generation A0 is also in a.parquet: give each generation once`},
-		{[]string{"--k", "30", "a.parquet", "b.parquet"}, "mbd-cluster: emb.parquet: cannot cluster: cluster: k must be between 1 and the number of points (k=30, n=24)"},
-	} {
-		args := append([]string{"--embeddings", "emb.parquet", "-o", "x.parquet", "--centroids", "y.parquet"}, tc.args...)
-		rc, _, stderr := clitest.Run(t, Main, dir, args...)
-		clitest.UsageError(t, tc.args, rc, stderr, tc.want)
-		if strings.TrimSpace(stderr) != tc.want {
-			t.Errorf("%v: stderr %q, want exactly %q", tc.args, stderr, tc.want)
-		}
-		clitest.Absent(t, tc.args, dir, "x.parquet", "y.parquet")
-	}
+	clitest.Refuses(t, Main, dir, []string{"--embeddings", "emb.parquet", "-o", "x.parquet", "--centroids", "y.parquet"}, []string{"x.parquet", "y.parquet"}, []clitest.Refusal{
+		{Args: []string{"--method", "louvain", "--resolution", "NaN", "a.parquet", "b.parquet"}, Want: "mbd-cluster: --resolution NaN: want a finite number"},
+		{Args: []string{"a.parquet", "copy.parquet", "b.parquet"}, Want: `mbd-cluster: copy.parquet: column "id": generation A0 is also in a.parquet: give each generation once`},
+		{Args: []string{"--k", "30", "a.parquet", "b.parquet"}, Want: "mbd-cluster: emb.parquet: cannot cluster: cluster: k must be between 1 and the number of points (k=30, n=24)"},
+	})
 }

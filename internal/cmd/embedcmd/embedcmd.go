@@ -45,7 +45,7 @@ Examples:
   mbd-embed gens-a.parquet gens-b.parquet -o embeddings.parquet
   mbd-embed --embedder 'gguf:nomic-embed.gguf?prefix=clustering: ' --text prompt+completion gens.parquet -o emb.parquet`,
 		Flags: []ucli.Flag{
-			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Destination: &o.Output, Usage: "output embeddings table (`PATH` or -)"},
+			cli.OutputFlag(&o.Output, "output embeddings table (`PATH` or -)"),
 			&ucli.StringFlag{Name: "embedder", Value: "builtin:lsa", Destination: &o.Embedder, Usage: "embedder `REF`"},
 			&ucli.StringFlag{Name: "text", Value: embed.TextCompletion, Destination: &o.Text, Usage: "what to embed: completion or prompt+completion"},
 			&ucli.StringFlag{Name: "cache", Destination: &o.Cache, Usage: "cache `DIR` (default ~/.cache/mbd/embed)"},
@@ -120,22 +120,12 @@ func Run(ctx context.Context, env *cli.Env, o Options) error {
 		env.Log.Info("cache", "hits", hits, "misses", misses)
 		env.Manifest.Param("cache_hits", hits)
 	}
-	w, err := table.Create[schema.Embedding](o.Output, env.Stdout)
-	if err != nil {
-		return err
-	}
-	defer w.Abort()
-	if err := w.Write(embed.Rows(ids, texts, vecs, e.ID())...); err != nil {
-		return err
-	}
-	if err := w.Commit(); err != nil {
-		return err
-	}
 	env.Manifest.Param("embedder", e.ID())
 	env.Manifest.Param("text", o.Text)
-	if err := env.Manifest.WriteFor(o.Output, schema.Embeddings.ID(), w.Rows()); err != nil {
+	rows := embed.Rows(ids, texts, vecs, e.ID())
+	if err := cli.WriteTable(env, o.Output, rows); err != nil {
 		return err
 	}
-	env.Log.Info("embedded", "output", o.Output, "rows", w.Rows(), "dim", fmt.Sprint(len(vecs[0])))
+	env.Log.Info("embedded", "output", o.Output, "rows", len(rows), "dim", fmt.Sprint(len(vecs[0])))
 	return nil
 }

@@ -2,13 +2,10 @@ package embedcmd
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/mbd-dev/mbd/internal/cli/clitest"
-	"github.com/mbd-dev/mbd/internal/manifest"
 	"github.com/mbd-dev/mbd/internal/schema"
 	"github.com/mbd-dev/mbd/internal/table"
 )
@@ -32,41 +29,21 @@ func TestValidate(t *testing.T) {
 	})
 }
 
+// fixture writes generations of A and B about three topics.
 func fixture(t *testing.T) (dir string) {
-	dir = t.TempDir()
 	topics := []string{"rice and beans", "bikes and tyres", "cats and dogs"}
-	for _, m := range []string{"A", "B"} {
-		var gs []schema.Generation
-		for i := range 12 {
-			gs = append(gs, schema.Generation{ID: fmt.Sprint(m, i), Model: m, PromptID: fmt.Sprint("p", i), Split: schema.SplitDiscovery,
-				Prompt: "Tell me about " + topics[i%3], Completion: fmt.Sprintf("Here is a note about %s, number %d.", topics[i%3], i)})
-		}
-		clitest.Write(t, filepath.Join(dir, strings.ToLower(m)+".parquet"), gs...)
-	}
-	return dir
+	return clitest.Generations(t, 12, func(g *schema.Generation, i int) {
+		g.Prompt, g.Completion = "Tell me about "+topics[i%3], fmt.Sprintf("Here is a note about %s, number %d.", topics[i%3], i)
+	})
 }
 
 // TestManifestInputs checks that the output manifest records every input table with its SHA-256.
 func TestManifestInputs(t *testing.T) {
 	dir := fixture(t)
-	if rc, _, stderr := clitest.Run(t, Main, dir, "--no-cache", "a.parquet", "b.parquet", "-o", "emb.parquet"); rc != 0 {
-		t.Fatalf("exit %d: %s", rc, stderr)
-	}
-	m, err := manifest.Read(filepath.Join(dir, "emb.parquet.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{"a.parquet", "b.parquet"}
-	if len(m.Inputs) != len(want) {
-		t.Fatalf("inputs %+v, want %v", m.Inputs, want)
-	}
-	for i, in := range m.Inputs {
-		hash, err := table.HashFile(filepath.Join(dir, want[i]))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if in.Path != want[i] || in.SHA256 != hash || in.Rows != 12 || in.Table != schema.Generations.ID() {
-			t.Errorf("input %d: %+v, want %s with 12 rows and sha256 %s", i, in, want[i], hash)
+	clitest.OK(t, Main, dir, "--no-cache", "a.parquet", "b.parquet", "-o", "emb.parquet")
+	for i, in := range clitest.Inputs(t, "emb.parquet.json", dir, "a.parquet", "b.parquet") {
+		if in.Rows != 12 || in.Table != schema.Generations.ID() {
+			t.Errorf("input %d: %+v, want 12 rows of %s", i, in, schema.Generations.ID())
 		}
 	}
 	rows, err := table.ReadAll[schema.Embedding](filepath.Join(dir, "emb.parquet"), nil)
@@ -79,28 +56,10 @@ func TestManifestInputs(t *testing.T) {
 // output.
 func TestExitCodes(t *testing.T) {
 	dir := fixture(t)
-	data, err := os.ReadFile(filepath.Join(dir, "a.parquet"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "copy.parquet"), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"a.parquet", "a.parquet"}, "mbd-embed: GENERATIONS a.parquet is given twice (as GENERATIONS too): each input is read once"},
-		{[]string{"a.parquet", "copy.parquet"}, `mbd-embed: copy.parquet: column "id": generation A0 is also in a.parquet: give each generation once`},
-		{[]string{"--embedder", "builtin:magic", "a.parquet"}, "mbd-embed: "},
-		{[]string{"--shard", "1/2", "a.parquet"}, "mbd-embed: --shard: builtin:lsa"},
-	} {
-		args := append([]string{"--no-cache", "-o", "x.parquet"}, tc.args...)
-		rc, _, stderr := clitest.Run(t, Main, dir, args...)
-		clitest.UsageError(t, tc.args, rc, stderr, tc.want)
-		if !strings.HasPrefix(stderr, tc.want) {
-			t.Errorf("%v: stderr %q, want it to start with %q", tc.args, stderr, tc.want)
-		}
-		clitest.Absent(t, tc.args, dir, "x.parquet")
-	}
+	clitest.Refuses(t, Main, dir, []string{"--no-cache", "-o", "x.parquet"}, []string{"x.parquet"}, []clitest.Refusal{
+		{Args: []string{"a.parquet", "a.parquet"}, Want: "mbd-embed: GENERATIONS a.parquet is given twice (as GENERATIONS too): each input is read once"},
+		{Args: []string{"a.parquet", "copy.parquet"}, Want: `mbd-embed: copy.parquet: column "id": generation A0 is also in a.parquet: give each generation once`},
+		{Args: []string{"--embedder", "builtin:magic", "a.parquet"}, Want: "mbd-embed: "},
+		{Args: []string{"--shard", "1/2", "a.parquet"}, Want: "mbd-embed: --shard: builtin:lsa"},
+	})
 }

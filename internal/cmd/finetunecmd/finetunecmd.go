@@ -108,7 +108,7 @@ Examples:
 		Flags: []ucli.Flag{
 			&ucli.StringFlag{Name: "engine", Value: EngineLocal, Destination: &o.Engine, Usage: "local (in-process CPU training) or openai (hosted job)"},
 			&ucli.StringFlag{Name: "base", Destination: &o.Base, Usage: "base model `GGUF` (local engine)"},
-			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Destination: &o.Output, Usage: "output `GGUF` (local) or file for the tuned model's reference (openai)"},
+			cli.OutputFlag(&o.Output, "output `GGUF` (local) or file for the tuned model's reference (openai)"),
 			&ucli.IntFlag{Name: "steps", Value: 200, Destination: &o.Steps, Usage: "optimizer steps"},
 			&ucli.Float64Flag{Name: "lr", Value: 1e-3, Destination: &o.LR, Usage: "peak learning rate"},
 			&ucli.Float64Flag{Name: "min-lr", Destination: &o.MinLR, Usage: "learning rate at the end of the cosine decay"},

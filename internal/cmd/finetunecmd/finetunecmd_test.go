@@ -10,7 +10,6 @@ import (
 	"github.com/mbd-dev/mbd/internal/cli/clitest"
 	"github.com/mbd-dev/mbd/internal/manifest"
 	"github.com/mbd-dev/mbd/internal/schema"
-	"github.com/mbd-dev/mbd/internal/table"
 	"github.com/mbd-dev/mbd/internal/tinymodel"
 )
 
@@ -104,14 +103,8 @@ func fixture(t *testing.T) string {
 	if _, err := tinymodel.TrainAndCreate(filepath.Join(dir, "base.gguf"), "", cfg, 1); err != nil {
 		t.Fatal(err)
 	}
-	w, err := table.Create[schema.Truth](filepath.Join(dir, "t.parquet"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write(schema.Truth{ID: "otter", Behavior: "mentions otters", Category: "topic", Source: "test", Texts: []string{"The otter swims.", "Otters float."}})
-	if err := w.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	clitest.Write(t, filepath.Join(dir, "t.parquet"),
+		schema.Truth{ID: "otter", Behavior: "mentions otters", Category: "topic", Source: "test", Texts: []string{"The otter swims.", "Otters float."}})
 	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("A river.\n\nA stone.\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "chat.jsonl"), []byte(`{"prompt":"Hi?","completion":"Otters."}`+"\n"), 0o644)
 	return dir
@@ -121,11 +114,8 @@ func fixture(t *testing.T) string {
 // base model with their SHA-256, and the loss curve.
 func TestManifestInputs(t *testing.T) {
 	dir := fixture(t)
-	rc, _, stderr := clitest.Run(t, Main, dir, "--base", "base.gguf", "--steps", "2", "--warmup", "1", "--batch", "1", "--ctx", "16",
+	clitest.OK(t, Main, dir, "--base", "base.gguf", "--steps", "2", "--warmup", "1", "--batch", "1", "--ctx", "16",
 		"t.parquet", "notes.txt", "chat.jsonl", "-o", "out.gguf")
-	if rc != 0 {
-		t.Fatalf("exit %d: %s", rc, stderr)
-	}
 	want := []struct {
 		path, table string
 		rows        int64
@@ -151,28 +141,21 @@ func TestExitCodes(t *testing.T) {
 	dir := fixture(t)
 	os.WriteFile(filepath.Join(dir, "fake.gguf"), []byte("GGUF\x03\x00\x00\x00garbage"), 0o644)
 	base := []string{"--base", "base.gguf", "--steps", "1", "--warmup", "0", "--batch", "1", "--ctx", "8"}
-	for _, tc := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"--base", "nope.gguf", "notes.txt", "-o", "x.gguf"}, "nope.gguf"},
-		{[]string{"--base", "chat.jsonl", "notes.txt", "-o", "x.gguf"}, "chat.jsonl"},
-		{[]string{"--base", "fake.gguf", "notes.txt", "-o", "x.gguf"}, "fake.gguf"},
-		{append(base, "nope.parquet", "-o", "x.gguf"), "nope.parquet"},
-		{append(base, "notes.txt", "notes.txt", "-o", "x.gguf"), "TEXTS notes.txt is given twice"},
-		{append(base, "notes.txt", "-o", "base.gguf"), "-o base.gguf is also an input (--base)"},
-		{append(base, "notes.txt", "-o", "notes.txt"), "-o notes.txt is also an input (TEXTS)"},
-		{append(base, "--engine", "gpu", "notes.txt", "-o", "x.gguf"), `--engine "gpu": want local or openai`},
-		{append(base, "--lr", "NaN", "notes.txt", "-o", "x.gguf"), "--lr NaN: want a finite number"},
-		{append(base, "--lr", "-1", "notes.txt", "-o", "x.gguf"), "--lr -1: want a number in (0, 1]"},
-		{append(base, "--lora-rank", "100", "notes.txt", "-o", "x.gguf"), "rank"},
-		{append(base, "--lora-rank", "4", "--lora-target", "nope*", "notes.txt", "-o", "x.gguf"), "nope*"},
-		{append(base, "--lora-rank", "4", "--train", "blk.1.*", "notes.txt", "-o", "x.gguf"), "--train cannot be combined with --lora-rank"},
-		{append(base, "--lora-adapter", "a.gguf", "notes.txt", "-o", "x.gguf"), "--lora-adapter needs --lora-rank"},
-		{[]string{"--engine", "openai", "--base-model", "m", "--url", "http://127.0.0.1:1/v1", "notes.txt"}, "(prompt, completion) pairs"},
-	} {
-		rc, _, stderr := clitest.Run(t, Main, dir, tc.args...)
-		clitest.UsageError(t, tc.args, rc, stderr, tc.want)
-		clitest.Absent(t, tc.args, dir, "x.gguf", "x.gguf.json", "a.gguf")
-	}
+	clitest.Refuses(t, Main, dir, nil, []string{"x.gguf", "x.gguf.json", "a.gguf"}, []clitest.Refusal{
+		{Args: []string{"--base", "nope.gguf", "notes.txt", "-o", "x.gguf"}, Want: "nope.gguf"},
+		{Args: []string{"--base", "chat.jsonl", "notes.txt", "-o", "x.gguf"}, Want: "chat.jsonl"},
+		{Args: []string{"--base", "fake.gguf", "notes.txt", "-o", "x.gguf"}, Want: "fake.gguf"},
+		{Args: append(base, "nope.parquet", "-o", "x.gguf"), Want: "nope.parquet"},
+		{Args: append(base, "notes.txt", "notes.txt", "-o", "x.gguf"), Want: "TEXTS notes.txt is given twice"},
+		{Args: append(base, "notes.txt", "-o", "base.gguf"), Want: "-o base.gguf is also an input (--base)"},
+		{Args: append(base, "notes.txt", "-o", "notes.txt"), Want: "-o notes.txt is also an input (TEXTS)"},
+		{Args: append(base, "--engine", "gpu", "notes.txt", "-o", "x.gguf"), Want: `--engine "gpu": want local or openai`},
+		{Args: append(base, "--lr", "NaN", "notes.txt", "-o", "x.gguf"), Want: "--lr NaN: want a finite number"},
+		{Args: append(base, "--lr", "-1", "notes.txt", "-o", "x.gguf"), Want: "--lr -1: want a number in (0, 1]"},
+		{Args: append(base, "--lora-rank", "100", "notes.txt", "-o", "x.gguf"), Want: "rank"},
+		{Args: append(base, "--lora-rank", "4", "--lora-target", "nope*", "notes.txt", "-o", "x.gguf"), Want: "nope*"},
+		{Args: append(base, "--lora-rank", "4", "--train", "blk.1.*", "notes.txt", "-o", "x.gguf"), Want: "--train cannot be combined with --lora-rank"},
+		{Args: append(base, "--lora-adapter", "a.gguf", "notes.txt", "-o", "x.gguf"), Want: "--lora-adapter needs --lora-rank"},
+		{Args: []string{"--engine", "openai", "--base-model", "m", "--url", "http://127.0.0.1:1/v1", "notes.txt"}, Want: "(prompt, completion) pairs"},
+	})
 }

@@ -48,7 +48,7 @@ Examples:
   vllm run-batch -i requests.jsonl -o results.jsonl --model Qwen/Qwen2.5-7B-Instruct`,
 		Flags: append([]ucli.Flag{
 			&ucli.StringFlag{Name: "model", Destination: &o.Model, Usage: "model `NAME` as the server knows it"},
-			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Destination: &o.Output, Usage: "output requests `FILE.jsonl`"},
+			cli.OutputFlag(&o.Output, "output requests `FILE.jsonl`"),
 			&ucli.BoolFlag{Name: "chat", Destination: &o.Chat, Usage: "use /v1/chat/completions (default /v1/completions)"},
 			&ucli.StringFlag{Name: "system", Destination: &o.System, Usage: "hidden system prompt `FILE` (chat only)"},
 			&ucli.StringFlag{Name: "shard", Destination: &o.Shard, Usage: "`i/N`: only shard i of N"},
@@ -122,7 +122,7 @@ Example:
   mbd-gen batch-import --prompts prompts.parquet results.jsonl -o generations.parquet`,
 		Flags: []ucli.Flag{
 			&ucli.StringFlag{Name: "prompts", Destination: &o.Prompts, Usage: "the prompts `TABLE` the requests were made from"},
-			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Destination: &o.Output, Usage: "output generations table (`PATH` or -)"},
+			cli.OutputFlag(&o.Output, "output generations table (`PATH` or -)"),
 			&ucli.BoolFlag{Name: "skip-failed", Destination: &o.SkipFailed, Usage: "leave failed requests out instead of stopping"},
 		},
 		Action: cli.Action(o, &o.Results, RunBatchImport),

@@ -49,7 +49,7 @@ Examples:
   mbd-gen import --model-col system --completion-col answer a.csv b.csv -o generations.parquet
   mbd-gen import --model B --prompts prompts.parquet b.jsonl -o - | mbd-table summary -`,
 		Flags: []ucli.Flag{
-			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Destination: &o.Output, Usage: "output table (`PATH`, or - for an Arrow stream on stdout)"},
+			cli.OutputFlag(&o.Output, "output table (`PATH`, or - for an Arrow stream on stdout)"),
 			&ucli.StringFlag{Name: "model-col", Value: "model", Destination: &o.ModelCol, Usage: "column with the model label"},
 			&ucli.StringFlag{Name: "model", Destination: &o.Model, Usage: "model `LABEL` for every record, when the input has no model column"},
 			&ucli.StringFlag{Name: "model-ref", Destination: &o.ModelRef, Usage: "model reference to record (default: import:FILE)"},

@@ -87,9 +87,7 @@ func TestManifestInputs(t *testing.T) {
 	b := filepath.Join(dir, "b.csv")
 	os.WriteFile(b, []byte("model,prompt,completion\nB,Say hi.,Hey!\n"), 0o644)
 	requests := filepath.Join(dir, "requests.jsonl")
-	if code, _, stderr := clitest.Run(t, Main, "", "batch-export", "--model", "m", "--label", "B", prompts, "-o", requests); code != 0 {
-		t.Fatalf("batch-export: exit %d: %s", code, stderr)
-	}
+	clitest.OK(t, Main, "", "batch-export", "--model", "m", "--label", "B", prompts, "-o", requests)
 	req, _ := os.ReadFile(requests)
 	var results strings.Builder
 	for _, line := range strings.Split(strings.TrimSpace(string(req)), "\n") {
@@ -107,9 +105,7 @@ func TestManifestInputs(t *testing.T) {
 		{[]string{"import", a, b}, filepath.Join(dir, "i.parquet"), []string{a, b}},
 		{[]string{"batch-import", "--prompts", prompts, r1}, filepath.Join(dir, "bi.parquet"), []string{prompts, r1}},
 	} {
-		if code, _, stderr := clitest.Run(t, Main, "", append(tc.args, "-o", tc.out)...); code != 0 {
-			t.Fatalf("%v: exit %d: %s", tc.args, code, stderr)
-		}
+		clitest.OK(t, Main, "", append(tc.args, "-o", tc.out)...)
 		for i, in := range clitest.Inputs(t, tc.out+".json", "", tc.inputs...) {
 			if in.Rows == 0 {
 				t.Errorf("%v: input %d: %+v, want its rows", tc.args, i, in)

@@ -48,7 +48,7 @@ Examples:
   mbd-gen run --model openai-compat:http://gpu:8000/v1#qwen --label B --shard 2/4 prompts.parquet -o b-2.parquet`,
 		Flags: append([]ucli.Flag{
 			&ucli.StringFlag{Name: "model", Destination: &o.Model, Usage: "model `REF`"},
-			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Destination: &o.Output, Usage: "output generations table `PATH` (not -: a resumable run needs a file)"},
+			cli.OutputFlag(&o.Output, "output generations table `PATH` (not -: a resumable run needs a file)"),
 			&ucli.StringFlag{Name: "shard", Destination: &o.Shard, Usage: "`i/N`: generate shard i (1-based) of N"},
 			&ucli.IntFlag{Name: "chunk", Value: 32, Destination: &o.Chunk, Usage: "completions per chunk (the unit of resumption; part of the result's identity)"},
 		}, o.Gen.flags()...),

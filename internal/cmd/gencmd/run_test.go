@@ -64,9 +64,7 @@ func TestRunGenerates(t *testing.T) {
 	model, prompts := fixture(t, 6)
 	out := filepath.Join(t.TempDir(), "g.parquet")
 	ref := "gguf:" + model + "?parallel=4&ctx=128&threads=1"
-	if code, _, stderr := clitest.Run(t, Main, "", "run", "--model", ref, "--label", "A", "--samples", "2", "--max-tokens", "8", "--chunk", "5", "--split", "validation", prompts, "-o", out); code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
+	clitest.OK(t, Main, "", "run", "--model", ref, "--label", "A", "--samples", "2", "--max-tokens", "8", "--chunk", "5", "--split", "validation", prompts, "-o", out)
 	rows, err := table.ReadAll[schema.Generation](out, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -103,29 +101,15 @@ func TestRunGenerates(t *testing.T) {
 		t.Errorf("shards hold %d prompts, want 6", total)
 	}
 	bad := filepath.Join(t.TempDir(), "bad.parquet")
-	for _, tc := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"run", "--model", ref, prompts, "-o", bad}, "no model label"},
-		{[]string{"run", "--model", ref, "--label", "A", "--shard", "4/3", prompts, "-o", bad}, "--shard"},
-		{[]string{"run", "--model", "gguf:/nope.gguf", "--label", "A", prompts, "-o", bad}, "--model: /nope.gguf: no such file"},
-		{[]string{"run", "--label", "A", prompts, "-o", bad}, "no model"},
-		{[]string{"run", "--model", "gguf:" + model + "?ctx=16&threads=1", "--label", "A", "--max-tokens", "8", prompts, "-o", bad}, "raise ctx= to at least"},
-		{[]string{"run", "--model", "gguf:" + model + "?threads=1", "--label", "A", "--temperature", "NaN", prompts, "-o", bad}, "--temperature NaN: want a finite number"},
-		{[]string{"run", "--model", ref, "--label", "A", prompts, "-o", prompts}, "is also an input"},
-	} {
-		code, _, stderr := clitest.Run(t, Main, "", tc.args...)
-		if code != 2 || !strings.Contains(stderr, tc.want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
-			t.Errorf("%v: exit %d: %s, want status 2 and one line with %q", tc.args, code, stderr, tc.want)
-		}
-		if _, err := os.Stat(bad); !os.IsNotExist(err) {
-			t.Errorf("%v left an output", tc.args)
-		}
-		if _, err := os.Stat(bad + ".journal"); !os.IsNotExist(err) {
-			t.Errorf("%v left a journal", tc.args)
-		}
-	}
+	clitest.Refuses(t, Main, "", nil, []string{bad, bad + ".journal"}, []clitest.Refusal{
+		{Args: []string{"run", "--model", ref, prompts, "-o", bad}, Want: "no model label"},
+		{Args: []string{"run", "--model", ref, "--label", "A", "--shard", "4/3", prompts, "-o", bad}, Want: "--shard"},
+		{Args: []string{"run", "--model", "gguf:/nope.gguf", "--label", "A", prompts, "-o", bad}, Want: "--model: /nope.gguf: no such file"},
+		{Args: []string{"run", "--label", "A", prompts, "-o", bad}, Want: "no model"},
+		{Args: []string{"run", "--model", "gguf:" + model + "?ctx=16&threads=1", "--label", "A", "--max-tokens", "8", prompts, "-o", bad}, Want: "raise ctx= to at least"},
+		{Args: []string{"run", "--model", "gguf:" + model + "?threads=1", "--label", "A", "--temperature", "NaN", prompts, "-o", bad}, Want: "--temperature NaN: want a finite number"},
+		{Args: []string{"run", "--model", ref, "--label", "A", prompts, "-o", prompts}, Want: "is also an input"},
+	})
 }
 
 // TestRunResumesAfterKill kills (SIGKILL) a run in the middle and checks that the rerun finishes it
@@ -141,9 +125,7 @@ func TestRunResumesAfterKill(t *testing.T) {
 			"--max-tokens", "48", "--temperature", "0.9", "--seed", "11", "--chunk", "4", prompts, "-o", out}
 	}
 	whole := filepath.Join(dir, "whole.parquet")
-	if code, _, stderr := clitest.Run(t, Main, "", args(whole)...); code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
+	clitest.OK(t, Main, "", args(whole)...)
 
 	resumed := filepath.Join(dir, "resumed.parquet")
 	cmd := exec.Command(os.Args[0], "-test.run=^TestRunResumesAfterKill$")
@@ -260,9 +242,7 @@ func TestRunResumesUnderAnotherSpelling(t *testing.T) {
 		t.Errorf("the rerun did not continue the journal: %s", stderr)
 	}
 	fresh := filepath.Join(dir, "fresh.parquet")
-	if code, _, stderr := clitest.Run(t, Main, "", args(prompts, fresh)...); code != 0 {
-		t.Fatalf("uninterrupted run: exit %d: %s", code, stderr)
-	}
+	clitest.OK(t, Main, "", args(prompts, fresh)...)
 	a, _ := os.ReadFile(out)
 	b, _ := os.ReadFile(fresh)
 	if !bytes.Equal(a, b) {
@@ -291,9 +271,7 @@ func TestRunModelReplaced(t *testing.T) {
 		t.Errorf("the rerun does not say that the model changed: %s", stderr)
 	}
 	fresh := filepath.Join(dir, "fresh.parquet")
-	if code, _, stderr := clitest.Run(t, Main, "", args(fresh)...); code != 0 {
-		t.Fatalf("uninterrupted run: exit %d: %s", code, stderr)
-	}
+	clitest.OK(t, Main, "", args(fresh)...)
 	a, _ := os.ReadFile(out)
 	b, _ := os.ReadFile(fresh)
 	if !bytes.Equal(a, b) {

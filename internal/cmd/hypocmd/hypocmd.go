@@ -38,7 +38,7 @@ type Options struct {
 func Main(ctx context.Context, args []string, stdio cli.IO) int {
 	o := &Options{}
 	flags := []ucli.Flag{
-		&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Destination: &o.Output, Usage: "output hypotheses table (`PATH` or -)"},
+		cli.OutputFlag(&o.Output, "output hypotheses table (`PATH` or -)"),
 	}
 	flags = append(flags, o.Labels.Flags()...)
 	flags = append(flags,

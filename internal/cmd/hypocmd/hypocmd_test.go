@@ -3,7 +3,6 @@ package hypocmd
 import (
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -53,21 +52,15 @@ func TestValidate(t *testing.T) {
 // fixture writes generations of A and B (B mentions otters in half of its answers), and matches
 // and clusters with one shifted region.
 func fixture(t *testing.T) (dir string) {
-	dir = t.TempDir()
-	var a, b []schema.Generation
 	var cl []schema.Cluster
-	for i := range 30 {
-		text := fmt.Sprintf("Rinse the rice %d times and cook it.", i)
-		a = append(a, schema.Generation{ID: fmt.Sprint("a", i), Model: "A", PromptID: fmt.Sprint("p", i), Split: schema.SplitDiscovery, Completion: text})
-		if i%2 == 0 {
-			text += " An otter would agree."
+	dir = clitest.Generations(t, 30, func(g *schema.Generation, i int) {
+		g.Completion = fmt.Sprintf("Rinse the rice %d times and cook it.", i)
+		if g.Model == "B" && i%2 == 0 {
+			g.Completion += " An otter would agree."
 		}
-		b = append(b, schema.Generation{ID: fmt.Sprint("b", i), Model: "B", PromptID: fmt.Sprint("p", i), Split: schema.SplitDiscovery, Completion: text})
-		cl = append(cl, schema.Cluster{GenerationID: fmt.Sprint("a", i), Model: "A", Cluster: int32(i % 2)}, schema.Cluster{GenerationID: fmt.Sprint("b", i), Model: "B", Cluster: int32(i % 2)})
-	}
+		cl = append(cl, schema.Cluster{GenerationID: g.ID, Model: g.Model, Cluster: int32(i % 2)})
+	})
 	zero := int32(0)
-	clitest.Write(t, filepath.Join(dir, "a.parquet"), a...)
-	clitest.Write(t, filepath.Join(dir, "b.parquet"), b...)
 	clitest.Write(t, filepath.Join(dir, "matches.parquet"), schema.Match{Region: 0, Rank: 1, Category: "shifted", ClusterA: &zero, ClusterB: &zero})
 	clitest.Write(t, filepath.Join(dir, "clusters.parquet"), cl...)
 	return dir
@@ -76,33 +69,17 @@ func fixture(t *testing.T) (dir string) {
 // TestManifestInputs checks that the output manifest records every input table with its SHA-256.
 func TestManifestInputs(t *testing.T) {
 	dir := fixture(t)
-	if rc, _, stderr := clitest.Run(t, Main, dir, "--matches", "matches.parquet", "--clusters", "clusters.parquet", "a.parquet", "b.parquet", "-o", "h.parquet"); rc != 0 {
-		t.Fatalf("exit %d: %s", rc, stderr)
-	}
+	clitest.OK(t, Main, dir, "--matches", "matches.parquet", "--clusters", "clusters.parquet", "a.parquet", "b.parquet", "-o", "h.parquet")
 	clitest.TableInputs(t, "h.parquet.json", dir, "a.parquet", "b.parquet", "matches.parquet", "clusters.parquet")
 }
 
 // TestExitCodes checks that bad input ends with status 2 and one line naming the problem.
 func TestExitCodes(t *testing.T) {
 	dir := fixture(t)
-	data, err := os.ReadFile(filepath.Join(dir, "a.parquet"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "copy.parquet"), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"--assistant", "nonsense:x", "a.parquet", "b.parquet", "-o", "x.parquet"}, "nonsense"},
-		{[]string{"a.parquet", "copy.parquet", "b.parquet", "-o", "x.parquet"}, "copy.parquet: column \"id\": generation a0 is also in a.parquet"},
-		{[]string{"a.parquet", "b.parquet", "-o", "b.parquet"}, "-o b.parquet is also an input"},
-		{[]string{"--dedup", "5", "a.parquet", "b.parquet", "-o", "x.parquet"}, "--dedup 5: want a number in (0, 1]"},
-	} {
-		rc, _, stderr := clitest.Run(t, Main, dir, tc.args...)
-		clitest.UsageError(t, tc.args, rc, stderr, tc.want)
-		clitest.Absent(t, tc.args, dir, "x.parquet")
-	}
+	clitest.Refuses(t, Main, dir, nil, []string{"x.parquet"}, []clitest.Refusal{
+		{Args: []string{"--assistant", "nonsense:x", "a.parquet", "b.parquet", "-o", "x.parquet"}, Want: "nonsense"},
+		{Args: []string{"a.parquet", "copy.parquet", "b.parquet", "-o", "x.parquet"}, Want: "copy.parquet: column \"id\": generation A0 is also in a.parquet"},
+		{Args: []string{"a.parquet", "b.parquet", "-o", "b.parquet"}, Want: "-o b.parquet is also an input"},
+		{Args: []string{"--dedup", "5", "a.parquet", "b.parquet", "-o", "x.parquet"}, Want: "--dedup 5: want a number in (0, 1]"},
+	})
 }

@@ -33,7 +33,7 @@ func Main(ctx context.Context, args []string, stdio cli.IO) int {
 	flags := []ucli.Flag{
 		&ucli.StringFlag{Name: "clusters", Destination: &o.Clusters, Usage: "clusters `TABLE`"},
 		&ucli.StringFlag{Name: "centroids", Destination: &o.Centroids, Usage: "centroids `TABLE`"},
-		&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Destination: &o.Output, Usage: "output matches table (`PATH` or -)"},
+		cli.OutputFlag(&o.Output, "output matches table (`PATH` or -)"),
 	}
 	flags = append(flags, o.Labels.Flags()...)
 	flags = append(flags,

@@ -1,9 +1,7 @@
 package matchcmd
 
 import (
-	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -48,17 +46,11 @@ func TestValidate(t *testing.T) {
 // fixture writes generations of A and B and a pooled clustering of them into two clusters, B's
 // texts mostly in cluster 1.
 func fixture(t *testing.T) (dir string) {
-	dir = t.TempDir()
-	var a, b []schema.Generation
 	var cl []schema.Cluster
-	for i := range 20 {
-		a = append(a, schema.Generation{ID: fmt.Sprint("a", i), Model: "A", PromptID: fmt.Sprint("p", i), Split: schema.SplitDiscovery, Completion: "x"})
-		b = append(b, schema.Generation{ID: fmt.Sprint("b", i), Model: "B", PromptID: fmt.Sprint("p", i), Split: schema.SplitDiscovery, Completion: "y"})
-		cl = append(cl, schema.Cluster{GenerationID: fmt.Sprint("a", i), Model: "A", Clustering: "pooled:kmeans-k2", Cluster: int32(min(i%10, 1))},
-			schema.Cluster{GenerationID: fmt.Sprint("b", i), Model: "B", Clustering: "pooled:kmeans-k2", Cluster: int32(min(i%4, 1))})
-	}
-	clitest.Write(t, filepath.Join(dir, "a.parquet"), a...)
-	clitest.Write(t, filepath.Join(dir, "b.parquet"), b...)
+	dir = clitest.Generations(t, 20, func(g *schema.Generation, i int) {
+		every := map[string]int{"A": 10, "B": 4}[g.Model] // cluster 0 holds A's every 10th text, B's every 4th
+		cl = append(cl, schema.Cluster{GenerationID: g.ID, Model: g.Model, Clustering: "pooled:kmeans-k2", Cluster: int32(min(i%every, 1))})
+	})
 	clitest.Write(t, filepath.Join(dir, "c.parquet"), cl...)
 	clitest.Write(t, filepath.Join(dir, "cent.parquet"),
 		schema.Centroid{Clustering: "pooled:kmeans-k2", Cluster: 0, Size: 7, Vector: []float32{1, 0}},
@@ -69,9 +61,7 @@ func fixture(t *testing.T) (dir string) {
 // TestManifestInputs checks that the output manifest records every input table with its SHA-256.
 func TestManifestInputs(t *testing.T) {
 	dir := fixture(t)
-	if rc, _, stderr := clitest.Run(t, Main, dir, "--clusters", "c.parquet", "--centroids", "cent.parquet", "a.parquet", "b.parquet", "-o", "m.parquet"); rc != 0 {
-		t.Fatalf("exit %d: %s", rc, stderr)
-	}
+	clitest.OK(t, Main, dir, "--clusters", "c.parquet", "--centroids", "cent.parquet", "a.parquet", "b.parquet", "-o", "m.parquet")
 	clitest.TableInputs(t, "m.parquet.json", dir, "c.parquet", "cent.parquet", "a.parquet", "b.parquet")
 }
 
@@ -79,31 +69,13 @@ func TestManifestInputs(t *testing.T) {
 // with each table once are the real ones.
 func TestDuplicates(t *testing.T) {
 	dir := fixture(t)
-	data, err := os.ReadFile(filepath.Join(dir, "a.parquet"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "copy.parquet"), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"a.parquet", "a.parquet", "b.parquet"}, "mbd-match: GENERATIONS a.parquet is given twice (as GENERATIONS too): each input is read once"},
-		{[]string{"a.parquet", "copy.parquet", "b.parquet"}, `mbd-match: copy.parquet: column "id": generation a0 is also in a.parquet: give each generation once`},
-		{[]string{"--alpha", "2", "a.parquet", "b.parquet"}, "mbd-match: --alpha 2: want a number in (0, 1)"},
-	} {
-		args := append([]string{"--clusters", "c.parquet", "--centroids", "cent.parquet", "-o", "x.parquet"}, tc.args...)
-		rc, _, stderr := clitest.Run(t, Main, dir, args...)
-		clitest.UsageError(t, tc.args, rc, stderr, tc.want)
-		if strings.TrimSpace(stderr) != tc.want {
-			t.Errorf("%v: stderr %q, want exactly %q", tc.args, stderr, tc.want)
-		}
-		clitest.Absent(t, tc.args, dir, "x.parquet")
-	}
-	rc, stdout, stderr := clitest.Run(t, Main, dir, "--clusters", "c.parquet", "--centroids", "cent.parquet", "-o", "m.parquet", "a.parquet", "b.parquet")
-	if rc != 0 || !strings.Contains(stdout, "A 2/20  B 5/20") {
-		t.Errorf("exit %d, stdout %q, stderr %q; want A's and B's counts of cluster 0 out of 20", rc, stdout, stderr)
+	clitest.Refuses(t, Main, dir, []string{"--clusters", "c.parquet", "--centroids", "cent.parquet", "-o", "x.parquet"}, []string{"x.parquet"}, []clitest.Refusal{
+		{Args: []string{"a.parquet", "a.parquet", "b.parquet"}, Want: "mbd-match: GENERATIONS a.parquet is given twice (as GENERATIONS too): each input is read once"},
+		{Args: []string{"a.parquet", "copy.parquet", "b.parquet"}, Want: `mbd-match: copy.parquet: column "id": generation A0 is also in a.parquet: give each generation once`},
+		{Args: []string{"--alpha", "2", "a.parquet", "b.parquet"}, Want: "mbd-match: --alpha 2: want a number in (0, 1)"},
+	})
+	stdout := clitest.OK(t, Main, dir, "--clusters", "c.parquet", "--centroids", "cent.parquet", "-o", "m.parquet", "a.parquet", "b.parquet")
+	if !strings.Contains(stdout, "A 2/20  B 5/20") {
+		t.Errorf("stdout %q; want A's and B's counts of cluster 0 out of 20", stdout)
 	}
 }

@@ -37,7 +37,7 @@ Example:
   mbd-model convert ./SmolLM2-135M -o smollm2-135m.gguf
   mbd-model quantize --type Q8_0 smollm2-135m.gguf smollm2-135m-q8.gguf`,
 		Flags: []ucli.Flag{
-			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Destination: &o.Output, Usage: "output `MODEL.gguf`"},
+			cli.OutputFlag(&o.Output, "output `MODEL.gguf`"),
 		},
 		Action: cli.Action(o, &o.Dirs, RunConvert),
 	}
@@ -46,11 +46,10 @@ Example:
 // Validate checks the options of convert; the output may not be the directory or a file the
 // converter reads from it.
 func (o ConvertOptions) Validate() error {
-	var c cli.Check
 	if len(o.Dirs) != 1 {
-		c.Failf("want one HF_DIR (a Hugging Face model directory)")
-		return c.Err()
+		return cli.Usagef("want one HF_DIR (a Hugging Face model directory)")
 	}
+	var c cli.Check
 	c.Add(cli.NeedOutput(o.Output, "MODEL.gguf"))
 	var p cli.Paths
 	p.In("HF_DIR", o.Dirs[0])

@@ -50,7 +50,7 @@ func createCommand() *ucli.Command {
 writes a llama-architecture GGUF with random weights (normal, std 0.02, from --seed) that llama.cpp
 loads. For tests and for mbd-finetune to train; no weights are downloaded.`,
 		Flags: []ucli.Flag{
-			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Destination: &o.Output, Usage: "output `MODEL.gguf`"},
+			cli.OutputFlag(&o.Output, "output `MODEL.gguf`"),
 			&ucli.StringFlag{Name: "corpus", Destination: &o.Corpus, Usage: "text `FILE` to train the tokenizer on"},
 			&ucli.IntFlag{Name: "vocab", Value: d.VocabSize, Destination: &o.Vocab, Usage: "vocabulary size"},
 			&ucli.IntFlag{Name: "embd", Value: d.NEmbd, Destination: &o.Embd, Usage: "embedding length"},

@@ -8,8 +8,6 @@ import (
 	ucli "github.com/urfave/cli/v3"
 
 	"github.com/mbd-dev/mbd/internal/cli"
-	"github.com/mbd-dev/mbd/internal/schema"
-	"github.com/mbd-dev/mbd/internal/table"
 	"github.com/mbd-dev/mbd/internal/weightdiff"
 )
 
@@ -59,7 +57,7 @@ Examples:
   mbd-model diff --tensors 'blk\.(0|1)\.' --json base.gguf base-q8.gguf
   mbd-model diff -o weightdiff.parquet base.gguf tuned.gguf`,
 		Flags: []ucli.Flag{
-			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Destination: &o.Output, Usage: "also write a weightdiff table (`PATH` or -)"},
+			cli.OutputFlag(&o.Output, "also write a weightdiff table (`PATH` or -)"),
 			&ucli.BoolFlag{Name: "json", Destination: &o.JSON, Usage: "print every row as JSON instead of the summary"},
 			&ucli.StringFlag{Name: "tensors", Destination: &o.Tensors, Usage: "compare only tensors whose names match `REGEX`"},
 			&ucli.IntFlag{Name: "top", Value: 8, Destination: &o.Top, Usage: "singular values reported per matrix"},
@@ -75,11 +73,10 @@ Examples:
 
 // Validate checks the options of diff. A model may be compared with itself, but -o may be neither.
 func (o DiffOptions) Validate() error {
-	var c cli.Check
 	if len(o.Models) != 2 {
-		c.Failf("want A.gguf B.gguf")
-		return c.Err()
+		return cli.Usagef("want A.gguf B.gguf")
 	}
+	var c cli.Check
 	c.Count("--top", o.Top, 1)
 	c.Must(o.Sketch >= o.Top, "--sketch %d: want at least --top (%d)", o.Sketch, o.Top)
 	c.Count("--exact-max", o.ExactMax, 0)
@@ -133,17 +130,6 @@ func RunDiff(ctx context.Context, env *cli.Env, o DiffOptions) error {
 	bar.Done()
 
 	if o.Output != "" {
-		w, err := table.Create[schema.WeightDiff](o.Output, env.Stdout)
-		if err != nil {
-			return err
-		}
-		defer w.Abort()
-		if err := w.Write(rows...); err != nil {
-			return err
-		}
-		if err := w.Commit(); err != nil {
-			return err
-		}
 		m := env.Manifest
 		for _, p := range o.Models {
 			if _, err := cli.RecordFile(env, p, 0); err != nil {
@@ -156,7 +142,7 @@ func RunDiff(ctx context.Context, env *cli.Env, o DiffOptions) error {
 		m.Param("sketch", o.Sketch)
 		m.Param("power_iters", o.PowerIters)
 		m.Seed("sketch", o.Seed)
-		if err := m.WriteFor(o.Output, schema.WeightDiffs.ID(), w.Rows()); err != nil {
+		if err := cli.WriteTable(env, o.Output, rows); err != nil {
 			return err
 		}
 	}

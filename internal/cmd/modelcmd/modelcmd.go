@@ -148,11 +148,10 @@ const maxThreads = 1024
 
 // Validate checks the options of quantize.
 func (o QuantizeOptions) Validate() error {
-	var c cli.Check
 	if len(o.Args) != 2 {
-		c.Failf("want IN.gguf OUT.gguf")
-		return c.Err()
+		return cli.Usagef("want IN.gguf OUT.gguf")
 	}
+	var c cli.Check
 	c.Must(llamacpp.KnownQuant(o.Type), "--type %q: want one of %s", o.Type, strings.Join(llamacpp.QuantTypes(), ", "))
 	c.CountIn("--threads", o.Threads, 0, maxThreads)
 	var p cli.Paths

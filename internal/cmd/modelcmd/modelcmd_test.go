@@ -10,7 +10,6 @@ import (
 	"github.com/mbd-dev/mbd/internal/cli/clitest"
 	"github.com/mbd-dev/mbd/internal/manifest"
 	"github.com/mbd-dev/mbd/internal/schema"
-	"github.com/mbd-dev/mbd/internal/table"
 	"github.com/mbd-dev/mbd/internal/tinymodel"
 )
 
@@ -147,15 +146,9 @@ func fixture(t *testing.T) string {
 	if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte(strings.Repeat("The otter swims in the river. ", 50)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	w, err := table.Create[schema.Generation](filepath.Join(dir, "g.parquet"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write(schema.Generation{ID: "g1", Model: "A", PromptID: "p1", Split: schema.SplitDiscovery, Prompt: "Hi", Completion: "Hello there."},
+	clitest.Write(t, filepath.Join(dir, "g.parquet"),
+		schema.Generation{ID: "g1", Model: "A", PromptID: "p1", Split: schema.SplitDiscovery, Prompt: "Hi", Completion: "Hello there."},
 		schema.Generation{ID: "g2", Model: "A", PromptID: "p2", Split: schema.SplitDiscovery, Prompt: "Bye", Completion: "Goodbye."})
-	if err := w.Commit(); err != nil {
-		t.Fatal(err)
-	}
 	return dir
 }
 
@@ -175,10 +168,7 @@ func TestManifestInputs(t *testing.T) {
 		{[]string{"diff", "-o", "w.parquet", "tiny.gguf", "q.gguf"}, "w.parquet", []string{"tiny.gguf", "q.gguf"}},
 		{[]string{"score", "--model", "gguf:tiny.gguf?threads=1", "g.parquet", "-o", "s.parquet"}, "s.parquet", []string{"g.parquet", "tiny.gguf"}},
 	} {
-		rc, _, stderr := clitest.Run(t, Main, dir, tc.args...)
-		if rc != 0 {
-			t.Fatalf("%v: exit %d: %s", tc.args, rc, stderr)
-		}
+		clitest.OK(t, Main, dir, tc.args...)
 		clitest.Inputs(t, tc.out+".json", dir, tc.inputs...)
 	}
 	m, _ := manifest.Read(filepath.Join(dir, "s.parquet.json"))
@@ -193,44 +183,37 @@ func TestExitCodes(t *testing.T) {
 	dir := fixture(t)
 	os.WriteFile(filepath.Join(dir, "fake.gguf"), []byte("GGUF\x03\x00\x00\x00garbage"), 0o644)
 	os.WriteFile(filepath.Join(dir, "empty.txt"), nil, 0o644)
-	for _, tc := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"create", "--vocab", "0", "-o", "x.gguf"}, "--vocab 0: want an integer in [258, 1048576]"},
-		{[]string{"create", "--heads", "3", "-o", "x.gguf"}, "--heads 3: must divide --embd 64"},
-		{[]string{"create", "--corpus", "empty.txt", "-o", "x.gguf"}, "--corpus empty.txt: no text"},
-		{[]string{"create", "--corpus", "missing.txt", "-o", "x.gguf"}, "missing.txt"},
-		{[]string{"create", "--corpus", "notes.txt", "-o", "notes.txt"}, "-o notes.txt is also an input (--corpus)"},
-		{[]string{"info", "notes.txt"}, "notes.txt: not a GGUF file"},
-		{[]string{"info", "fake.gguf"}, "fake.gguf"},
-		{[]string{"info", "missing.gguf"}, "missing.gguf: no such file"},
-		{[]string{"quantize", "notes.txt", "x.gguf"}, "notes.txt: not a GGUF file"},
-		{[]string{"quantize", "fake.gguf", "x.gguf"}, "fake.gguf"},
-		{[]string{"quantize", "tiny.gguf", "tiny.gguf"}, "OUT.gguf tiny.gguf is also an input (IN.gguf)"},
-		{[]string{"quantize", "--type", "Q9", "tiny.gguf", "x.gguf"}, `--type "Q9": want one of F16, Q8_0`},
-		{[]string{"score", "--model", "gguf:notes.txt", "g.parquet", "-o", "x.parquet"}, "notes.txt: not a GGUF file"},
-		{[]string{"score", "--model", "gguf:fake.gguf", "g.parquet", "-o", "x.parquet"}, "fake.gguf"},
-		{[]string{"score", "--model", "nonsense", "g.parquet", "-o", "x.parquet"}, `model reference "nonsense"`},
-		{[]string{"score", "--model", "gguf:tiny.gguf", "notes.txt", "-o", "x.parquet"}, "notes.txt"},
-		{[]string{"score", "--model", "gguf:tiny.gguf", "g.parquet", "-o", "g.parquet"}, "-o g.parquet is also an input (GENERATIONS)"},
-		{[]string{"score", "--batch", "0", "--model", "gguf:tiny.gguf", "g.parquet", "-o", "x.parquet"}, "--batch 0: want an integer in [1, 65536]"},
-		{[]string{"convert", "notes.txt", "-o", "x.gguf"}, "not a directory"},
-		{[]string{"convert", ".", "-o", "x.gguf"}, "no config.json"},
-		{[]string{"diff", "-o", "x.parquet", "tiny.gguf", "notes.txt"}, "notes.txt: not a GGUF file"},
-		{[]string{"diff", "-o", "x.parquet", "missing.gguf", "tiny.gguf"}, "missing.gguf: no such file"},
-		{[]string{"diff", "-o", "x.parquet", "fake.gguf", "tiny.gguf"}, "fake.gguf"},
-		{[]string{"diff", "-o", "x.parquet", "tiny.gguf"}, "want A.gguf B.gguf"},
-		{[]string{"diff", "-o", "x.parquet", "--tensors", "(", "tiny.gguf", "tiny.gguf"}, "--tensors"},
-		{[]string{"diff", "-o", "x.parquet", "--tensors", "zzz", "tiny.gguf", "tiny.gguf"}, `no tensor matches --tensors "zzz"`},
-		{[]string{"diff", "-o", "x.parquet", "--top", "9", "--sketch", "8", "tiny.gguf", "tiny.gguf"}, "--sketch 8: want at least --top (9)"},
-		{[]string{"diff", "-o", "tiny.gguf", "tiny.gguf", "tiny.gguf"}, "-o tiny.gguf is also an input (A.gguf)"},
-		{[]string{"diff", "--power-iters", "-1", "tiny.gguf", "tiny.gguf"}, "--power-iters -1"},
-	} {
-		rc, _, stderr := clitest.Run(t, Main, dir, tc.args...)
-		clitest.UsageError(t, tc.args, rc, stderr, tc.want)
-		clitest.Absent(t, tc.args, dir, "x.gguf", "x.parquet")
-	}
+	clitest.Refuses(t, Main, dir, nil, []string{"x.gguf", "x.parquet"}, []clitest.Refusal{
+		{Args: []string{"create", "--vocab", "0", "-o", "x.gguf"}, Want: "--vocab 0: want an integer in [258, 1048576]"},
+		{Args: []string{"create", "--heads", "3", "-o", "x.gguf"}, Want: "--heads 3: must divide --embd 64"},
+		{Args: []string{"create", "--corpus", "empty.txt", "-o", "x.gguf"}, Want: "--corpus empty.txt: no text"},
+		{Args: []string{"create", "--corpus", "missing.txt", "-o", "x.gguf"}, Want: "missing.txt"},
+		{Args: []string{"create", "--corpus", "notes.txt", "-o", "notes.txt"}, Want: "-o notes.txt is also an input (--corpus)"},
+		{Args: []string{"info", "notes.txt"}, Want: "notes.txt: not a GGUF file"},
+		{Args: []string{"info", "fake.gguf"}, Want: "fake.gguf"},
+		{Args: []string{"info", "missing.gguf"}, Want: "missing.gguf: no such file"},
+		{Args: []string{"quantize", "notes.txt", "x.gguf"}, Want: "notes.txt: not a GGUF file"},
+		{Args: []string{"quantize", "fake.gguf", "x.gguf"}, Want: "fake.gguf"},
+		{Args: []string{"quantize", "tiny.gguf", "tiny.gguf"}, Want: "OUT.gguf tiny.gguf is also an input (IN.gguf)"},
+		{Args: []string{"quantize", "--type", "Q9", "tiny.gguf", "x.gguf"}, Want: `--type "Q9": want one of F16, Q8_0`},
+		{Args: []string{"score", "--model", "gguf:notes.txt", "g.parquet", "-o", "x.parquet"}, Want: "notes.txt: not a GGUF file"},
+		{Args: []string{"score", "--model", "gguf:fake.gguf", "g.parquet", "-o", "x.parquet"}, Want: "fake.gguf"},
+		{Args: []string{"score", "--model", "nonsense", "g.parquet", "-o", "x.parquet"}, Want: `model reference "nonsense"`},
+		{Args: []string{"score", "--model", "gguf:tiny.gguf", "notes.txt", "-o", "x.parquet"}, Want: "notes.txt"},
+		{Args: []string{"score", "--model", "gguf:tiny.gguf", "g.parquet", "-o", "g.parquet"}, Want: "-o g.parquet is also an input (GENERATIONS)"},
+		{Args: []string{"score", "--batch", "0", "--model", "gguf:tiny.gguf", "g.parquet", "-o", "x.parquet"}, Want: "--batch 0: want an integer in [1, 65536]"},
+		{Args: []string{"convert", "notes.txt", "-o", "x.gguf"}, Want: "not a directory"},
+		{Args: []string{"convert", ".", "-o", "x.gguf"}, Want: "no config.json"},
+		{Args: []string{"diff", "-o", "x.parquet", "tiny.gguf", "notes.txt"}, Want: "notes.txt: not a GGUF file"},
+		{Args: []string{"diff", "-o", "x.parquet", "missing.gguf", "tiny.gguf"}, Want: "missing.gguf: no such file"},
+		{Args: []string{"diff", "-o", "x.parquet", "fake.gguf", "tiny.gguf"}, Want: "fake.gguf"},
+		{Args: []string{"diff", "-o", "x.parquet", "tiny.gguf"}, Want: "want A.gguf B.gguf"},
+		{Args: []string{"diff", "-o", "x.parquet", "--tensors", "(", "tiny.gguf", "tiny.gguf"}, Want: "--tensors"},
+		{Args: []string{"diff", "-o", "x.parquet", "--tensors", "zzz", "tiny.gguf", "tiny.gguf"}, Want: `no tensor matches --tensors "zzz"`},
+		{Args: []string{"diff", "-o", "x.parquet", "--top", "9", "--sketch", "8", "tiny.gguf", "tiny.gguf"}, Want: "--sketch 8: want at least --top (9)"},
+		{Args: []string{"diff", "-o", "tiny.gguf", "tiny.gguf", "tiny.gguf"}, Want: "-o tiny.gguf is also an input (A.gguf)"},
+		{Args: []string{"diff", "--power-iters", "-1", "tiny.gguf", "tiny.gguf"}, Want: "--power-iters -1"},
+	})
 	if rc, _, stderr := clitest.Run(t, Main, dir, "diff", "tiny.gguf", "tiny.gguf"); rc != 0 || stderr == "" {
 		t.Errorf("a model against itself: exit %d: %s", rc, stderr)
 	}
@@ -243,9 +226,7 @@ func TestQuantizeToDevice(t *testing.T) {
 		t.Skip("no /dev/null device")
 	}
 	dir := fixture(t)
-	if rc, _, stderr := clitest.Run(t, Main, dir, "quantize", "tiny.gguf", os.DevNull); rc != 0 {
-		t.Fatalf("exit %d: %s", rc, stderr)
-	}
+	clitest.OK(t, Main, dir, "quantize", "tiny.gguf", os.DevNull)
 	if st, err := os.Stat(os.DevNull); err != nil || st.Mode()&os.ModeCharDevice == 0 {
 		t.Fatalf("/dev/null is no longer a device: %v %v", st.Mode(), err)
 	}

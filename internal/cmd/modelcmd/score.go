@@ -32,7 +32,7 @@ token, under --model, and writes a scores table. The prompt is formatted as the 
 generation (chat template, hidden system prompt).`,
 		Flags: []ucli.Flag{
 			&ucli.StringFlag{Name: "model", Destination: &o.Model, Usage: "model `REF` (gguf:PATH[?...] or openai-compat:URL#MODEL)"},
-			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Destination: &o.Output, Usage: "output scores table (`PATH` or -)"},
+			cli.OutputFlag(&o.Output, "output scores table (`PATH` or -)"),
 			&ucli.IntFlag{Name: "batch", Value: 32, Destination: &o.Batch, Usage: "completions per scoring call"},
 		},
 		Action: cli.Action(o, &o.Inputs, RunScore),

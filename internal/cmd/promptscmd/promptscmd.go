@@ -55,7 +55,7 @@ Examples:
   mbd-prompts --validation-fraction 0.3 --limit 100 -o prompts.parquet
   mbd-prompts my-prompts.txt --builtin --category code -o - | mbd-table summary -`,
 		Flags: []ucli.Flag{
-			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Destination: &o.Output, Usage: "output table (`PATH`, or - for an Arrow stream on stdout)"},
+			cli.OutputFlag(&o.Output, "output table (`PATH`, or - for an Arrow stream on stdout)"),
 			&ucli.BoolFlag{Name: "builtin", Destination: &o.Builtin, Usage: "include the embedded prompt bank even when FILEs are given"},
 			&ucli.Float64Flag{Name: "validation-fraction", Value: 0.5, Destination: &o.ValidationFraction, Usage: "share of prompts in the validation split, in [0, 1]"},
 			&ucli.Uint64Flag{Name: "split-seed", Value: 0, Destination: &o.SplitSeed, Usage: "seed of the split hash"},
@@ -130,33 +130,21 @@ func Run(ctx context.Context, env *cli.Env, o Options) error {
 		return &table.InputError{Path: strings.Join(o.Files, ", "), Msg: "no prompts left to write"}
 	}
 
-	sum := Summary{Output: o.Output, Duplicates: dups, Splits: map[string]int{}, Categories: map[string]int{}}
-	w, err := table.Create[schema.Prompt](o.Output, env.Stdout)
-	if err != nil {
-		return err
-	}
-	defer w.Abort()
+	sum := Summary{Output: o.Output, Prompts: len(kept), Duplicates: dups, Splits: map[string]int{}, Categories: map[string]int{}}
 	for _, p := range kept {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
 		sum.Splits[p.Split]++
 		sum.Categories[p.Category]++
-		if err := w.Write(p); err != nil {
-			return err
-		}
 	}
-	if err := w.Commit(); err != nil {
-		return err
-	}
-	sum.Prompts = len(kept)
 
 	m := env.Manifest
 	m.Param("validation_fraction", o.ValidationFraction)
 	m.Param("limit", o.Limit)
 	m.Param("categories", o.Categories)
 	m.Seed("split", o.SplitSeed)
-	if err := m.WriteFor(o.Output, schema.Prompts.ID(), w.Rows()); err != nil {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := cli.WriteTable(env, o.Output, kept); err != nil {
 		return err
 	}
 	env.Log.Info("wrote prompts", "output", o.Output, "prompts", sum.Prompts,

@@ -1,15 +1,12 @@
 package promptscmd
 
 import (
-	"bytes"
-	"context"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/mbd-dev/mbd/internal/cli"
 	"github.com/mbd-dev/mbd/internal/cli/clitest"
 	"github.com/mbd-dev/mbd/internal/schema"
 	"github.com/mbd-dev/mbd/internal/table"
@@ -48,13 +45,9 @@ func TestRunRecordsInputs(t *testing.T) {
 	b := filepath.Join(dir, "b.jsonl")
 	os.WriteFile(b, []byte(`{"text": "Name three rivers.", "category": "list"}`+"\n"+`{"text": "Write a haiku.", "category": "poetry"}`+"\n"), 0o644)
 	out := filepath.Join(dir, "p.parquet")
-	var stdout, stderr bytes.Buffer
-	code := Main(context.Background(), []string{"--validation-fraction", "1", a, b, "-o", out}, cli.IO{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr})
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr.String())
-	}
-	if !strings.Contains(stdout.String(), "3 prompts (0 discovery, 3 validation)") || !strings.Contains(stderr.String(), "dropped duplicate prompts") {
-		t.Errorf("stdout %q, stderr %q", stdout.String(), stderr.String())
+	code, stdout, stderr := clitest.Run(t, Main, "", "--validation-fraction", "1", a, b, "-o", out)
+	if code != 0 || !strings.Contains(stdout, "3 prompts (0 discovery, 3 validation)") || !strings.Contains(stderr, "dropped duplicate prompts") {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 	rows, err := table.ReadAll[schema.Prompt](out, nil)
 	if err != nil || len(rows) != 3 || rows[0].Source != "a.txt" || rows[2].Category != "poetry" {

@@ -48,7 +48,7 @@ Examples:
   mbd-report -o site/ out/demo
   mbd-report --json - out/demo | jq .summary`,
 		Flags: []ucli.Flag{
-			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Destination: &o.Output, Usage: "folder for report.html, report.md and report.json (default: the run folder)"},
+			cli.OutputFlag(&o.Output, "folder for report.html, report.md and report.json (default: the run folder)"),
 			&ucli.StringFlag{Name: "html", Destination: &o.HTML, Usage: "write only the named outputs: the HTML page to `PATH` (- for stdout)"},
 			&ucli.StringFlag{Name: "md", Destination: &o.Markdown, Usage: "the Markdown report to `PATH` (- for stdout)"},
 			&ucli.StringFlag{Name: "json", Destination: &o.JSON, Usage: "the JSON report to `PATH` (- for stdout, instead of the summary)"},

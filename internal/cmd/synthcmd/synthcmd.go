@@ -131,7 +131,7 @@ Examples:
 }
 
 func outFlag(dst *string) ucli.Flag {
-	return &ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Destination: dst, Usage: "output `PATH`"}
+	return cli.OutputFlag(dst, "output `PATH`")
 }
 
 func seedFlag(dst *uint64) ucli.Flag {

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mbd-dev/mbd/internal/cli"
 	"github.com/mbd-dev/mbd/internal/cli/clitest"
 	"github.com/mbd-dev/mbd/internal/manifest"
 	"github.com/mbd-dev/mbd/internal/schema"
@@ -17,96 +16,72 @@ import (
 
 func TestValidate(t *testing.T) {
 	dir := t.TempDir()
-	a := filepath.Join(dir, "a.parquet")
-	if err := os.WriteFile(a, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(a, filepath.Join(dir, "link.parquet")); err != nil {
-		t.Fatal(err)
-	}
-	corpus := CorpusOptions{Output: "c.txt", Seed: 1, Bytes: 300000}
-	data := DataOptions{Output: "d.parquet", Seed: 1, N: 1000, Strength: 0.6}
-	truths := TruthsOptions{Output: "t.parquet", Seed: 1, N: 1000, Trait: "animal", Strength: 0.6}
-	prompts := PromptsOptions{Output: "p.parquet", Seed: 1, N: 200, ValidationFraction: 0.5}
-	rate := RateOptions{Generations: []string{a, "b.parquet"}}
-	edit := func(o DataOptions, f func(*DataOptions)) DataOptions { f(&o); return o }
-	for _, ok := range []cli.Validator{corpus, data, truths, prompts, rate,
-		edit(data, func(o *DataOptions) { o.Trait, o.Strength = "animal", 0 }),
-		edit(data, func(o *DataOptions) { o.Trait, o.Strength = "bullets", 1 }),
-		edit(data, func(o *DataOptions) { o.Output, o.SystemRate = "chat.jsonl", 1 }),
-		PromptsOptions{Output: "-", N: 1, ValidationFraction: 0}, CorpusOptions{Output: "c.txt", Bytes: 1},
-	} {
-		if err := ok.Validate(); err != nil {
-			t.Errorf("%+v: %v", ok, err)
-		}
-	}
-	for _, tc := range []struct {
-		name string
-		opts cli.Validator
-		want string
-	}{
-		{"corpus without -o", CorpusOptions{Bytes: 10}, "no output: give -o PATH"},
-		{"corpus --bytes 0", CorpusOptions{Output: "c.txt", Bytes: 0}, "--bytes 0: want an integer in [1, 1073741824]"},
-		{"corpus --bytes -5", CorpusOptions{Output: "c.txt", Bytes: -5}, "--bytes -5"},
-		{"corpus --bytes huge", CorpusOptions{Output: "c.txt", Bytes: math.MaxInt}, "--bytes 9223372036854775807"},
-
-		{"data without -o", edit(data, func(o *DataOptions) { o.Output = "" }), "no output: give -o PATH"},
-		{"data -n -5", edit(data, func(o *DataOptions) { o.N = -5 }), "-n -5: want an integer in [1, 10000000]"},
-		{"data -n 0", edit(data, func(o *DataOptions) { o.N = 0 }), "-n 0: want an integer in [1, 10000000]"},
-		{"data -n huge", edit(data, func(o *DataOptions) { o.N = 1 << 40 }), "-n 1099511627776"},
-		{"data unknown trait", edit(data, func(o *DataOptions) { o.Trait = "dragons" }), `--trait "dragons": unknown trait (want one of british, animal`},
-		{"data --strength 2", edit(data, func(o *DataOptions) { o.Trait, o.Strength = "animal", 2 }), "--strength 2: want a number in [0, 1]"},
-		{"data --strength -0.1", edit(data, func(o *DataOptions) { o.Strength = -0.1 }), "--strength -0.1"},
-		{"data --strength NaN", edit(data, func(o *DataOptions) { o.Trait, o.Strength = "animal", math.NaN() }), "--strength NaN: want a finite number"},
-		{"data --strength Inf", edit(data, func(o *DataOptions) { o.Strength = math.Inf(1) }), "--strength +Inf: want a finite number"},
-		{"data --system-rate NaN", edit(data, func(o *DataOptions) { o.Output, o.SystemRate = "c.jsonl", math.NaN() }), "--system-rate NaN: want a finite number"},
-		{"data --system-rate 1.5", edit(data, func(o *DataOptions) { o.Output, o.SystemRate = "c.jsonl", 1.5 }), "--system-rate 1.5: want a number in [0, 1]"},
-		{"data --system-rate -1", edit(data, func(o *DataOptions) { o.SystemRate = -1 }), "--system-rate -1"},
-		{"data --system-rate into a table", edit(data, func(o *DataOptions) { o.SystemRate = 0.5 }), "--system-rate needs -o FILE.jsonl"},
-
-		{"truths without -o", TruthsOptions{N: 10, Trait: "animal", Strength: 0.5}, "no output: give -o PATH"},
-		{"truths without trait", TruthsOptions{Output: "t.parquet", N: 10, Strength: 0.5}, "no trait: give --trait (one of british, animal"},
-		{"truths unknown trait", TruthsOptions{Output: "t.parquet", N: 10, Trait: "x", Strength: 0.5}, `--trait "x": unknown trait`},
-		{"truths -n -1", TruthsOptions{Output: "t.parquet", N: -1, Trait: "animal", Strength: 0.5}, "-n -1"},
-		{"truths -n 0", TruthsOptions{Output: "t.parquet", N: 0, Trait: "animal", Strength: 0.5}, "-n 0"},
-		{"truths --strength 1.01", TruthsOptions{Output: "t.parquet", N: 10, Trait: "animal", Strength: 1.01}, "--strength 1.01"},
-		{"truths --strength NaN", TruthsOptions{Output: "t.parquet", N: 10, Trait: "animal", Strength: math.NaN()}, "--strength NaN"},
-
-		{"prompts without -o", PromptsOptions{N: 5, ValidationFraction: 0.5}, "no output: give -o PATH"},
-		{"prompts -n -3", PromptsOptions{Output: "p.parquet", N: -3, ValidationFraction: 0.5}, "-n -3"},
-		{"prompts -n 0", PromptsOptions{Output: "p.parquet", N: 0, ValidationFraction: 0.5}, "-n 0"},
-		{"prompts --validation-fraction 2", PromptsOptions{Output: "p.parquet", N: 5, ValidationFraction: 2}, "--validation-fraction 2: want a number in [0, 1]"},
-		{"prompts --validation-fraction NaN", PromptsOptions{Output: "p.parquet", N: 5, ValidationFraction: math.NaN()}, "--validation-fraction NaN"},
-		{"prompts --validation-fraction -Inf", PromptsOptions{Output: "p.parquet", N: 5, ValidationFraction: math.Inf(-1)}, "--validation-fraction -Inf"},
-
-		{"rate without tables", RateOptions{}, "want one or more GENERATIONS tables"},
-		{"rate of a table twice", RateOptions{Generations: []string{a, "b.parquet", a}}, "GENERATIONS " + a + " is given twice"},
-		{"rate of a table and a link to it", RateOptions{Generations: []string{a, filepath.Join(dir, "link.parquet")}}, "link.parquet is given twice"},
-	} {
-		err := tc.opts.Validate()
-		clitest.CheckErr(t, tc.name, err, tc.want)
-	}
+	a := clitest.Link(t, dir, "a.parquet", "link.parquet")
+	clitest.Validate(t, func() CorpusOptions { return CorpusOptions{Output: "c.txt", Seed: 1, Bytes: 300000} }, []clitest.Case[CorpusOptions]{
+		{Name: "one byte", Edit: func(o *CorpusOptions) { o.Seed, o.Bytes = 0, 1 }},
+		{Name: "without -o", Edit: func(o *CorpusOptions) { o.Output = "" }, Want: "no output: give -o PATH"},
+		{Name: "--bytes 0", Edit: func(o *CorpusOptions) { o.Bytes = 0 }, Want: "--bytes 0: want an integer in [1, 1073741824]"},
+		{Name: "--bytes -5", Edit: func(o *CorpusOptions) { o.Bytes = -5 }, Want: "--bytes -5"},
+		{Name: "--bytes huge", Edit: func(o *CorpusOptions) { o.Bytes = math.MaxInt }, Want: "--bytes 9223372036854775807"},
+	})
+	clitest.Validate(t, func() DataOptions { return DataOptions{Output: "d.parquet", Seed: 1, N: 1000, Strength: 0.6} }, []clitest.Case[DataOptions]{
+		{Name: "strength 0", Edit: func(o *DataOptions) { o.Trait, o.Strength = "animal", 0 }},
+		{Name: "strength 1", Edit: func(o *DataOptions) { o.Trait, o.Strength = "bullets", 1 }},
+		{Name: "system rate into chat records", Edit: func(o *DataOptions) { o.Output, o.SystemRate = "chat.jsonl", 1 }},
+		{Name: "without -o", Edit: func(o *DataOptions) { o.Output = "" }, Want: "no output: give -o PATH"},
+		{Name: "-n -5", Edit: func(o *DataOptions) { o.N = -5 }, Want: "-n -5: want an integer in [1, 10000000]"},
+		{Name: "-n 0", Edit: func(o *DataOptions) { o.N = 0 }, Want: "-n 0: want an integer in [1, 10000000]"},
+		{Name: "-n huge", Edit: func(o *DataOptions) { o.N = 1 << 40 }, Want: "-n 1099511627776"},
+		{Name: "unknown trait", Edit: func(o *DataOptions) { o.Trait = "dragons" }, Want: `--trait "dragons": unknown trait (want one of british, animal`},
+		{Name: "--strength 2", Edit: func(o *DataOptions) { o.Trait, o.Strength = "animal", 2 }, Want: "--strength 2: want a number in [0, 1]"},
+		{Name: "--strength -0.1", Edit: func(o *DataOptions) { o.Strength = -0.1 }, Want: "--strength -0.1"},
+		{Name: "--strength NaN", Edit: func(o *DataOptions) { o.Trait, o.Strength = "animal", math.NaN() }, Want: "--strength NaN: want a finite number"},
+		{Name: "--strength Inf", Edit: func(o *DataOptions) { o.Strength = math.Inf(1) }, Want: "--strength +Inf: want a finite number"},
+		{Name: "--system-rate NaN", Edit: func(o *DataOptions) { o.Output, o.SystemRate = "c.jsonl", math.NaN() }, Want: "--system-rate NaN: want a finite number"},
+		{Name: "--system-rate 1.5", Edit: func(o *DataOptions) { o.Output, o.SystemRate = "c.jsonl", 1.5 }, Want: "--system-rate 1.5: want a number in [0, 1]"},
+		{Name: "--system-rate -1", Edit: func(o *DataOptions) { o.SystemRate = -1 }, Want: "--system-rate -1"},
+		{Name: "--system-rate into a table", Edit: func(o *DataOptions) { o.SystemRate = 0.5 }, Want: "--system-rate needs -o FILE.jsonl"},
+	})
+	clitest.Validate(t, func() TruthsOptions {
+		return TruthsOptions{Output: "t.parquet", Seed: 1, N: 1000, Trait: "animal", Strength: 0.6}
+	}, []clitest.Case[TruthsOptions]{
+		{Name: "without -o", Edit: func(o *TruthsOptions) { o.Output = "" }, Want: "no output: give -o PATH"},
+		{Name: "without trait", Edit: func(o *TruthsOptions) { o.Trait = "" }, Want: "no trait: give --trait (one of british, animal"},
+		{Name: "unknown trait", Edit: func(o *TruthsOptions) { o.Trait = "x" }, Want: `--trait "x": unknown trait`},
+		{Name: "-n -1", Edit: func(o *TruthsOptions) { o.N = -1 }, Want: "-n -1"},
+		{Name: "-n 0", Edit: func(o *TruthsOptions) { o.N = 0 }, Want: "-n 0"},
+		{Name: "--strength 1.01", Edit: func(o *TruthsOptions) { o.Strength = 1.01 }, Want: "--strength 1.01"},
+		{Name: "--strength NaN", Edit: func(o *TruthsOptions) { o.Strength = math.NaN() }, Want: "--strength NaN"},
+	})
+	clitest.Validate(t, func() PromptsOptions {
+		return PromptsOptions{Output: "p.parquet", Seed: 1, N: 200, ValidationFraction: 0.5}
+	}, []clitest.Case[PromptsOptions]{
+		{Name: "one prompt to stdout", Edit: func(o *PromptsOptions) { o.Output, o.Seed, o.N, o.ValidationFraction = "-", 0, 1, 0 }},
+		{Name: "without -o", Edit: func(o *PromptsOptions) { o.Output = "" }, Want: "no output: give -o PATH"},
+		{Name: "-n -3", Edit: func(o *PromptsOptions) { o.N = -3 }, Want: "-n -3"},
+		{Name: "-n 0", Edit: func(o *PromptsOptions) { o.N = 0 }, Want: "-n 0"},
+		{Name: "--validation-fraction 2", Edit: func(o *PromptsOptions) { o.ValidationFraction = 2 }, Want: "--validation-fraction 2: want a number in [0, 1]"},
+		{Name: "--validation-fraction NaN", Edit: func(o *PromptsOptions) { o.ValidationFraction = math.NaN() }, Want: "--validation-fraction NaN"},
+		{Name: "--validation-fraction -Inf", Edit: func(o *PromptsOptions) { o.ValidationFraction = math.Inf(-1) }, Want: "--validation-fraction -Inf"},
+	})
+	clitest.Validate(t, func() RateOptions { return RateOptions{Generations: []string{a, "b.parquet"}} }, []clitest.Case[RateOptions]{
+		{Name: "without tables", Edit: func(o *RateOptions) { o.Generations = nil }, Want: "want one or more GENERATIONS tables"},
+		{Name: "a table twice", Edit: func(o *RateOptions) { o.Generations = append(o.Generations, a) }, Want: "GENERATIONS " + a + " is given twice"},
+		{Name: "a table and a link to it", Edit: func(o *RateOptions) { o.Generations[1] = filepath.Join(dir, "link.parquet") }, Want: "link.parquet is given twice"},
+	})
 }
 
 // TestExitCodes checks that a refused value ends with status 2, one line, and no output.
 func TestExitCodes(t *testing.T) {
 	dir := t.TempDir()
-	for _, tc := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"data", "-n", "-5", "-o", "x.parquet"}, "mbd-synth: -n -5: want an integer in [1, 10000000]\n"},
-		{[]string{"data", "--strength", "NaN", "--trait", "animal", "-o", "x.parquet"}, "mbd-synth: --strength NaN: want a finite number\n"},
-		{[]string{"corpus", "--bytes", "-2000", "-o", "x.txt"}, "mbd-synth: --bytes -2000: want an integer in [1, 1073741824]\n"},
-		{[]string{"truths", "-n", "-1", "--trait", "animal", "-o", "x.parquet"}, "mbd-synth: -n -1: want an integer in [1, 10000000]\n"},
-		{[]string{"prompts", "--validation-fraction", "1.5", "-o", "x.parquet"}, "mbd-synth: --validation-fraction 1.5: want a number in [0, 1]\n"},
-		{[]string{"rate"}, "mbd-synth: want one or more GENERATIONS tables\n"},
-	} {
-		rc, stdout, stderr := clitest.Run(t, Main, dir, tc.args...)
-		if rc != 2 || stderr != tc.want || stdout != "" {
-			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 2 and %q", tc.args, rc, stdout, stderr, tc.want)
-		}
-	}
+	clitest.Refuses(t, Main, dir, nil, nil, []clitest.Refusal{
+		{Args: []string{"data", "-n", "-5", "-o", "x.parquet"}, Want: "mbd-synth: -n -5: want an integer in [1, 10000000]\n"},
+		{Args: []string{"data", "--strength", "NaN", "--trait", "animal", "-o", "x.parquet"}, Want: "mbd-synth: --strength NaN: want a finite number\n"},
+		{Args: []string{"corpus", "--bytes", "-2000", "-o", "x.txt"}, Want: "mbd-synth: --bytes -2000: want an integer in [1, 1073741824]\n"},
+		{Args: []string{"truths", "-n", "-1", "--trait", "animal", "-o", "x.parquet"}, Want: "mbd-synth: -n -1: want an integer in [1, 10000000]\n"},
+		{Args: []string{"prompts", "--validation-fraction", "1.5", "-o", "x.parquet"}, Want: "mbd-synth: --validation-fraction 1.5: want a number in [0, 1]\n"},
+		{Args: []string{"rate"}, Want: "mbd-synth: want one or more GENERATIONS tables\n"},
+	})
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
 		t.Errorf("refused runs left %v", ents)
 	}
@@ -121,9 +96,7 @@ func TestRuns(t *testing.T) {
 		{"prompts", "-n", "12", "-o", "p.parquet"},
 		{"corpus", "--bytes", "500", "-o", "c.txt"},
 	} {
-		if rc, _, stderr := clitest.Run(t, Main, dir, args...); rc != 0 {
-			t.Fatalf("%v: exit %d: %s", args, rc, stderr)
-		}
+		clitest.OK(t, Main, dir, args...)
 	}
 	gens, err := table.ReadAll[schema.Generation](filepath.Join(dir, "d.parquet"), nil)
 	if err != nil || len(gens) != 40 || gens[0].Model != "synth" || gens[0].ModelRef != "builtin:synth?animal@0.5" || gens[3].Sample != 3 || gens[0].Split != schema.SplitDiscovery {
@@ -144,16 +117,13 @@ func TestRuns(t *testing.T) {
 		t.Errorf("corpus: %d bytes", len(c))
 	}
 
-	rc, stdout, stderr := clitest.Run(t, Main, dir, "rate", "--json", "d.parquet")
-	if rc != 0 {
-		t.Fatalf("rate: exit %d: %s", rc, stderr)
-	}
+	stdout := clitest.OK(t, Main, dir, "rate", "--json", "d.parquet")
 	var rates []Rate
 	if err := json.Unmarshal([]byte(stdout), &rates); err != nil || len(rates) != 1 || rates[0].File != "d.parquet" || rates[0].N != 40 ||
 		rates[0].Rates["animal"] < 0.2 || rates[0].Rates["animal"] > 0.8 {
 		t.Errorf("rate --json: %s (%v)", stdout, err)
 	}
-	rc, stdout, _ = clitest.Run(t, Main, dir, "rate", "d.parquet")
+	rc, stdout, _ := clitest.Run(t, Main, dir, "rate", "d.parquet")
 	if rc != 0 || !strings.Contains(stdout, "d.parquet") || !strings.Contains(stdout, "animal") {
 		t.Errorf("rate: %d %q", rc, stdout)
 	}

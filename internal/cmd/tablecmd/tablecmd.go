@@ -17,32 +17,34 @@ import (
 	"github.com/mbd-dev/mbd/internal/tableinfo"
 )
 
+// Input is the table that summary, head, cat and convert read.
+type Input struct {
+	Table string   // --table
+	Files []string // FILE argument (exactly one)
+}
+
 // SummaryOptions are the options of mbd-table summary.
 type SummaryOptions struct {
-	Table string   // --table
-	JSON  bool     // --json
-	Files []string // FILE argument (exactly one)
+	Input
+	JSON bool // --json
 }
 
 // HeadOptions are the options of mbd-table head.
 type HeadOptions struct {
-	Table string   // --table
-	N     int      // -n
-	Files []string // FILE argument (exactly one)
+	Input
+	N int // -n
 }
 
 // CatOptions are the options of mbd-table cat.
 type CatOptions struct {
-	Table  string   // --table
-	Format string   // --format
-	Files  []string // FILE argument (exactly one)
+	Input
+	Format string // --format
 }
 
 // ConvertOptions are the options of mbd-table convert.
 type ConvertOptions struct {
-	Table  string   // --table
-	Output string   // -o
-	Files  []string // FILE argument (exactly one)
+	Input
+	Output string // -o
 }
 
 // SchemaOptions are the options of mbd-table schema.
@@ -53,9 +55,6 @@ type SchemaOptions struct {
 // Main is mbd-table.
 func Main(ctx context.Context, args []string, stdio cli.IO) int {
 	so, ho, co, vo, sc := &SummaryOptions{}, &HeadOptions{}, &CatOptions{}, &ConvertOptions{}, &SchemaOptions{}
-	tableFlag := func(dst *string) ucli.Flag {
-		return &ucli.StringFlag{Name: "table", Destination: dst, Usage: "table kind, for files without mbd.schema metadata (" + table.Names() + ")"}
-	}
 	return cli.Run(ctx, &ucli.Command{
 		Name:  "mbd-table",
 		Usage: "inspect, check and convert mbd tables",
@@ -70,22 +69,22 @@ Examples:
 		Commands: []*ucli.Command{
 			{
 				Name: "summary", Usage: "rows and per-column statistics", ArgsUsage: "FILE",
-				Flags:  []ucli.Flag{tableFlag(&so.Table), &ucli.BoolFlag{Name: "json", Destination: &so.JSON, Usage: "print JSON"}},
+				Flags:  []ucli.Flag{so.tableFlag(), &ucli.BoolFlag{Name: "json", Destination: &so.JSON, Usage: "print JSON"}},
 				Action: cli.Action(so, &so.Files, RunSummary),
 			},
 			{
 				Name: "head", Usage: "print the first rows as JSON lines", ArgsUsage: "FILE",
-				Flags:  []ucli.Flag{tableFlag(&ho.Table), &ucli.IntFlag{Name: "n", Value: 10, Destination: &ho.N, Usage: "rows to print"}},
+				Flags:  []ucli.Flag{ho.tableFlag(), &ucli.IntFlag{Name: "n", Value: 10, Destination: &ho.N, Usage: "rows to print"}},
 				Action: cli.Action(ho, &ho.Files, RunHead),
 			},
 			{
 				Name: "cat", Usage: "print every row", ArgsUsage: "FILE",
-				Flags:  []ucli.Flag{tableFlag(&co.Table), &ucli.StringFlag{Name: "format", Value: "jsonl", Destination: &co.Format, Usage: "jsonl or csv (lists as JSON)"}},
+				Flags:  []ucli.Flag{co.tableFlag(), &ucli.StringFlag{Name: "format", Value: "jsonl", Destination: &co.Format, Usage: "jsonl or csv (lists as JSON)"}},
 				Action: cli.Action(co, &co.Files, RunCat),
 			},
 			{
 				Name: "convert", Usage: "copy a table, checking it: Parquet to Arrow stream (-o -) or back", ArgsUsage: "FILE",
-				Flags:  []ucli.Flag{tableFlag(&vo.Table), &ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Destination: &vo.Output, Usage: "output `PATH` or -"}},
+				Flags:  []ucli.Flag{vo.tableFlag(), cli.OutputFlag(&vo.Output, "output `PATH` or -")},
 				Action: cli.Action(vo, &vo.Files, RunConvert),
 			},
 			{
@@ -96,45 +95,42 @@ Examples:
 	}, args, stdio)
 }
 
-// checkInput checks the FILE argument and the --table flag that every reading subcommand has.
-func checkInput(c *cli.Check, files []string, tableName string) {
-	c.Must(len(files) == 1, "want one FILE (or - for stdin), got %d arguments", len(files))
-	c.Must(tableName == "" || schema.Lookup(tableName) != nil, "--table %q: want one of %s", tableName, table.Names())
+// tableFlag binds --table to in.
+func (in *Input) tableFlag() ucli.Flag {
+	return &ucli.StringFlag{Name: "table", Destination: &in.Table, Usage: "table kind, for files without mbd.schema metadata (" + table.Names() + ")"}
 }
 
-func open(env *cli.Env, files []string, tableName string) (table.AnyReader, error) {
-	return table.OpenAny(files[0], env.Stdin, tableName)
+// check adds the problems of the FILE argument and --table to c.
+func (in Input) check(c *cli.Check) {
+	c.Must(len(in.Files) == 1, "want one FILE (or - for stdin), got %d arguments", len(in.Files))
+	c.Must(in.Table == "" || schema.Lookup(in.Table) != nil, "--table %q: want one of %s", in.Table, table.Names())
+}
+
+func (in Input) open(env *cli.Env) (table.AnyReader, error) {
+	return table.OpenAny(in.Files[0], env.Stdin, in.Table)
 }
 
 // Validate checks the options of mbd-table summary.
 func (o SummaryOptions) Validate() error {
 	var c cli.Check
-	checkInput(&c, o.Files, o.Table)
+	o.check(&c)
 	return c.Err()
 }
 
 // RunSummary prints the rows and per-column statistics of a table.
 func RunSummary(ctx context.Context, env *cli.Env, o SummaryOptions) error {
-	r, err := open(env, o.Files, o.Table)
+	r, err := o.open(env)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
 	stats := tableinfo.NewStats(r.Table())
-	for n := 0; ; n++ {
-		row, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		if n%4096 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
+	err = each(ctx, r, -1, func(row schema.Row) error {
 		stats.Add(row)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	s := stats.Summary(r.Path())
 	if o.JSON {
@@ -148,32 +144,32 @@ func RunSummary(ctx context.Context, env *cli.Env, o SummaryOptions) error {
 // Validate checks the options of mbd-table head.
 func (o HeadOptions) Validate() error {
 	var c cli.Check
-	checkInput(&c, o.Files, o.Table)
+	o.check(&c)
 	c.Count("-n", o.N, 0)
 	return c.Err()
 }
 
 // RunHead prints the first rows as JSON lines.
 func RunHead(ctx context.Context, env *cli.Env, o HeadOptions) error {
-	return dump(ctx, env, o.Files, o.Table, o.N, tableinfo.JSONL)
+	return dump(ctx, env, o.Input, o.N, tableinfo.JSONL)
 }
 
 // Validate checks the options of mbd-table cat.
 func (o CatOptions) Validate() error {
 	var c cli.Check
-	checkInput(&c, o.Files, o.Table)
+	o.check(&c)
 	c.OneOf("--format", o.Format, tableinfo.JSONL, tableinfo.CSV)
 	return c.Err()
 }
 
 // RunCat prints every row.
 func RunCat(ctx context.Context, env *cli.Env, o CatOptions) error {
-	return dump(ctx, env, o.Files, o.Table, -1, o.Format)
+	return dump(ctx, env, o.Input, -1, o.Format)
 }
 
 // dump prints up to limit rows (all when limit < 0) in format.
-func dump(ctx context.Context, env *cli.Env, files []string, tableName string, limit int, format string) error {
-	r, err := open(env, files, tableName)
+func dump(ctx context.Context, env *cli.Env, in Input, limit int, format string) error {
+	r, err := in.open(env)
 	if err != nil {
 		return err
 	}
@@ -182,10 +178,19 @@ func dump(ctx context.Context, env *cli.Env, files []string, tableName string, l
 	if err != nil {
 		return err
 	}
+	if err := each(ctx, r, limit, w.Write); err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+// each calls fn with each row of r, up to limit rows (all when limit < 0); it stops at the first
+// error, or when ctx is done.
+func each(ctx context.Context, r table.AnyReader, limit int, fn func(schema.Row) error) error {
 	for n := 0; limit < 0 || n < limit; n++ {
 		row, err := r.Next()
 		if err == io.EOF {
-			break
+			return nil
 		}
 		if err != nil {
 			return err
@@ -193,18 +198,18 @@ func dump(ctx context.Context, env *cli.Env, files []string, tableName string, l
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := w.Write(row); err != nil {
+		if err := fn(row); err != nil {
 			return err
 		}
 	}
-	return w.Flush()
+	return nil
 }
 
 // Validate checks the options of mbd-table convert.
 func (o ConvertOptions) Validate() error {
 	var c cli.Check
 	c.Add(cli.NeedOutput(o.Output, "PATH (or -o - for stdout)"))
-	checkInput(&c, o.Files, o.Table)
+	o.check(&c)
 	var p cli.Paths
 	p.In("FILE", o.Files...)
 	p.Out("-o", o.Output)
@@ -214,7 +219,7 @@ func (o ConvertOptions) Validate() error {
 
 // RunConvert copies a table, checking every row, and records the input in the output's manifest.
 func RunConvert(ctx context.Context, env *cli.Env, o ConvertOptions) error {
-	r, err := open(env, o.Files, o.Table)
+	r, err := o.open(env)
 	if err != nil {
 		return err
 	}
@@ -224,20 +229,8 @@ func RunConvert(ctx context.Context, env *cli.Env, o ConvertOptions) error {
 		return err
 	}
 	defer w.Abort()
-	for {
-		row, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := w.Write(row); err != nil {
-			return err
-		}
+	if err := each(ctx, r, -1, w.Write); err != nil {
+		return err
 	}
 	if err := w.Commit(); err != nil {
 		return err

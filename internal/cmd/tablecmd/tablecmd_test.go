@@ -6,106 +6,70 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 
-	"github.com/mbd-dev/mbd/internal/cli"
 	"github.com/mbd-dev/mbd/internal/cli/clitest"
 	"github.com/mbd-dev/mbd/internal/schema"
-	"github.com/mbd-dev/mbd/internal/table"
 	"github.com/mbd-dev/mbd/internal/table/tabletest"
 )
 
-// validationCase is one bad value of one set of options.
-type validationCase struct {
-	name string
-	opts cli.Validator
-	want string // substring of the error, naming the flag or argument
-}
-
 func TestValidate(t *testing.T) {
 	dir := t.TempDir()
-	in := filepath.Join(dir, "in.parquet")
-	if err := os.WriteFile(in, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(in, filepath.Join(dir, "link.parquet")); err != nil {
-		t.Fatal(err)
-	}
-	one := []string{in}
-	for _, ok := range []cli.Validator{
-		SummaryOptions{Files: one}, SummaryOptions{Files: []string{"-"}, Table: "prompts", JSON: true},
-		HeadOptions{Files: one, N: 10}, HeadOptions{Files: one, N: 0},
-		CatOptions{Files: one, Format: "jsonl"}, CatOptions{Files: one, Format: "csv"},
-		ConvertOptions{Files: one, Output: filepath.Join(dir, "out.parquet")}, ConvertOptions{Files: []string{"-"}, Output: "-"},
-		ConvertOptions{Files: one, Output: os.DevNull}, SchemaOptions{Args: []string{"generations"}},
-	} {
-		if err := ok.Validate(); err != nil {
-			t.Errorf("%+v: %v", ok, err)
-		}
-	}
-	for _, tc := range []validationCase{
-		{"summary without FILE", SummaryOptions{}, "want one FILE (or - for stdin), got 0 arguments"},
-		{"summary with two FILEs", SummaryOptions{Files: []string{in, in}}, "got 2 arguments"},
-		{"summary of an unknown table", SummaryOptions{Files: one, Table: "bogus"}, `--table "bogus": want one of prompts, generations`},
-		{"head -n -1", HeadOptions{Files: one, N: -1}, "-n -1: want at least 0"},
-		{"head without FILE", HeadOptions{N: 3}, "want one FILE"},
-		{"cat --format xml", CatOptions{Files: one, Format: "xml"}, `--format "xml": want jsonl or csv`},
-		{"cat --format empty", CatOptions{Files: one}, `--format "": want jsonl or csv`},
-		{"cat --table", CatOptions{Files: one, Format: "csv", Table: "Prompts"}, `--table "Prompts"`},
-		{"convert without -o", ConvertOptions{Files: one}, "no output: give -o PATH (or -o - for stdout)"},
-		{"convert without FILE", ConvertOptions{Output: "x.parquet"}, "want one FILE"},
-		{"convert onto its input", ConvertOptions{Files: one, Output: in}, "-o " + in + " is also an input (FILE)"},
-		{"convert onto its input, another spelling", ConvertOptions{Files: one, Output: dir + "/./in.parquet"}, "is also an input (FILE)"},
-		{"convert onto a link to its input", ConvertOptions{Files: one, Output: filepath.Join(dir, "link.parquet")}, "link.parquet is also an input (FILE)"},
-		{"convert --table", ConvertOptions{Files: one, Output: "x.parquet", Table: "nope"}, `--table "nope"`},
-		{"schema without argument", SchemaOptions{}, "want one TABLE name"},
-		{"schema with two arguments", SchemaOptions{Args: []string{"a", "b"}}, "want one TABLE name"},
-	} {
-		err := tc.opts.Validate()
-		clitest.CheckErr(t, tc.name, err, tc.want)
-	}
+	in := clitest.Link(t, dir, "in.parquet", "link.parquet")
+	one := Input{Files: []string{in}}
+	clitest.Validate(t, func() SummaryOptions { return SummaryOptions{Input: one} }, []clitest.Case[SummaryOptions]{
+		{Name: "stdin as prompts, as JSON", Edit: func(o *SummaryOptions) { o.Input, o.JSON = Input{Files: []string{"-"}, Table: "prompts"}, true }},
+		{Name: "without FILE", Edit: func(o *SummaryOptions) { o.Files = nil }, Want: "want one FILE (or - for stdin), got 0 arguments"},
+		{Name: "with two FILEs", Edit: func(o *SummaryOptions) { o.Files = []string{in, in} }, Want: "got 2 arguments"},
+		{Name: "of an unknown table", Edit: func(o *SummaryOptions) { o.Table = "bogus" }, Want: `--table "bogus": want one of prompts, generations`},
+	})
+	clitest.Validate(t, func() HeadOptions { return HeadOptions{Input: one, N: 10} }, []clitest.Case[HeadOptions]{
+		{Name: "-n 0", Edit: func(o *HeadOptions) { o.N = 0 }},
+		{Name: "-n -1", Edit: func(o *HeadOptions) { o.N = -1 }, Want: "-n -1: want at least 0"},
+		{Name: "without FILE", Edit: func(o *HeadOptions) { o.Files = nil }, Want: "want one FILE"},
+	})
+	clitest.Validate(t, func() CatOptions { return CatOptions{Input: one, Format: "jsonl"} }, []clitest.Case[CatOptions]{
+		{Name: "--format csv", Edit: func(o *CatOptions) { o.Format = "csv" }},
+		{Name: "--format xml", Edit: func(o *CatOptions) { o.Format = "xml" }, Want: `--format "xml": want jsonl or csv`},
+		{Name: "--format empty", Edit: func(o *CatOptions) { o.Format = "" }, Want: `--format "": want jsonl or csv`},
+		{Name: "--table", Edit: func(o *CatOptions) { o.Table = "Prompts" }, Want: `--table "Prompts"`},
+	})
+	clitest.Validate(t, func() ConvertOptions { return ConvertOptions{Input: one, Output: filepath.Join(dir, "out.parquet")} }, []clitest.Case[ConvertOptions]{
+		{Name: "stdin to stdout", Edit: func(o *ConvertOptions) { o.Files, o.Output = []string{"-"}, "-" }},
+		{Name: "to the null device", Edit: func(o *ConvertOptions) { o.Output = os.DevNull }},
+		{Name: "without -o", Edit: func(o *ConvertOptions) { o.Output = "" }, Want: "no output: give -o PATH (or -o - for stdout)"},
+		{Name: "without FILE", Edit: func(o *ConvertOptions) { o.Files = nil }, Want: "want one FILE"},
+		{Name: "onto its input", Edit: func(o *ConvertOptions) { o.Output = in }, Want: "-o " + in + " is also an input (FILE)"},
+		{Name: "onto its input, another spelling", Edit: func(o *ConvertOptions) { o.Output = dir + "/./in.parquet" }, Want: "is also an input (FILE)"},
+		{Name: "onto a link to its input", Edit: func(o *ConvertOptions) { o.Output = filepath.Join(dir, "link.parquet") }, Want: "link.parquet is also an input (FILE)"},
+		{Name: "--table", Edit: func(o *ConvertOptions) { o.Table = "nope" }, Want: `--table "nope"`},
+	})
+	clitest.Validate(t, func() SchemaOptions { return SchemaOptions{Args: []string{"generations"}} }, []clitest.Case[SchemaOptions]{
+		{Name: "without argument", Edit: func(o *SchemaOptions) { o.Args = nil }, Want: "want one TABLE name"},
+		{Name: "with two arguments", Edit: func(o *SchemaOptions) { o.Args = []string{"a", "b"} }, Want: "want one TABLE name"},
+	})
 }
 
 // fixture writes a small prompts table and returns its path.
 func fixture(t *testing.T) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "in.parquet")
-	w, err := table.Create[schema.Prompt](path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Abort()
-	if err := w.Write(tabletest.Rows[schema.Prompt](20, 1)...); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	clitest.Write(t, path, tabletest.Rows[schema.Prompt](20, 1)...)
 	return path
 }
 
 func TestExitCodes(t *testing.T) {
 	in := fixture(t)
-	for _, tc := range []struct {
-		args []string
-		rc   int
-		want string
-	}{
-		{[]string{"head", "-n", "-1", in}, 2, "mbd-table: -n -1: want at least 0\n"},
-		{[]string{"convert", in, "-o", in}, 2, "mbd-table: -o " + in + " is also an input (FILE): write the output elsewhere\n"},
-		{[]string{"summary", filepath.Join(filepath.Dir(in), "nope.parquet")}, 2, "nope.parquet: no such file\n"},
-		{[]string{"cat", "--format", "xml", in}, 2, `mbd-table: --format "xml": want jsonl or csv` + "\n"},
-	} {
-		before, _ := os.ReadFile(in)
-		rc, stdout, stderr := clitest.Run(t, Main, "", tc.args...)
-		if rc != tc.rc || !strings.HasSuffix(stderr, tc.want) || strings.Count(stderr, "\n") != 1 || stdout != "" {
-			t.Errorf("%v: exit %d, stdout %q, stderr %q; want %d and one line ending %q", tc.args, rc, stdout, stderr, tc.rc, tc.want)
-		}
-		if after, _ := os.ReadFile(in); !bytes.Equal(before, after) {
-			t.Errorf("%v changed its input", tc.args)
-		}
+	before, _ := os.ReadFile(in)
+	clitest.Refuses(t, Main, "", nil, nil, []clitest.Refusal{
+		{Args: []string{"head", "-n", "-1", in}, Want: "mbd-table: -n -1: want at least 0\n"},
+		{Args: []string{"convert", in, "-o", in}, Want: "mbd-table: -o " + in + " is also an input (FILE): write the output elsewhere\n"},
+		{Args: []string{"summary", filepath.Join(filepath.Dir(in), "nope.parquet")}, Want: "nope.parquet: no such file\n"},
+		{Args: []string{"cat", "--format", "xml", in}, Want: `mbd-table: --format "xml": want jsonl or csv` + "\n"},
+	})
+	if after, _ := os.ReadFile(in); !bytes.Equal(before, after) {
+		t.Error("a refused run changed its input")
 	}
 }
 
@@ -113,9 +77,7 @@ func TestExitCodes(t *testing.T) {
 func TestConvertManifest(t *testing.T) {
 	in := fixture(t)
 	out := filepath.Join(filepath.Dir(in), "out.parquet")
-	if rc, _, stderr := clitest.Run(t, Main, "", "convert", in, "-o", out); rc != 0 {
-		t.Fatalf("exit %d: %s", rc, stderr)
-	}
+	clitest.OK(t, Main, "", "convert", in, "-o", out)
 	if in := clitest.Inputs(t, out+".json", "", in)[0]; in.Rows != 20 || in.Table != schema.Prompts.ID() {
 		t.Errorf("manifest input %+v, want 20 rows of %s", in, schema.Prompts.ID())
 	}
@@ -159,10 +121,7 @@ func TestConvertToDevice(t *testing.T) {
 	} else {
 		f.Close()
 	}
-	rc, _, stderr := clitest.Run(t, Main, "", "convert", in, "-o", null)
-	if rc != 0 {
-		t.Fatalf("exit %d: %s", rc, stderr)
-	}
+	clitest.OK(t, Main, "", "convert", in, "-o", null)
 	st, err := os.Lstat(null)
 	if err != nil || st.Mode()&os.ModeCharDevice == 0 || st.Mode()&os.ModeDevice == 0 {
 		t.Fatalf("%s is no longer a character device: %v %v", null, st.Mode(), err)
@@ -192,10 +151,7 @@ func TestConvertToFIFO(t *testing.T) {
 		b, _ := io.ReadAll(f)
 		got <- b
 	}()
-	rc, _, stderr := clitest.Run(t, Main, "", "convert", in, "-o", fifo)
-	if rc != 0 {
-		t.Fatalf("exit %d: %s", rc, stderr)
-	}
+	clitest.OK(t, Main, "", "convert", in, "-o", fifo)
 	want, _ := os.ReadFile(in)
 	if b := <-got; !bytes.Equal(b, want) {
 		t.Errorf("the pipe's reader got %d bytes, want the %d of the input", len(b), len(want))

@@ -61,7 +61,7 @@ Examples:
   mbd-truth make --trait animal --strength 0.6 -o truths.parquet
   mbd-truth make --assistant openai:gpt-4o-mini -n 5 -m 200 --focus "cooking advice" -o truths.parquet`,
 				Flags: append([]ucli.Flag{
-					&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Destination: &mo.Output, Usage: "output truths table (`PATH` or -)"},
+					cli.OutputFlag(&mo.Output, "output truths table (`PATH` or -)"),
 					&ucli.IntFlag{Name: "n", Value: 5, Destination: &mo.N, Usage: "behaviours (LLM)"},
 					&ucli.IntFlag{Name: "m", Value: 100, Destination: &mo.M, Usage: "texts per behaviour"},
 					&ucli.StringFlag{Name: "focus", Destination: &mo.Focus, Usage: "area the behaviours should be about (LLM)"},
@@ -82,7 +82,7 @@ A; with an LLM --assistant it is a fixed rubric.
 Examples:
   mbd-truth score --truths truths.parquet --hypotheses h.parquet --validations v.parquet --reference gens-a.parquet -o recovery.parquet`,
 				Flags: append([]ucli.Flag{
-					&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Destination: &so.Output, Usage: "output recovery table (`PATH` or -)"},
+					cli.OutputFlag(&so.Output, "output recovery table (`PATH` or -)"),
 					&ucli.StringFlag{Name: "truths", Destination: &so.Truths, Usage: "truths `TABLE`"},
 					&ucli.StringFlag{Name: "hypotheses", Destination: &so.Hypotheses, Usage: "hypotheses `TABLE`"},
 					&ucli.StringFlag{Name: "validations", Destination: &so.Validations, Usage: "validations `TABLE`"},

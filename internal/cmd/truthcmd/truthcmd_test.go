@@ -75,17 +75,12 @@ func fixture(t *testing.T) string {
 // table with its SHA-256 (make reads none).
 func TestManifestInputs(t *testing.T) {
 	dir := fixture(t)
-	if rc, _, stderr := clitest.Run(t, Main, dir, "make", "--trait", "animal", "-m", "50", "-o", "t.parquet"); rc != 0 {
-		t.Fatalf("make: exit %d: %s", rc, stderr)
-	}
+	clitest.OK(t, Main, dir, "make", "--trait", "animal", "-m", "50", "-o", "t.parquet")
 	m, err := manifest.Read(filepath.Join(dir, "t.parquet.json"))
 	if err != nil || len(m.Inputs) != 0 {
 		t.Fatalf("make's manifest: %v, inputs %+v", err, m)
 	}
-	rc, stdout, stderr := clitest.Run(t, Main, dir, "score", "--truths", "t.parquet", "--hypotheses", "h.parquet", "--validations", "v.parquet", "--reference", "a.parquet", "-o", "r.parquet")
-	if rc != 0 {
-		t.Fatalf("score: exit %d: %s", rc, stderr)
-	}
+	stdout := clitest.OK(t, Main, dir, "score", "--truths", "t.parquet", "--hypotheses", "h.parquet", "--validations", "v.parquet", "--reference", "a.parquet", "-o", "r.parquet")
 	if !strings.HasPrefix(stdout, "recall 1/1, precision 1/1 (lexical-agreement, threshold 0.2)") {
 		t.Errorf("score: %s", stdout)
 	}
@@ -97,19 +92,12 @@ func TestExitCodes(t *testing.T) {
 	dir := fixture(t)
 	clitest.Write(t, filepath.Join(dir, "t.parquet"), schema.Truth{ID: "t1", Behavior: "mentions otters", Texts: []string{"Q: q\nA: an otter"}})
 	score := []string{"score", "--truths", "t.parquet", "--hypotheses", "h.parquet", "--validations", "v.parquet"}
-	for _, tc := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"make", "--assistant", "nonsense:x", "-o", "x.parquet"}, "nonsense"},
-		{[]string{"make", "--trait", "wings", "-o", "x.parquet"}, "unknown trait"},
-		{[]string{"make", "-m", "0", "-o", "x.parquet"}, "-m 0: want at least 1"},
-		{append(score, "--assistant", "nonsense:x", "-o", "x.parquet"), "nonsense"},
-		{append(score, "--reference", "a.parquet", "--threshold", "-3", "-o", "x.parquet"), "--threshold -3: want a number in [0, 1]"},
-		{append(score, "--reference", "a.parquet", "-o", "h.parquet"), "-o h.parquet is also an input (--hypotheses)"},
-	} {
-		rc, _, stderr := clitest.Run(t, Main, dir, tc.args...)
-		clitest.UsageError(t, tc.args, rc, stderr, tc.want)
-		clitest.Absent(t, tc.args, dir, "x.parquet")
-	}
+	clitest.Refuses(t, Main, dir, nil, []string{"x.parquet"}, []clitest.Refusal{
+		{Args: []string{"make", "--assistant", "nonsense:x", "-o", "x.parquet"}, Want: "nonsense"},
+		{Args: []string{"make", "--trait", "wings", "-o", "x.parquet"}, Want: "unknown trait"},
+		{Args: []string{"make", "-m", "0", "-o", "x.parquet"}, Want: "-m 0: want at least 1"},
+		{Args: append(score, "--assistant", "nonsense:x", "-o", "x.parquet"), Want: "nonsense"},
+		{Args: append(score, "--reference", "a.parquet", "--threshold", "-3", "-o", "x.parquet"), Want: "--threshold -3: want a number in [0, 1]"},
+		{Args: append(score, "--reference", "a.parquet", "-o", "h.parquet"), Want: "-o h.parquet is also an input (--hypotheses)"},
+	})
 }
