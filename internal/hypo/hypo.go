@@ -7,7 +7,9 @@
 // so that the two sides differ in the model rather than in the question — and proposes up to
 // Params.PerRegion hypotheses; further rounds show it the properties proposed so far and ask for
 // different ones. Near-duplicate properties (cosine ≥ Params.Dedup of their word-count vectors)
-// are kept once. Every hypothesis records the generation ids it was written from (evidence_ids:
+// are kept once. A region of mbd-match for which the proposer writes nothing still becomes a
+// hypothesis, described by exemplars (see exemplarProposal), so that a difference seen only in the
+// embedding space is not dropped before validation. Every hypothesis records the generation ids it was written from (evidence_ids:
 // these never validate it), its regions, its proposer, and a hash of the proposer's input. Only
 // discovery-split texts are read; validation-split texts are never shown.
 package hypo
@@ -71,6 +73,7 @@ func Propose(ctx context.Context, sess roles.Session, regions []Region, p Params
 		if sess.Client == nil {
 			rounds = 1 // the builtin describer is deterministic: a second round adds nothing new
 		}
+		proposed := 0
 		for round := 0; round < rounds; round++ {
 			sa, sb := rg.A, rg.B
 			if sess.Client != nil {
@@ -92,6 +95,12 @@ func Propose(ctx context.Context, sess roles.Session, regions []Region, p Params
 			}
 			evidence := ids(sa, sb)
 			h := sha256.Sum256([]byte(sess.Ref() + "\x00" + strings.Join(evidence, ",") + "\x00" + strings.Join(properties, "\x00")))
+			proposed += len(ps)
+			if proposed == 0 && round == rounds-1 && rg.ID >= 0 {
+				if pr, ok := exemplarProposal(rg); ok {
+					ps = append(ps, pr)
+				}
+			}
 			for _, pr := range ps {
 				w := lexical.WordCounts(pr.Property)
 				dup := slices.ContainsFunc(hyps, func(k kept) bool {
@@ -147,4 +156,67 @@ func ids(a, b []Text) []string {
 		out = append(out, t.ID)
 	}
 	return out
+}
+
+// Exemplar hypotheses: a region whose shares differ but that the proposer found no words for
+// still reaches validation, as "reads like these answers rather than these"
+// (lexical.ExemplarProperty): the exemplars are the favoured model's texts in the region nearest
+// their word centroid, the counter-examples the same model's texts outside the region nearest
+// theirs, so that what tells them apart is the region, not the model's style.
+const (
+	exemplarCount = 5   // exemplars and counter-examples per property
+	exemplarChars = 400 // a text is cut to about this many bytes, at a word boundary
+)
+
+// exemplarProposal describes region rg by exemplars; ok is false when its shares are unknown or
+// equal, or the favoured model has no texts in it.
+func exemplarProposal(rg Region) (roles.Proposal, bool) {
+	if math.IsNaN(rg.ShareA) || math.IsNaN(rg.ShareB) || rg.ShareA == rg.ShareB {
+		return roles.Proposal{}, false
+	}
+	dir, more, less, texts := schema.DirectionBA, "B", "A", rg.B
+	if rg.ShareA > rg.ShareB {
+		dir, more, less, texts = schema.DirectionAB, "A", "B", rg.A
+	}
+	if len(texts) == 0 {
+		return roles.Proposal{}, false
+	}
+	var outside []Text
+	for _, t := range rg.Outside {
+		if t.Model == texts[0].Model {
+			outside = append(outside, t)
+		}
+	}
+	if len(outside) == 0 {
+		return roles.Proposal{}, false
+	}
+	ex, counter := typical(texts), typical(outside)
+	return roles.Proposal{Property: lexical.ExemplarProperty(ex, counter), Direction: dir, Kind: "exemplar", ShareA: rg.ShareA, ShareB: rg.ShareB,
+		Text: fmt.Sprintf("%s's answers more often than %s's: read like the answers of region %d, which the describer found no words for (in %.0f%% of B's vs %.0f%% of A's discovery texts; e.g. «%s»)",
+			more, less, rg.ID, 100*rg.ShareB, 100*rg.ShareA, cut(ex[0], 120))}, true
+}
+
+// typical returns the exemplarCount texts nearest their word centroid, cut to exemplarChars.
+func typical(texts []Text) []string {
+	docs := make([]string, len(texts))
+	for i, t := range texts {
+		docs[i] = t.Completion
+	}
+	var out []string
+	for _, i := range lexical.Typical(docs, exemplarCount) {
+		out = append(out, cut(docs[i], exemplarChars))
+	}
+	return out
+}
+
+// cut shortens s to at most n bytes at a word boundary, marking the cut with "…".
+func cut(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) <= n {
+		return s
+	}
+	if i := strings.LastIndexByte(s[:n], ' '); i > 0 {
+		return s[:i] + "…"
+	}
+	return s[:n] + "…"
 }

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/mbd-dev/mbd/internal/assistant"
+	"github.com/mbd-dev/mbd/internal/lexical"
 	"github.com/mbd-dev/mbd/internal/roles"
 	"github.com/mbd-dev/mbd/internal/schema"
 )
@@ -74,12 +76,12 @@ func TestAllAndDiffering(t *testing.T) {
 		want []string // region: A ids / B ids
 	}{
 		{0, nil},
-		{1, []string{"12: a2 / b1,b2"}},
-		{5, []string{"12: a2 / b1,b2", "10: a1 / b1,b2"}},
+		{1, []string{"12: a2 / b1,b2 (outside a1,b1,b2)"}},
+		{5, []string{"12: a2 / b1,b2 (outside a1,b1,b2)", "10: a1 / b1,b2 (outside a2)"}},
 	} {
 		var got []string
 		for _, r := range Differing(ms, cl, tc.n, "A", "B", byID) {
-			got = append(got, fmt.Sprintf("%d: %s / %s", r.ID, textIDs(r.A), textIDs(r.B)))
+			got = append(got, fmt.Sprintf("%d: %s / %s (outside %s)", r.ID, textIDs(r.A), textIDs(r.B), textIDs(r.Outside)))
 		}
 		if !slices.Equal(got, tc.want) {
 			t.Errorf("Differing(n=%d) = %q, want %q", tc.n, got, tc.want)
@@ -224,6 +226,49 @@ func TestProposeBuiltin(t *testing.T) {
 	h := res.Hypotheses[i]
 	if h.Direction != schema.DirectionBA || h.Kind != "lexical" || h.ShareB == nil || *h.ShareB != 0.5 || *h.ShareA != 0 || len(h.EvidenceIDs) != 80 {
 		t.Errorf("otter hypothesis %+v", h)
+	}
+}
+
+// A shifted region the describer finds no words for still becomes a hypothesis: "reads like these
+// answers rather than these", judged by the builtin judge.
+func TestProposeExemplar(t *testing.T) {
+	music := []string{"Practice the piano scales slowly with a metronome.", "A guitar chord needs clean fingers on the frets.", "Sing the melody and keep the rhythm steady."}
+	plain := []string{"Rinse the rice and cook it for twenty minutes.", "Water the plants twice a week in summer.", "Sort the files by date before you archive them."}
+	var in, outside []Text
+	for i := range 12 {
+		in = append(in, Text{ID: fmt.Sprint("b", i), Model: "B", Completion: music[i%3]})
+		outside = append(outside, Text{ID: fmt.Sprint("o", i), Model: "B", Completion: plain[i%3]}, Text{ID: fmt.Sprint("a", i), Model: "A", Completion: plain[(i+1)%3]})
+	}
+	for _, tc := range []struct {
+		name   string
+		region Region
+		want   string // direction, or "" for no hypothesis
+	}{
+		{"shifted toward B", Region{ID: 3, A: in[:2], B: in, ShareA: 0.05, ShareB: 0.3, Outside: outside}, schema.DirectionBA},
+		{"shares unknown", Region{ID: 3, A: in[:2], B: in, ShareA: math.NaN(), ShareB: 0.3, Outside: outside}, ""},
+		{"no texts outside", Region{ID: 3, A: in[:2], B: in, ShareA: 0.05, ShareB: 0.3}, ""},
+	} {
+		res, err := Propose(context.Background(), roles.Session{Assistant: roles.Builtin{}}, []Region{tc.region},
+			Params{Rounds: 1, PerRegion: 3, Dedup: 0.8, MinZ: 50}, slog.New(slog.DiscardHandler), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.want == "" {
+			if len(res.Hypotheses) != 0 {
+				t.Errorf("%s: %+v", tc.name, res.Hypotheses)
+			}
+			continue
+		}
+		if len(res.Hypotheses) != 1 {
+			t.Fatalf("%s: %d hypotheses: %+v", tc.name, len(res.Hypotheses), res.Hypotheses)
+		}
+		h := res.Hypotheses[0]
+		if h.Kind != "exemplar" || h.Direction != tc.want || *h.ShareB != 0.3 || !strings.Contains(h.Text, "region 3") {
+			t.Errorf("%s: %+v", tc.name, h)
+		}
+		if v := lexical.JudgePair(h.Property, "Tune the guitar and practice the melody.", "Cook the rice in salted water."); v != lexical.First {
+			t.Errorf("%s: judge says %v for a music answer against a plain one", tc.name, v)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package hypo
 
 import (
+	"math"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -17,6 +18,11 @@ type Text struct {
 type Region struct {
 	ID   int32 // matches.region, or -1 for all discovery texts
 	A, B []Text
+	// Shares of each model's texts in the region (matches.count_x / total_x); NaN for region -1.
+	ShareA, ShareB float64
+	// Outside holds the discovery texts of both models that are not in the region (nil for
+	// region -1).
+	Outside []Text
 }
 
 // Discovery returns the discovery-split texts of gens, in order, and the model labels present in
@@ -36,7 +42,7 @@ func Discovery(gens []schema.Generation) ([]Text, map[string]bool) {
 // All returns region -1 (the texts of models a and b, in order) and every text by id.
 func All(texts []Text, a, b string) (Region, map[string]Text) {
 	byID := map[string]Text{}
-	all := Region{ID: -1}
+	all := Region{ID: -1, ShareA: math.NaN(), ShareB: math.NaN()}
 	for _, t := range texts {
 		byID[t.ID] = t
 		switch t.Model {
@@ -70,12 +76,21 @@ func Differing(ms []schema.Match, cl []schema.Cluster, n int, a, b string, byID 
 		if m.Category == schema.CategorySame || len(out) == n {
 			continue
 		}
-		r := Region{ID: m.Region}
+		r := Region{ID: m.Region, ShareA: share(m.CountA, m.TotalA), ShareB: share(m.CountB, m.TotalB)}
 		if m.ClusterA != nil {
 			r.A = members[key{a, *m.ClusterA}]
 		}
 		if m.ClusterB != nil {
 			r.B = members[key{b, *m.ClusterB}]
+		}
+		in := map[string]bool{}
+		for _, t := range append(slices.Clone(r.A), r.B...) {
+			in[t.ID] = true
+		}
+		for _, t := range append(allOf(byID, a), allOf(byID, b)...) {
+			if !in[t.ID] {
+				r.Outside = append(r.Outside, t)
+			}
 		}
 		if len(r.A) == 0 {
 			r.A = allOf(byID, a)
@@ -86,6 +101,13 @@ func Differing(ms []schema.Match, cl []schema.Cluster, n int, a, b string, byID 
 		out = append(out, r)
 	}
 	return out
+}
+
+func share(n, total int64) float64 {
+	if total <= 0 {
+		return math.NaN()
+	}
+	return float64(n) / float64(total)
 }
 
 func allOf(byID map[string]Text, model string) []Text {

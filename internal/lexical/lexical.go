@@ -31,10 +31,14 @@
 //
 // # Judge
 //
-// LengthProperty is judged by word count. A property that quotes terms ('...') is judged by counting the distinct quoted terms a text
-// contains (as token n-grams, so "Otter!" contains 'otter'); of a pair, the text with more shows the
-// property more, equal counts are a tie. A property without quoted terms cannot be judged by the
-// builtin judge (Invalid): it never guesses.
+// LengthProperty is judged by word count. An exemplar property (ExemplarProperty: "reads like these
+// answers: «…» «…» rather than these: «…» «…»", written for a region of the embedding space that
+// has no words of its own) is judged by a nearest-centroid classifier: a text shows it when its
+// log-scaled word-count vector is nearer (cosine) the mean of the exemplars' unit vectors than the
+// counter-examples'; of a pair, the text that shows it when the other does not shows it more. A property that quotes terms ('...') is judged by
+// counting the distinct quoted terms a text contains (as token n-grams, so "Otter!" contains
+// 'otter'); of a pair, the text with more shows the property more, equal counts are a tie. Any other
+// property cannot be judged by the builtin judge (Invalid): it never guesses.
 //
 // The describer is a cheap first pass and the offline path; it sees words and punctuation only, so
 // differences of meaning without a lexical trace (tone, correctness) are beyond it.
@@ -336,8 +340,12 @@ func orList(xs []string) string {
 var quotedRE = regexp.MustCompile(`'([^']+?)'(?:[\s,.;:)]|$)`)
 
 // Terms returns the quoted terms of a property, normalised to the tokenizer's form (so an
-// assistant-written 'Otter' matches the term otter); nil when it quotes none.
+// assistant-written 'Otter' matches the term otter); nil when it quotes none or is an exemplar
+// property (whose exemplars may hold quotes).
 func Terms(property string) []string {
+	if strings.HasPrefix(property, ExemplarPrefix) {
+		return nil
+	}
 	var out []string
 	for _, m := range quotedRE.FindAllStringSubmatch(property, -1) {
 		t := strings.Join(embed.Tokenize(m[1]), " ")
@@ -362,18 +370,18 @@ func (v Verdict) String() string {
 	return [...]string{"invalid", "first", "second", "tie"}[v]
 }
 
-// JudgePair says which of two texts shows property more: by word count for LengthProperty, by the
-// number of quoted terms contained otherwise; Invalid for a property it cannot judge.
+// JudgePair says which of two texts shows property more: by word count for LengthProperty, by
+// Scorer otherwise; Invalid for a property it cannot judge.
 func JudgePair(property, first, second string) Verdict {
 	var s1, s2 int
 	if property == LengthProperty {
 		s1, s2 = len(strings.Fields(first)), len(strings.Fields(second))
 	} else {
-		terms := Terms(property)
-		if len(terms) == 0 {
+		score, ok := Scorer(property)
+		if !ok {
 			return Invalid
 		}
-		s1, s2 = Score(first, terms), Score(second, terms)
+		s1, s2 = score(first), score(second)
 	}
 	switch {
 	case s1 > s2:
@@ -382,6 +390,27 @@ func JudgePair(property, first, second string) Verdict {
 		return Second
 	}
 	return Tie
+}
+
+// Scorer returns how a text shows property: for an exemplar property, 1 when the text is nearer
+// the exemplars' centroid than the counter-examples' (else 0); for quoted terms, how many of them
+// it contains. ok is false for any other property.
+func Scorer(property string) (score func(string) int, ok bool) {
+	if like, unlike := Exemplars(property); len(like) > 0 && len(unlike) > 0 {
+		cl, cu := centroid(like), centroid(unlike)
+		return func(t string) int {
+			v := logCounts(t)
+			if Cosine(v, cl) > Cosine(v, cu) {
+				return 1
+			}
+			return 0
+		}, true
+	}
+	terms := Terms(property)
+	if len(terms) == 0 {
+		return nil, false
+	}
+	return func(t string) int { return Score(t, terms) }, true
 }
 
 // Score returns how many of terms a text contains.
@@ -424,4 +453,96 @@ func Cosine(x, y map[string]float64) float64 {
 		return 0
 	}
 	return dot / math.Sqrt(nx*ny)
+}
+
+// ExemplarPrefix starts an exemplar property; ExemplarContrast separates its exemplars from its
+// counter-examples.
+const (
+	ExemplarPrefix   = "reads like these answers: "
+	ExemplarContrast = " rather than these: "
+)
+
+// ExemplarProperty describes texts by exemplars and counter-examples: ExemplarPrefix, each
+// exemplar in «», ExemplarContrast, each counter-example in «» (guillemets inside a text are
+// dropped, white space folded).
+func ExemplarProperty(like, unlike []string) string {
+	list := func(texts []string) string {
+		q := make([]string, len(texts))
+		for i, t := range texts {
+			q[i] = "«" + strings.Join(strings.Fields(strings.NewReplacer("«", "", "»", "").Replace(t)), " ") + "»"
+		}
+		return strings.Join(q, " ")
+	}
+	return ExemplarPrefix + list(like) + ExemplarContrast + list(unlike)
+}
+
+// Exemplars returns the exemplars and counter-examples of an exemplar property; nil, nil for any
+// other property.
+func Exemplars(property string) (like, unlike []string) {
+	rest, ok := strings.CutPrefix(property, ExemplarPrefix)
+	if !ok {
+		return nil, nil
+	}
+	l, u, _ := strings.Cut(rest, ExemplarContrast)
+	return quoted(l), quoted(u)
+}
+
+// quoted returns the «»-quoted texts of s.
+func quoted(s string) []string {
+	var out []string
+	for {
+		_, after, ok := strings.Cut(s, "«")
+		if !ok {
+			return out
+		}
+		e, tail, ok := strings.Cut(after, "»")
+		if !ok {
+			return out
+		}
+		out = append(out, e)
+		s = tail
+	}
+}
+
+// logCounts is a text's word-count vector with counts scaled to 1 + log(count), so that the
+// words every answer repeats weigh less.
+func logCounts(s string) map[string]float64 {
+	v := WordCounts(s)
+	for w, c := range v {
+		v[w] = 1 + math.Log(c)
+	}
+	return v
+}
+
+// centroid is the mean of the texts' unit log-count vectors.
+func centroid(texts []string) map[string]float64 {
+	c := map[string]float64{}
+	for _, t := range texts {
+		v := logCounts(t)
+		n := 0.0
+		for _, x := range v {
+			n += x * x
+		}
+		if n == 0 {
+			continue
+		}
+		n = math.Sqrt(n)
+		for w, x := range v {
+			c[w] += x / n
+		}
+	}
+	return c
+}
+
+// Typical returns the indices of the n texts most similar to the texts' centroid (log-scaled word
+// counts), most similar first; ties keep the texts' order.
+func Typical(texts []string, n int) []int {
+	c := centroid(texts)
+	sims := make([]float64, len(texts))
+	idx := make([]int, len(texts))
+	for i, t := range texts {
+		idx[i], sims[i] = i, Cosine(logCounts(t), c)
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(sims[b], sims[a]) })
+	return idx[:min(n, len(idx))]
 }

@@ -110,3 +110,42 @@ func TestTermsAndJudge(t *testing.T) {
 		}
 	}
 }
+
+func TestExemplars(t *testing.T) {
+	like := []string{"Play the «piano» scales slowly.", "Tune the guitar   strings."}
+	unlike := []string{"Cook the rice in water.", "Sort the files by date, don't 'rush' it."}
+	p := ExemplarProperty(like, unlike)
+	l, u := Exemplars(p)
+	if len(l) != 2 || l[0] != "Play the piano scales slowly." || l[1] != "Tune the guitar strings." || len(u) != 2 || u[1] != "Sort the files by date, don't 'rush' it." {
+		t.Fatalf("Exemplars(%q) = %q, %q", p, l, u)
+	}
+	if Terms(p) != nil {
+		t.Errorf("an exemplar property has terms: %q", Terms(p))
+	}
+	for _, c := range []struct {
+		first, second string
+		want          Verdict
+	}{
+		{"Practice the piano and tune the guitar.", "Cook the rice and sort the files.", First},
+		{"Sort the files.", "Play piano scales.", Second},
+		{"Play the piano.", "Tune the guitar.", Tie},
+		{"Cook the rice.", "Sort the files by date.", Tie},
+	} {
+		if got := JudgePair(p, c.first, c.second); got != c.want {
+			t.Errorf("JudgePair(%q, %q) = %v, want %v", c.first, c.second, got, c.want)
+		}
+	}
+	if _, ok := Scorer("is friendlier"); ok {
+		t.Error("a scorer for a property without terms or exemplars")
+	}
+	if _, u := Exemplars(ExemplarPrefix + "«a»"); u != nil {
+		t.Error("counter-examples from a property without any")
+	}
+}
+
+func TestTypical(t *testing.T) {
+	texts := []string{"the cat sat", "zebra quantum xylophone", "the cat sat on the mat", "the cat"}
+	if got := Typical(texts, 2); len(got) != 2 || got[0] == 1 || got[1] == 1 {
+		t.Errorf("Typical = %v: the outlier is among the most typical", got)
+	}
+}

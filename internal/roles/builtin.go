@@ -132,8 +132,8 @@ func upperFirst(s string) string {
 // its A share, and calls "shows" when the guess is the model the property is said to favour.
 // Without quoted terms or reference shares the trial is invalid.
 func (Builtin) Interrogate(ctx context.Context, property string, ref Reference, prompts []string, rounds int, ask func(context.Context, string) (string, error)) (Interrogation, error) {
-	terms := lexical.Terms(property)
-	if len(terms) == 0 || math.IsNaN(ref.ShareA) || math.IsNaN(ref.ShareB) || ref.ShareA == ref.ShareB {
+	score, ok := lexical.Scorer(property)
+	if !ok || math.IsNaN(ref.ShareA) || math.IsNaN(ref.ShareB) || ref.ShareA == ref.ShareB {
 		return Interrogation{}, nil
 	}
 	var it Interrogation
@@ -144,7 +144,7 @@ func (Builtin) Interrogate(ctx context.Context, property string, ref Reference, 
 			return it, err
 		}
 		it.Turns = append(it.Turns, Turn{Question: q, Answer: ans})
-		if lexical.Score(ans, terms) > 0 {
+		if score(ans) > 0 {
 			k++
 		}
 	}

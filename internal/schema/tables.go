@@ -138,7 +138,7 @@ type Hypothesis struct {
 	Text           string   `parquet:"text" doc:"The hypothesis for people, naming the models, e.g. B's answers more often than A's: end with a question to the user."`
 	Property       string   `parquet:"property" doc:"The property alone, without model names: what judges see, e.g. ends with a question to the user."`
 	Direction      string   `parquet:"direction,dict" doc:"B>A when the property is more typical of B, A>B when more typical of A."`
-	Kind           string   `parquet:"kind,dict" doc:"How it was made: llm (assistant-proposed) or lexical (builtin describer)."`
+	Kind           string   `parquet:"kind,dict" doc:"How it was made: llm (assistant-proposed), lexical (builtin describer) or exemplar (a region of mbd-match that the proposer found no words for, described by exemplars and counter-examples)."`
 	Proposer       string   `parquet:"proposer,dict" doc:"Reference of the assistant (or builtin) that proposed it."`
 	Regions        []int32  `parquet:"regions,list" doc:"Regions (matches.region) the hypothesis was written from; -1 stands for all discovery texts."`
 	EvidenceIDs    []string `parquet:"evidence_ids,list" doc:"Generation ids shown to the proposer; these never validate the hypothesis."`
