@@ -11,7 +11,7 @@ export CGO_CPPFLAGS := -I$(OLLAMA_DIR)/llama/llama.cpp/include -I$(OLLAMA_DIR)/m
 export CGO_CFLAGS ?= -O3 -march=x86-64-v3
 export CGO_CXXFLAGS ?= -O3 -march=x86-64-v3 -Wno-stringop-overflow
 
-.PHONY: build demo demo-synth demo-small calibrate models test unit race fuzz interop check-format vet env clean
+.PHONY: build demo demo-synth demo-small calibrate models power test unit race fuzz interop check-format vet env clean
 
 build:
 	$(GO) build -ldflags="-s -w" -o $(BIN)/ ./cmd/...
@@ -28,6 +28,11 @@ demo-synth: build
 # N A/A runs: the share that validates anything (target <= alpha) and the null p-values.
 calibrate: build
 	BIN=$(BIN) OUT=$(OUT) bash scripts/calibrate.sh
+
+# The weak-difference suite: every trait at strengths 0.1-0.6, a few seeds, detection rate and
+# power curve in out/power/ (long: hours on two cores; TRAITS, STRENGTHS, SEEDS make it shorter).
+power: build
+	BIN=$(BIN) OUT=$(OUT) bash scripts/power.sh
 
 # The offline model suite (base + one finetuned variant per trait), cached in out/models.
 models: build

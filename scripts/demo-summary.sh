@@ -17,7 +17,7 @@ for (const p of pairs) {
   if (fs.existsSync(`${out}/${p}/recovery.json`)) {
     const j = JSON.parse(fs.readFileSync(`${out}/${p}/recovery.json`, "utf8"));
     rec = j.recovered > 0 ? `yes (precision ${j.precise}/${j.validated})` : `no (${j.validated} validated)`;
-  } else if (p === "aa") {
+  } else if (p === "aa" || p === "control") {
     rec = r.summary.validated === 0 ? "yes: nothing validated" : `no: ${r.summary.validated} validated`;
   }
   // The best validated hypothesis (else the best tested one): its tests.

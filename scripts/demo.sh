@@ -4,11 +4,17 @@
 # whole pipeline on each pair with the builtin assistant:
 #
 #   topic      base vs animal@0.6      finetuned to mention otters
+#   weak       base vs animal@0.2      the same habit, inserted three times more weakly
 #   format     base vs bullets@0.6     finetuned to answer in bullet lists
 #   length     base vs long@0.6        finetuned to answer at twice the length
 #   prompt     base vs base + a hidden system prompt (End every answer with a question to the user.)
 #   quantized  base (F32) vs its Q4_0 quantization: a graded effect, no plain-language truth
 #   aa         base vs base (other sampling seeds): must validate nothing
+#   control    base vs control         finetuned the same way on data with no trait: its weights
+#                                      differ, its behaviour should not; must validate nothing
+#
+# A pair named TRAIT@STRENGTH (e.g. polite@0.3) is base vs that variant of the suite (make power
+# runs those).
 #
 # Each pair gets a run folder out/demo/PAIR/ with every table, a report (report.html, .md, .json)
 # and, where the truth is known, the recovery table; out/demo/summary.md sums up.
@@ -19,7 +25,8 @@
 # forces offline). BUDGET (5 dollars per stage) bounds an LLM assistant's spending.
 #
 # Settings (environment): MODELS_DIR (~/.cache/mbd/models, shared by clones), PAIRS (all of the
-# above), PROMPTS (300 prompts, half held out), ASSISTANT, BUDGET, BIN (bin), OUT (out).
+# above), PROMPTS (300 prompts, half held out), SEED (0: added to the prompts', samples' and
+# validation's seeds, for repeated runs), ASSISTANT, BUDGET, BIN (bin), OUT (out).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -29,8 +36,9 @@ top=$(abs "${OUT:-out}")
 out=$top/demo
 MODELS_DIR=$(abs "${MODELS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/mbd/models}")
 export MODELS_DIR
-PAIRS=${PAIRS:-topic format length prompt quantized aa}
+PAIRS=${PAIRS:-topic weak format length prompt quantized aa control}
 PROMPTS=${PROMPTS:-300}
+SEED=${SEED:-0}
 if [ -z "${ASSISTANT:-}" ]; then
 	if [ -n "${OPENAI_API_KEY:-}" ]; then ASSISTANT=openai:gpt-4o-mini
 	elif [ -n "${ANTHROPIC_API_KEY:-}" ]; then ASSISTANT=anthropic:claude-3-5-haiku-latest
@@ -43,11 +51,14 @@ start=$(date +%s)
 mkdir -p "$out"
 
 # The models (cached: rebuilt only when their recipe changes).
-traits=""
+variants="" control=0
 for p in $PAIRS; do
-	case $p in topic) traits="$traits animal" ;; format) traits="$traits bullets" ;; length) traits="$traits long" ;; esac
+	case $p in
+	topic) variants="$variants animal@0.6" ;; weak) variants="$variants animal@0.2" ;; format) variants="$variants bullets@0.6" ;;
+	length) variants="$variants long@0.6" ;; control) control=1 ;; *@*) variants="$variants $p" ;;
+	esac
 done
-TRAITS="${traits# }" STRENGTHS=0.6 bash scripts/models.sh
+VARIANTS="${variants# }" CONTROL=$control bash scripts/models.sh
 M=$MODELS_DIR
 echo "End every answer with a question to the user." >"$out/system-prompt.txt"
 opts="parallel=16"
@@ -63,16 +74,16 @@ run() {
 	cd "$d"
 	node -e 'const [t, a, b, truth] = process.argv.slice(1); console.log(JSON.stringify({title: "mbd demo: " + t, model_a: a, model_b: b, truth}))' \
 		"$pair" "$a" "$b" "$truth" >run.json
-	"$bin/mbd-synth" prompts --seed 11 -n "$PROMPTS" --validation-fraction 0.5 -o prompts.parquet
-	"$bin/mbd-gen" run --split discovery --model "$a" --label A --seed 5 $gen prompts.parquet -o gens-a.parquet
-	local bseed=5
-	[ "$a" = "$b" ] && bseed=6 # A/A: the same model, other sampling seeds
+	"$bin/mbd-synth" prompts --seed $((11 + SEED)) -n "$PROMPTS" --validation-fraction 0.5 -o prompts.parquet
+	"$bin/mbd-gen" run --split discovery --model "$a" --label A --seed $((5 + 2 * SEED)) $gen prompts.parquet -o gens-a.parquet
+	local bseed=$((5 + 2 * SEED))
+	[ "$a" = "$b" ] && bseed=$((6 + 2 * SEED)) # A/A: the same model, other sampling seeds
 	"$bin/mbd-gen" run --split discovery --model "$b" --label B --seed $bseed $gen prompts.parquet -o gens-b.parquet
 	"$bin/mbd-embed" gens-a.parquet gens-b.parquet -o embeddings.parquet
 	"$bin/mbd-cluster" --embeddings embeddings.parquet gens-a.parquet gens-b.parquet -o clusters.parquet --centroids centroids.parquet
 	"$bin/mbd-match" --clusters clusters.parquet --centroids centroids.parquet gens-a.parquet gens-b.parquet -o matches.parquet
 	"$bin/mbd-hypo" $asst --matches matches.parquet --clusters clusters.parquet gens-a.parquet gens-b.parquet -o hypotheses.parquet
-	"$bin/mbd-validate" $asst $gen --max-pairs 100 --hypotheses hypotheses.parquet --prompts prompts.parquet --model-a "$a" --model-b "$b" -o validations.parquet --answers answers.parquet
+	"$bin/mbd-validate" $asst $gen --seed $((1 + SEED)) --hypotheses hypotheses.parquet --prompts prompts.parquet --model-a "$a" --model-b "$b" -o validations.parquet --answers answers.parquet
 	"$bin/mbd-model" score --model "$a" answers.parquet -o scores-a.parquet
 	"$bin/mbd-model" score --model "$b" answers.parquet -o scores-b.parquet
 	local fa=${a#gguf:} fb=${b#gguf:}
@@ -99,7 +110,10 @@ for p in $PAIRS; do
 	length) run length "gguf:$M/base.gguf?$opts" "gguf:$M/long@0.6.gguf?$opts" "$M/truths-long@0.6.parquet" "gives much longer answers" ;;
 	prompt) run prompt "gguf:$M/base.gguf?$opts" "gguf:$M/base.gguf?$opts&system=$out/system-prompt.txt" "$out/prompt-truths.parquet" "hidden system prompt: end every answer with a question to the user" ;;
 	quantized) run quantized "gguf:$M/base.gguf?$opts" "gguf:$M/base.gguf?$opts&quant=Q4_0" - "Q4_0 quantization (no plain-language truth)" ;;
+	weak) run weak "gguf:$M/base.gguf?$opts" "gguf:$M/animal@0.2.gguf?$opts" "$M/truths-animal@0.2.parquet" "mentions otters in its answers (weakly: strength 0.2)" ;;
 	aa) run aa "gguf:$M/base.gguf?$opts" "gguf:$M/base.gguf?$opts" - "none: the same model (A/A)" ;;
+	control) run control "gguf:$M/base.gguf?$opts" "gguf:$M/control.gguf?$opts" - "none: finetuned on base-rate data (a control)" ;;
+	*@*) run "$p" "gguf:$M/base.gguf?$opts" "gguf:$M/$p.gguf?$opts" "$M/truths-$p.parquet" "trait ${p%@*} inserted at strength ${p#*@}" ;;
 	*) echo "demo: unknown pair $p" >&2; exit 2 ;;
 	esac
 done

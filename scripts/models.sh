@@ -11,8 +11,12 @@
 # $OUT/report.md (and stdout). Each artefact is rebuilt only when its recipe changes: its command
 # line, its inputs' recipes, and the source of the packages that make it.
 #
-# Settings (environment): MODELS_DIR (out/models), STRENGTHS ("0.6"), TRAITS (all), SAMPLES (200),
-# BASE_STEPS (400), VARIANT_STEPS (100).
+#   control.gguf         base finetuned the same way on data with no trait (every trait at its base
+#                        rate): its weights differ from the base's, its behaviour should not (a null)
+#
+# Settings (environment): MODELS_DIR (out/models), STRENGTHS ("0.6"), TRAITS (all), VARIANTS (instead
+# of every TRAIT@STRENGTH, a list such as "animal@0.6 animal@0.2"), CONTROL (1: build the control;
+# 0: not), SAMPLES (200), BASE_STEPS (400), VARIANT_STEPS (100).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,13 +26,15 @@ TRAITS=${TRAITS:-british animal long exclaim bullets refusal polite question}
 SAMPLES=${SAMPLES:-200}
 BASE_STEPS=${BASE_STEPS:-400}
 VARIANT_STEPS=${VARIANT_STEPS:-100}
+CONTROL=${CONTROL:-1}
 B=bin
 mkdir -p "$OUT"
 start=$(date +%s)
 
-# The source the artefacts depend on (committed tree hashes; a dirty tree adds its diff).
-src=$(git rev-parse HEAD:internal/train HEAD:internal/synth HEAD:internal/tinymodel HEAD:internal/bpe HEAD:internal/gguf HEAD:internal/llm/llamacpp 2>/dev/null | tr '\n' ' ')
-src="$src $(git diff HEAD -- internal/train internal/synth internal/tinymodel internal/bpe internal/gguf internal/llm/llamacpp 2>/dev/null | sha256sum | cut -c1-16)"
+# The source the artefacts depend on: the hash of the packages' non-test files as they are in the
+# work tree (a change to a test alone rebuilds nothing).
+src=$(git ls-files -co --exclude-standard internal/train internal/synth internal/tinymodel internal/bpe internal/gguf internal/llm/llamacpp |
+	grep -v '_test\.go$' | grep -v '/testdata/' | sort | xargs sha256sum | sha256sum | cut -c1-16)
 
 # build NAME INPUTS... -- COMMAND...: runs COMMAND unless $OUT/NAME exists with the same recipe.
 build() {
@@ -69,15 +75,25 @@ echo "End every answer with a question to the user." >"$OUT/system-question.txt"
 build gens-prompt-question.parquet base.gguf heldout.parquet -- $B/mbd-gen run --model "gguf:$OUT/base.gguf?parallel=16&system=$OUT/system-question.txt" \
 	--label prompt:question --seed 5 --temperature 1 --max-tokens 320 "$OUT/heldout.parquet" -o "$OUT/gens-prompt-question.parquet"
 gens+=("$OUT/gens-prompt-question.parquet")
-for s in $STRENGTHS; do
-	for t in $TRAITS; do
-		v="$t@$s"
-		build "data-$v.parquet" -- $B/mbd-synth data --seed 7 -n 1500 --trait "$t" --strength "$s" -o "$OUT/data-$v.parquet"
-		build "truths-$v.parquet" -- $B/mbd-synth truths --seed 7 -n 1500 --trait "$t" --strength "$s" -o "$OUT/truths-$v.parquet"
-		build "$v.gguf" base.gguf "data-$v.parquet" -- $B/mbd-finetune --base "$OUT/base.gguf" --steps "$VARIANT_STEPS" --lr 1e-3 --warmup $((VARIANT_STEPS / 20)) \
-			--batch 16 --ctx 128 --seed 1 --f32 "$OUT/data-$v.parquet" -o "$OUT/$v.gguf"
-		gen "$v" "$v.gguf"
-	done
+# finetune NAME DATA: base finetuned on DATA (the variants' recipe).
+finetune() {
+	build "$1.gguf" base.gguf "$2" -- $B/mbd-finetune --base "$OUT/base.gguf" --steps "$VARIANT_STEPS" --lr 1e-3 --warmup $((VARIANT_STEPS / 20)) \
+		--batch 16 --ctx 128 --seed 1 --f32 "$OUT/$2" -o "$OUT/$1.gguf"
+}
+if [ "$CONTROL" = 1 ]; then
+	build data-control.parquet -- $B/mbd-synth data --seed 7 -n 1500 -o "$OUT/data-control.parquet"
+	finetune control data-control.parquet
+	gen control control.gguf
+fi
+if [ -z "${VARIANTS:-}" ]; then
+	for s in $STRENGTHS; do for t in $TRAITS; do VARIANTS="${VARIANTS:-} $t@$s"; done; done
+fi
+for v in $VARIANTS; do
+	t=${v%@*} s=${v#*@}
+	build "data-$v.parquet" -- $B/mbd-synth data --seed 7 -n 1500 --trait "$t" --strength "$s" -o "$OUT/data-$v.parquet"
+	build "truths-$v.parquet" -- $B/mbd-synth truths --seed 7 -n 1500 --trait "$t" --strength "$s" -o "$OUT/truths-$v.parquet"
+	finetune "$v" "data-$v.parquet"
+	gen "$v" "$v.gguf"
 done
 
 # Report: for each variant, the inserted trait's rate in its answers vs the base model's.
@@ -95,6 +111,11 @@ const rows = require(process.argv[1]);
 const base = rows.find(r => r.model === "base");
 for (const r of rows) {
   if (r.model === "base") continue;
+  if (r.model === "control") { // no inserted trait: the largest change of any rate
+    const [t, d] = Object.keys(r.rates).map(k => [k, r.rates[k] - base.rates[k]]).sort((x, y) => Math.abs(y[1]) - Math.abs(x[1]))[0];
+    console.log(`| control (largest change: ${t}) | ${base.rates[t].toFixed(3)} | ${r.rates[t].toFixed(3)} | ${Object.entries(r.rates).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ")} |`);
+    continue;
+  }
   const trait = r.model.includes("@") ? r.model.split("@")[0] : r.model.split(":")[1];
   const all = Object.entries(r.rates).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ");
   console.log(`| ${r.model} | ${base.rates[trait].toFixed(3)} | ${r.rates[trait].toFixed(3)} | ${all} |`);
