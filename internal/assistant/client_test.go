@@ -90,6 +90,19 @@ func ask(text string) Request {
 	return Request{Messages: []Message{{Role: System, Content: "You judge."}, {Role: User, Content: text}}, MaxTokens: 50, JSON: true}
 }
 
+// chatConcurrently makes the calls ask("0") ... ask(n-1) all at once.
+func chatConcurrently(t *testing.T, c *Client, n int) {
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			if _, err := c.Chat(context.Background(), ask(fmt.Sprint(i))); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
 func newTestClient(t *testing.T, p Provider, o Options) (*Client, *sleeps, *syncBuffer) {
 	t.Helper()
 	s := &sleeps{}
@@ -343,15 +356,7 @@ func TestConcurrencyBoundAndRate(t *testing.T) {
 		return Response{Text: "ok", FinishReason: "STOP"}, nil
 	}}
 	c, _, _ := newTestClient(t, p, Options{Concurrency: 3, NoCache: true})
-	var wg sync.WaitGroup
-	for i := range 12 {
-		wg.Go(func() {
-			if _, err := c.Chat(context.Background(), ask(fmt.Sprint(i))); err != nil {
-				t.Error(err)
-			}
-		})
-	}
-	wg.Wait()
+	chatConcurrently(t, c, 12)
 	if m := p.maxIn.Load(); m > 3 || m < 2 {
 		t.Errorf("max in flight %d, want 3 (at most)", m)
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"google.golang.org/genai"
+
+	"github.com/mbd-dev/mbd/internal/endpoint"
 )
 
 // geminiProvider speaks the Gemini API (POST {base}/v1beta/models/MODEL:generateContent, key in
@@ -27,7 +29,7 @@ func newGemini(ref, base, model, key string) (*geminiProvider, error) {
 		HTTPOptions: genai.HTTPOptions{BaseURL: base},
 	})
 	if err != nil {
-		return nil, redactErr(fmt.Errorf("gemini: %w", err), key)
+		return nil, endpoint.RedactErr(fmt.Errorf("gemini: %w", err), key)
 	}
 	return &geminiProvider{ref: ref, base: base, model: model, key: key, models: cl.Models}, nil
 }

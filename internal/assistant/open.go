@@ -45,16 +45,9 @@ func openProvider(ref string) (Provider, error) {
 	}
 	switch scheme {
 	case "openai":
-		key, err := needKey(ref, "OPENAI_API_KEY")
+		key, base, err := hostedAPI(ref, "OPENAI_API_KEY", "OPENAI_BASE_URL", "https://api.openai.com/v1")
 		if err != nil {
 			return nil, err
-		}
-		base, err := baseURL(ref, "OPENAI_BASE_URL", "https://api.openai.com/v1")
-		if err != nil {
-			return nil, err
-		}
-		if err := endpoint.CheckKey(base, "OPENAI_API_KEY", true); err != nil {
-			return nil, fmt.Errorf("assistant %q: %w", ref, err)
 		}
 		return newOpenAI("openai", "openai:"+rest, base, rest, key, true), nil
 	case "openai-compat":
@@ -73,16 +66,9 @@ func openProvider(ref string) (Provider, error) {
 		}
 		return newOpenAI("openai-compat", "openai-compat:"+base+"#"+model, base, model, key, false), nil
 	case "anthropic":
-		key, err := needKey(ref, "ANTHROPIC_API_KEY")
+		key, base, err := hostedAPI(ref, "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "https://api.anthropic.com")
 		if err != nil {
 			return nil, err
-		}
-		base, err := baseURL(ref, "ANTHROPIC_BASE_URL", "https://api.anthropic.com")
-		if err != nil {
-			return nil, err
-		}
-		if err := endpoint.CheckKey(base, "ANTHROPIC_API_KEY", true); err != nil {
-			return nil, fmt.Errorf("assistant %q: %w", ref, err)
 		}
 		return newAnthropic("anthropic:"+rest, base, rest, key), nil
 	case "gemini":
@@ -115,12 +101,20 @@ func knownScheme(s string) bool {
 	return false
 }
 
-func needKey(ref, env string) (string, error) {
-	key := os.Getenv(env)
+// hostedAPI reads the key of a hosted API from keyEnv (required) and its base URL from baseEnv
+// (default def), and checks that the key may be sent there.
+func hostedAPI(ref, keyEnv, baseEnv, def string) (key, base string, err error) {
+	key = os.Getenv(keyEnv)
 	if key == "" {
-		return "", fmt.Errorf("assistant %q: set %s to the API key", ref, env)
+		return "", "", fmt.Errorf("assistant %q: set %s to the API key", ref, keyEnv)
 	}
-	return key, nil
+	if base, err = baseURL(ref, baseEnv, def); err != nil {
+		return "", "", err
+	}
+	if err := endpoint.CheckKey(base, keyEnv, true); err != nil {
+		return "", "", fmt.Errorf("assistant %q: %w", ref, err)
+	}
+	return key, base, nil
 }
 
 // baseURL is the URL in the environment variable env, or def.

@@ -280,20 +280,15 @@ func (f *fakeServer) lastBody() map[string]any {
 	return f.bodies[len(f.bodies)-1]
 }
 
+// openT is newTestClient for the provider ref names, with seed 1; it closes the client at the end.
 func openT(t *testing.T, ref string, o Options) (*Client, *sleeps, *syncBuffer) {
 	t.Helper()
-	s := &sleeps{}
-	logs := &syncBuffer{}
-	if o.CacheDir == "" && !o.NoCache {
-		o.CacheDir = t.TempDir()
-	}
-	o.Sleep = s.sleep
-	o.Logger = testLogger(logs)
-	o.Seed = 1
-	c, err := Open(ref, o)
+	p, err := openProvider(ref)
 	if err != nil {
 		t.Fatal(err)
 	}
+	o.Seed = 1
+	c, s, logs := newTestClient(t, p, o)
 	t.Cleanup(func() { c.Close() })
 	return c, s, logs
 }
@@ -318,78 +313,72 @@ func TestProviders(t *testing.T) {
 					t.Errorf("usage %+v", u)
 				}
 			})
-			t.Run("429 Retry-After", func(t *testing.T) {
-				f := newFakeServer(t, w, "k")
-				f.then("429", "503")
-				c, s, _ := openT(t, w.ref, Options{})
-				if _, err := c.Chat(context.Background(), ask("x")); err != nil {
-					t.Fatal(err)
-				}
-				if got := s.got(); len(got) != 2 || got[0] != 7*time.Second || got[1] != 2*time.Second {
-					t.Errorf("waits %v, want [7s 2s] as the Retry-After headers said", got)
-				}
-				if hits, _ := f.stats(); hits != 3 {
-					t.Errorf("%d requests, want 3", hits)
-				}
-			})
-			t.Run("500 then ok", func(t *testing.T) {
-				f := newFakeServer(t, w, "k")
-				f.then("500")
-				c, s, logs := openT(t, w.ref, Options{})
-				resp, err := c.Chat(context.Background(), ask("x"))
-				if err != nil || resp.Text == "" {
-					t.Fatal(resp, err)
-				}
-				if hits, _ := f.stats(); hits != 2 || len(s.got()) != 1 || c.Usage().Retries != 1 {
-					t.Errorf("%d requests, waits %v, want 2 and one wait", hits, s.got())
-				}
-				if !strings.Contains(logs.String(), "internal error") {
-					t.Errorf("the retry log does not carry the server's message: %s", logs)
-				}
-			})
-			t.Run("500 until giving up", func(t *testing.T) {
-				f := newFakeServer(t, w, "k")
-				f.then("500", "500", "500")
-				c, _, _ := openT(t, w.ref, Options{MaxRetries: 2})
-				resp, err := c.Chat(context.Background(), ask("x"))
-				var ae *APIError
-				if !errors.As(err, &ae) || ae.Status != 500 || ae.Provider != w.name || !strings.Contains(err.Error(), "internal error") {
-					t.Fatalf("err %v, want an APIError 500 with the server's message", err)
-				}
-				if (resp != Response{}) {
-					t.Errorf("a response with the error: %+v", resp)
-				}
-				if hits, _ := f.stats(); hits != 3 {
-					t.Errorf("%d requests, want 3", hits)
-				}
-			})
-			t.Run("slow", func(t *testing.T) {
-				f := newFakeServer(t, w, "k")
-				f.then("slow", "slow", "slow")
-				c, _, _ := openT(t, w.ref, Options{Timeout: 150 * time.Millisecond, MaxRetries: 2})
-				_, err := c.Chat(context.Background(), ask("x"))
-				if !errors.Is(err, context.DeadlineExceeded) {
-					t.Fatalf("err %v, want DeadlineExceeded", err)
-				}
-				if hits, _ := f.stats(); hits != 3 {
-					t.Errorf("%d requests, want 3 (timeouts are retried)", hits)
-				}
-			})
-			t.Run("malformed", func(t *testing.T) {
-				f := newFakeServer(t, w, "k")
-				f.then("malformed")
-				c, _, _ := openT(t, w.ref, Options{})
-				resp, err := c.Chat(context.Background(), ask("x"))
-				if err == nil || (resp != Response{}) {
-					t.Fatalf("truncated JSON: %+v, %v; want an error and no response", resp, err)
-				}
-				if hits, _ := f.stats(); hits != 1 {
-					t.Errorf("%d requests, want 1 (not retried)", hits)
-				}
-				if u := c.Usage(); u.Errors != 1 {
-					t.Errorf("usage %+v", u)
-				}
-			})
+			// Calls against a server that first misbehaves as the script says.
+			for _, tc := range []struct {
+				name     string
+				script   []string
+				opts     Options
+				wantHits int
+				check    func(t *testing.T, c *Client, resp Response, err error, waits []time.Duration, logs string)
+			}{
+				{name: "429 Retry-After", script: []string{"429", "503"}, wantHits: 3,
+					check: func(t *testing.T, _ *Client, _ Response, err error, waits []time.Duration, _ string) {
+						if err != nil {
+							t.Fatal(err)
+						}
+						if len(waits) != 2 || waits[0] != 7*time.Second || waits[1] != 2*time.Second {
+							t.Errorf("waits %v, want [7s 2s] as the Retry-After headers said", waits)
+						}
+					}},
+				{name: "500 then ok", script: []string{"500"}, wantHits: 2,
+					check: func(t *testing.T, c *Client, resp Response, err error, waits []time.Duration, logs string) {
+						if err != nil || resp.Text == "" {
+							t.Fatal(resp, err)
+						}
+						if len(waits) != 1 || c.Usage().Retries != 1 {
+							t.Errorf("waits %v, usage %+v, want one wait and retry", waits, c.Usage())
+						}
+						if !strings.Contains(logs, "internal error") {
+							t.Errorf("the retry log does not carry the server's message: %s", logs)
+						}
+					}},
+				{name: "500 until giving up", script: []string{"500", "500", "500"}, opts: Options{MaxRetries: 2}, wantHits: 3,
+					check: func(t *testing.T, _ *Client, resp Response, err error, _ []time.Duration, _ string) {
+						var ae *APIError
+						if !errors.As(err, &ae) || ae.Status != 500 || ae.Provider != w.name || !strings.Contains(err.Error(), "internal error") {
+							t.Fatalf("err %v, want an APIError 500 with the server's message", err)
+						}
+						if (resp != Response{}) {
+							t.Errorf("a response with the error: %+v", resp)
+						}
+					}},
+				{name: "slow", script: []string{"slow", "slow", "slow"}, opts: Options{Timeout: 150 * time.Millisecond, MaxRetries: 2}, wantHits: 3, // timeouts are retried
+					check: func(t *testing.T, _ *Client, _ Response, err error, _ []time.Duration, _ string) {
+						if !errors.Is(err, context.DeadlineExceeded) {
+							t.Fatalf("err %v, want DeadlineExceeded", err)
+						}
+					}},
+				{name: "malformed", script: []string{"malformed"}, wantHits: 1, // not retried
+					check: func(t *testing.T, c *Client, resp Response, err error, _ []time.Duration, _ string) {
+						if err == nil || (resp != Response{}) {
+							t.Fatalf("truncated JSON: %+v, %v; want an error and no response", resp, err)
+						}
+						if u := c.Usage(); u.Errors != 1 {
+							t.Errorf("usage %+v", u)
+						}
+					}},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					f := newFakeServer(t, w, "k")
+					f.then(tc.script...)
+					c, s, logs := openT(t, w.ref, tc.opts)
+					resp, err := c.Chat(context.Background(), ask("x"))
+					tc.check(t, c, resp, err, s.got(), logs.String())
+					if hits, _ := f.stats(); hits != tc.wantHits {
+						t.Errorf("%d requests, want %d", hits, tc.wantHits)
+					}
+				})
+			}
 			t.Run("refusal", func(t *testing.T) {
 				for i := range w.refused {
 					f := newFakeServer(t, w, "k")
@@ -451,15 +440,7 @@ func TestProviders(t *testing.T) {
 				f := newFakeServer(t, w, "k")
 				f.delay = 50 * time.Millisecond
 				c, _, _ := openT(t, w.ref, Options{Concurrency: 3})
-				var wg sync.WaitGroup
-				for i := range 12 {
-					wg.Go(func() {
-						if _, err := c.Chat(context.Background(), ask(fmt.Sprint(i))); err != nil {
-							t.Error(err)
-						}
-					})
-				}
-				wg.Wait()
+				chatConcurrently(t, c, 12)
 				if hits, maxIn := f.stats(); hits != 12 || maxIn > 3 || maxIn < 2 {
 					t.Errorf("%d requests, at most %d in flight; want 12 and 3", hits, maxIn)
 				}

@@ -1,6 +1,7 @@
 package endpoint
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -34,5 +35,36 @@ func TestCheckKey(t *testing.T) {
 		if err != nil && !strings.Contains(err.Error(), "OPENAI_API_KEY") {
 			t.Errorf("message does not name the variable: %v", err)
 		}
+	}
+}
+
+func TestMessage(t *testing.T) {
+	long := strings.Repeat("x", 600)
+	for _, tc := range []struct{ body, want string }{
+		{`{"error":{"message":"bad model","type":"invalid_request_error"}}`, "bad model"},      // OpenAI, vLLM
+		{`{"type":"error","error":{"type":"api_error","message":"overloaded"}}`, "overloaded"}, // Anthropic
+		{`{"message":"old vLLM"}`, "old vLLM"},
+		{`{"detail":"Not Found"}`, "Not Found"}, // FastAPI
+		{`{"detail":[{"loc":["body"],"msg":"field required"}]}`, `[{"loc":["body"],"msg":"field required"}]`},
+		{`{"error":"Unauthorized"}`, "Unauthorized"},
+		{`{"error":{"message":""},"detail":"x"}`, `{"error":{"message":""},"detail":"x"}`}, // the error object has no message
+		{"  upstream timed out\n", "upstream timed out"},
+		{long, long[:500] + "..."},
+		{"", ""},
+	} {
+		if got := Message([]byte(tc.body)); got != tc.want {
+			t.Errorf("Message(%s) = %q, want %q", tc.body, got, tc.want)
+		}
+	}
+}
+
+func TestRedactErr(t *testing.T) {
+	base := errors.New("call with sk-123 failed")
+	err := RedactErr(base, "sk-123")
+	if err.Error() != "call with [redacted] failed" || !errors.Is(err, base) {
+		t.Errorf("RedactErr: %q (wraps the error: %v)", err, errors.Is(err, base))
+	}
+	if RedactErr(base, "other") != base || RedactErr(base, "") != base || RedactErr(nil, "k") != nil {
+		t.Error("RedactErr changed an error without the key")
 	}
 }

@@ -52,14 +52,7 @@ func TestRemoteEqualsLocal(t *testing.T) {
 		{ID: "2", Prompt: "Once upon a time", Completion: " there was a baker."},
 		{ID: "3", Prompt: "Numbers:", Completion: " 1, 2, 3, café"},
 	}
-	want, err := local.Score(ctx, reqs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := remote.Score(ctx, reqs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	want, got := onBoth(t, local, remote, func(m llm.Model) ([]llm.ScoreResult, error) { return m.Score(ctx, reqs) })
 	for i := range reqs {
 		if len(got[i].Logprobs) != len(want[i].Logprobs) {
 			t.Fatalf("%s: %d remote log-probs, %d local", reqs[i].ID, len(got[i].Logprobs), len(want[i].Logprobs))
@@ -73,14 +66,11 @@ func TestRemoteEqualsLocal(t *testing.T) {
 
 	gen := []llm.GenRequest{{ID: "a", Prompt: "Once upon a time", Seed: 3}, {ID: "b", Prompt: "The weather", Seed: 4}}
 	s := llm.Sampling{Temperature: 0.7, MaxTokens: 8}
-	collect := func(m llm.Model) map[string]string {
+	lg, rg := onBoth(t, local, remote, func(m llm.Model) (map[string]string, error) {
 		out := map[string]string{}
-		if err := m.Generate(ctx, gen, s, func(r llm.GenResult) error { out[r.ID] = r.Completion; return nil }); err != nil {
-			t.Fatal(err)
-		}
-		return out
-	}
-	lg, rg := collect(local), collect(remote)
+		err := m.Generate(ctx, gen, s, func(r llm.GenResult) error { out[r.ID] = r.Completion; return nil })
+		return out, err
+	})
 	for id := range lg {
 		if lg[id] != rg[id] {
 			t.Errorf("%s: remote text %q, local %q", id, rg[id], lg[id])
@@ -88,14 +78,7 @@ func TestRemoteEqualsLocal(t *testing.T) {
 	}
 
 	texts := []string{"the cat sat", "bread and butter"}
-	le, err := local.Embed(ctx, texts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	re, err := remote.Embed(ctx, texts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	le, re := onBoth(t, local, remote, func(m llm.Model) ([][]float32, error) { return m.Embed(ctx, texts) })
 	for i := range texts {
 		for j := range le[i] {
 			if math.Abs(float64(le[i][j]-re[i][j])) > 1e-6 {
@@ -103,6 +86,20 @@ func TestRemoteEqualsLocal(t *testing.T) {
 			}
 		}
 	}
+}
+
+// onBoth calls f on the local and then on the remote model and returns both results.
+func onBoth[T any](t *testing.T, local, remote llm.Model, f func(llm.Model) (T, error)) (T, T) {
+	t.Helper()
+	l, err := f(local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := f(remote)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, r
 }
 
 func TestOpenRefs(t *testing.T) {

@@ -91,18 +91,22 @@ func (c *lctx) logprob(batchIndex int, tok int32) float64 {
 	return float64(C.mbd_logprob(logits, C.int32_t(c.nVocab), C.llama_token(tok)))
 }
 
-func (m *Model) genContext() (*lctx, error) {
+// genContext is the context for generation and scoring, created on first use.
+func (m *Model) genContext() (*lctx, error) { return m.lazyContext(&m.gen, false) }
+
+// lazyContext returns *c, creating it on first use (an embedding context when embeddings).
+func (m *Model) lazyContext(c **lctx, embeddings bool) (*lctx, error) {
 	if m.model == nil {
 		return nil, errors.New("model is closed")
 	}
-	if m.gen == nil {
-		c, err := m.newContext(false)
+	if *c == nil {
+		nc, err := m.newContext(embeddings)
 		if err != nil {
 			return nil, err
 		}
-		m.gen = c
+		*c = nc
 	}
-	return m.gen, nil
+	return *c, nil
 }
 
 // slot is one sequence being generated.
@@ -359,17 +363,10 @@ func (m *Model) Score(ctx context.Context, reqs []llm.ScoreRequest) ([]llm.Score
 func (m *Model) Embed(ctx context.Context, texts []string) ([][]float32, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.model == nil {
-		return nil, errors.New("model is closed")
+	c, err := m.lazyContext(&m.emb, true)
+	if err != nil {
+		return nil, err
 	}
-	if m.emb == nil {
-		c, err := m.newContext(true)
-		if err != nil {
-			return nil, err
-		}
-		m.emb = c
-	}
-	c := m.emb
 	out := make([][]float32, len(texts))
 	i := 0
 	for i < len(texts) {

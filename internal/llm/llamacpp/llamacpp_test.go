@@ -131,6 +131,15 @@ func genAll(t *testing.T, m *Model, reqs []llm.GenRequest, s llm.Sampling) map[s
 	return out
 }
 
+func scoreT(t *testing.T, m *Model, reqs []llm.ScoreRequest) []llm.ScoreResult {
+	t.Helper()
+	res, err := m.Score(context.Background(), reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
 func requests(n int) []llm.GenRequest {
 	prompts := []string{"The weather today is", "Once upon a time", "To make bread, you", "The capital of"}
 	var reqs []llm.GenRequest
@@ -217,10 +226,7 @@ func TestScoreMatchesLogSoftmax(t *testing.T) {
 		{ID: "4", Prompt: "Empty completion", Completion: ""},
 		{ID: "5", Prompt: "To make bread, you", Completion: " need flour, water, salt and yeast."},
 	}
-	res, err := m.Score(context.Background(), reqs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := scoreT(t, m, reqs)
 	for i, r := range reqs {
 		p, _ := m.Tokenize(r.Prompt, true, false)
 		c, _ := m.Tokenize(r.Completion, false, false)
@@ -317,23 +323,9 @@ func TestQuantizeAndSave(t *testing.T) {
 	dir := t.TempDir()
 	base := loadT(t, Options{Path: plain})
 	req := []llm.ScoreRequest{{ID: "1", Prompt: "The weather today is", Completion: " sunny and warm."}}
-	want, err := base.Score(context.Background(), req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	want := scoreT(t, base, req)
 	for _, typ := range []string{"F16", "Q8_0", "Q4_0"} {
-		out := filepath.Join(dir, typ+".gguf")
-		if err := Quantize(plain, out, typ, 1); err != nil {
-			t.Fatal(err)
-		}
-		q := loadT(t, Options{Path: out})
-		if ft := q.Info().FileType; ft != typ {
-			t.Errorf("%s: file type %s", typ, ft)
-		}
-		got, err := q.Score(context.Background(), req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		got := scoreT(t, quantizeT(t, plain, dir, typ), req)
 		// Quantization moves scores a little, and the coarser the more.
 		t.Logf("%s: score %.4f vs F32 %.4f", typ, got[0].Sum, want[0].Sum)
 		if math.Abs(got[0].Sum-want[0].Sum) > 0.05*math.Abs(want[0].Sum)+0.5 {
@@ -348,12 +340,7 @@ func TestQuantizeAndSave(t *testing.T) {
 	if err := base.Save(saved); err != nil {
 		t.Fatal(err)
 	}
-	again := loadT(t, Options{Path: saved})
-	got, err := again.Score(context.Background(), req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got[0].Sum != want[0].Sum {
+	if got := scoreT(t, loadT(t, Options{Path: saved}), req); got[0].Sum != want[0].Sum {
 		t.Errorf("saved model scores %v, original %v", got[0].Sum, want[0].Sum)
 	}
 }
@@ -367,15 +354,23 @@ func TestKQuants(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, typ := range []string{"Q4_K_M", "Q5_K_M", "Q6_K"} {
-		out := filepath.Join(dir, typ+".gguf")
-		if err := Quantize(in, out, typ, 1); err != nil {
-			t.Fatal(err)
-		}
-		m := loadT(t, Options{Path: out})
-		if ft := m.Info().FileType; ft != typ {
-			t.Errorf("%s: file type %s", typ, ft)
-		}
+		quantizeT(t, in, dir, typ)
 	}
+}
+
+// quantizeT quantizes the model in to typ (a file in dir), loads the result and checks that it
+// has that file type.
+func quantizeT(t *testing.T, in, dir, typ string) *Model {
+	t.Helper()
+	out := filepath.Join(dir, typ+".gguf")
+	if err := Quantize(in, out, typ, 1); err != nil {
+		t.Fatal(err)
+	}
+	m := loadT(t, Options{Path: out})
+	if ft := m.Info().FileType; ft != typ {
+		t.Errorf("%s: file type %s", typ, ft)
+	}
+	return m
 }
 
 func TestInfo(t *testing.T) {

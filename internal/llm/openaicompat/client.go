@@ -10,7 +10,6 @@
 package openaicompat
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -252,16 +251,11 @@ func (c *Client) call(ctx context.Context, path string, fn func(ctx context.Cont
 		if res != nil {
 			st.retryAfter = res.Header.Get("Retry-After")
 			st.status = res.StatusCode
-			if res.StatusCode >= 400 && res.Body != nil {
-				// Keep the error body: openai-go cannot parse every server's error format
-				// (vLLM's 401 is {"error": "Unauthorized"}).
-				b, rerr := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-				res.Body.Close()
-				st.body = b
-				res.Body = io.NopCloser(bytes.NewReader(b))
-				if rerr != nil {
-					return res, rerr
-				}
+			// Keep the error body: openai-go cannot parse every server's error format
+			// (vLLM's 401 is {"error": "Unauthorized"}).
+			var rerr error
+			if st.body, rerr = endpoint.KeepErrorBody(res, 1<<20); rerr != nil {
+				return res, rerr
 			}
 		}
 		return res, err
@@ -271,6 +265,17 @@ func (c *Client) call(ctx context.Context, path string, fn func(ctx context.Cont
 		return nil
 	}
 	return c.describe(ctx, path, st, err)
+}
+
+// request makes the API request fn(ctx, params) through c.call and returns its response; fn is an
+// openai-go service method such as c.complSvc.New.
+func request[P, R any](ctx context.Context, c *Client, path string, fn func(context.Context, P, ...option.RequestOption) (*R, error), params P) (*R, error) {
+	var resp *R
+	err := c.call(ctx, path, func(ctx context.Context, opts ...option.RequestOption) (err error) {
+		resp, err = fn(ctx, params, opts...)
+		return err
+	})
+	return resp, err
 }
 
 // attemptState records the last attempt of a call.
@@ -314,7 +319,7 @@ func (c *Client) describe(ctx context.Context, path string, st attemptState, err
 		out = fmt.Errorf("%s: no response within the per-request timeout of %s: %w", where, c.timeout, err)
 	case st.status >= 400:
 		msg := fmt.Sprintf("%s: HTTP %d %s", where, st.status, http.StatusText(st.status))
-		if sm := serverMessage(st.body); sm != "" {
+		if sm := endpoint.Message(st.body); sm != "" {
 			msg += ": " + sm
 		}
 		if st.attempts > 1 {
@@ -322,7 +327,7 @@ func (c *Client) describe(ctx context.Context, path string, st attemptState, err
 		} else if c.retries > 0 && st.retryAfter != "" && (st.status == 429 || st.status >= 500) {
 			msg += fmt.Sprintf(" (not retried: the server asked to wait %q, longer than the maximum retry delay)", st.retryAfter)
 		}
-		out = &HTTPError{StatusCode: st.status, msg: c.redactString(msg), err: err}
+		out = &HTTPError{StatusCode: st.status, msg: endpoint.Redact(msg, c.key), err: err}
 	case strings.Contains(err.Error(), "error parsing response json"), isJSONError(err):
 		out = fmt.Errorf("%s: invalid JSON in the response (truncated or not JSON): %w", where, err)
 	case st.attempts > 1:
@@ -330,7 +335,7 @@ func (c *Client) describe(ctx context.Context, path string, st attemptState, err
 	default:
 		out = fmt.Errorf("%s: %w", where, err)
 	}
-	return c.redact(out)
+	return endpoint.RedactErr(out, c.key)
 }
 
 func isJSONError(err error) bool {
@@ -338,61 +343,3 @@ func isJSONError(err error) bool {
 	var ue *json.UnmarshalTypeError
 	return errors.As(err, &se) || errors.As(err, &ue) || errors.Is(err, io.ErrUnexpectedEOF)
 }
-
-// serverMessage extracts a short human message from an error body: OpenAI's and newer vLLM's
-// {"error":{"message"}}, older vLLM's top-level {"message"}, FastAPI's {"detail"}, vLLM's
-// {"error": "Unauthorized"}, or the text itself.
-func serverMessage(raw []byte) string {
-	var obj map[string]any
-	if json.Unmarshal(raw, &obj) == nil {
-		if e, ok := obj["error"].(map[string]any); ok {
-			obj = e
-		}
-		for _, k := range []string{"message", "detail", "error"} {
-			switch v := obj[k].(type) {
-			case string:
-				return clip(v)
-			case nil:
-			default:
-				if b, err := json.Marshal(v); err == nil {
-					return clip(string(b))
-				}
-			}
-		}
-	}
-	return clip(strings.TrimSpace(string(raw)))
-}
-
-func clip(s string) string {
-	const max = 500
-	if len(s) > max {
-		return s[:max] + "..."
-	}
-	return s
-}
-
-func (c *Client) redactString(s string) string {
-	if c.key == "" {
-		return s
-	}
-	return strings.ReplaceAll(s, c.key, "[redacted]")
-}
-
-// redact makes sure the API key never appears in an error message.
-func (c *Client) redact(err error) error {
-	if err == nil || c.key == "" || !strings.Contains(err.Error(), c.key) {
-		return err
-	}
-	return &redactedError{err: err, key: c.key}
-}
-
-type redactedError struct {
-	err error
-	key string
-}
-
-func (e *redactedError) Error() string {
-	return strings.ReplaceAll(e.err.Error(), e.key, "[redacted]")
-}
-
-func (e *redactedError) Unwrap() error { return e.err }

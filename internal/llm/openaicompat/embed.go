@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/openai/openai-go/v3"
-	"github.com/openai/openai-go/v3/option"
 
 	"github.com/mbd-dev/mbd/internal/llm"
 	"github.com/mbd-dev/mbd/internal/vec"
@@ -42,11 +41,7 @@ func (c *Client) embedBatch(ctx context.Context, texts []string, out [][]float32
 		Input:          openai.EmbeddingNewParamsInputUnion{OfArrayOfStrings: texts},
 		EncodingFormat: openai.EmbeddingNewParamsEncodingFormatFloat,
 	}
-	var resp *openai.CreateEmbeddingResponse
-	err := c.call(ctx, "/embeddings", func(ctx context.Context, opts ...option.RequestOption) (err error) {
-		resp, err = c.embSvc.New(ctx, p, opts...)
-		return err
-	})
+	resp, err := request(ctx, c, "/embeddings", c.embSvc.New, p)
 	if err != nil {
 		switch statusOf(err) {
 		case 404, 405, 501:

@@ -76,11 +76,7 @@ func (c *Client) FineTune(ctx context.Context, examples []FineTuneExample, o Fin
 		params.Hyperparameters.NEpochs.OfInt = openai.Int(int64(o.Epochs))
 	}
 	jobs := openai.NewFineTuningJobService(c.opts...)
-	var job *openai.FineTuningJob
-	err = c.call(ctx, "/fine_tuning/jobs", func(ctx context.Context, opts ...option.RequestOption) (err error) {
-		job, err = jobs.New(ctx, params, opts...)
-		return err
-	})
+	job, err := request(ctx, c, "/fine_tuning/jobs", jobs.New, params)
 	if err != nil {
 		return "", err
 	}
@@ -110,12 +106,7 @@ func (c *Client) FineTune(ctx context.Context, examples []FineTuneExample, o Fin
 			return "", fmt.Errorf("stopped waiting for fine-tuning job %s (it keeps running at the provider): %w", job.ID, ctx.Err())
 		case <-time.After(o.PollInterval):
 		}
-		id := job.ID
-		err := c.call(ctx, "/fine_tuning/jobs/"+id, func(ctx context.Context, opts ...option.RequestOption) (err error) {
-			job, err = jobs.Get(ctx, id, opts...)
-			return err
-		})
-		if err != nil {
+		if job, err = request(ctx, c, "/fine_tuning/jobs/"+job.ID, jobs.Get, job.ID); err != nil {
 			return "", err
 		}
 	}

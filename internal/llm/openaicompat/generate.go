@@ -7,7 +7,6 @@ import (
 	"sync"
 
 	"github.com/openai/openai-go/v3"
-	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/packages/param"
 
 	"github.com/mbd-dev/mbd/internal/llm"
@@ -88,11 +87,7 @@ func (c *Client) generateCompletion(ctx context.Context, r llm.GenRequest, s llm
 	if extra := extraSampling(s); len(extra) > 0 {
 		p.SetExtraFields(extra)
 	}
-	var resp *openai.Completion
-	err := c.call(ctx, "/completions", func(ctx context.Context, opts ...option.RequestOption) (err error) {
-		resp, err = c.complSvc.New(ctx, p, opts...)
-		return err
-	})
+	resp, err := request(ctx, c, "/completions", c.complSvc.New, p)
 	if err != nil {
 		return llm.GenResult{}, err
 	}
@@ -100,13 +95,7 @@ func (c *Client) generateCompletion(ctx context.Context, r llm.GenRequest, s llm
 		return llm.GenResult{}, fmt.Errorf("%s: the response has no choices", c.where("/completions"))
 	}
 	ch := resp.Choices[0]
-	res := llm.GenResult{
-		ID:               r.ID,
-		Completion:       ch.Text,
-		PromptTokens:     int(resp.Usage.PromptTokens),
-		CompletionTokens: int(resp.Usage.CompletionTokens),
-		FinishReason:     finishReason(string(ch.FinishReason)),
-	}
+	res := genResult(r.ID, ch.Text, string(ch.FinishReason), resp.Usage)
 	if !c.cfg.NoLogprobs && ch.JSON.Logprobs.Valid() {
 		res.LogprobSum, res.HasLogprob = sumLogprobs(ch.Logprobs.JSON.TokenLogprobs.Raw())
 	}
@@ -147,11 +136,7 @@ func (c *Client) generateChat(ctx context.Context, r llm.GenRequest, s llm.Sampl
 	if extra := extraSampling(s); len(extra) > 0 {
 		p.SetExtraFields(extra)
 	}
-	var resp *openai.ChatCompletion
-	err := c.call(ctx, "/chat/completions", func(ctx context.Context, opts ...option.RequestOption) (err error) {
-		resp, err = c.chatSvc.New(ctx, p, opts...)
-		return err
-	})
+	resp, err := request(ctx, c, "/chat/completions", c.chatSvc.New, p)
 	if err != nil {
 		return llm.GenResult{}, err
 	}
@@ -159,13 +144,7 @@ func (c *Client) generateChat(ctx context.Context, r llm.GenRequest, s llm.Sampl
 		return llm.GenResult{}, fmt.Errorf("%s: the response has no choices", c.where("/chat/completions"))
 	}
 	ch := resp.Choices[0]
-	res := llm.GenResult{
-		ID:               r.ID,
-		Completion:       ch.Message.Content,
-		PromptTokens:     int(resp.Usage.PromptTokens),
-		CompletionTokens: int(resp.Usage.CompletionTokens),
-		FinishReason:     finishReason(ch.FinishReason),
-	}
+	res := genResult(r.ID, ch.Message.Content, ch.FinishReason, resp.Usage)
 	if !c.cfg.NoLogprobs && ch.JSON.Logprobs.Valid() && ch.Logprobs.JSON.Content.Valid() {
 		var items []struct {
 			Logprob *float64 `json:"logprob"`
@@ -185,6 +164,18 @@ func (c *Client) generateChat(ctx context.Context, r llm.GenRequest, s llm.Sampl
 		}
 	}
 	return res, nil
+}
+
+// genResult is the result of request id from the text and finish reason of a response's first
+// choice and the response's usage (both APIs report the same usage object).
+func genResult(id, text, finish string, u openai.CompletionUsage) llm.GenResult {
+	return llm.GenResult{
+		ID:               id,
+		Completion:       text,
+		PromptTokens:     int(u.PromptTokens),
+		CompletionTokens: int(u.CompletionTokens),
+		FinishReason:     finishReason(finish),
+	}
 }
 
 // sumLogprobs sums a raw JSON token_logprobs list; false when it is absent, null, malformed or

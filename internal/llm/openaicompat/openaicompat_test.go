@@ -76,57 +76,79 @@ func bodyOf(t *testing.T, r vllmtest.Request) map[string]any {
 	return m
 }
 
-func TestGenerateRoundTrip(t *testing.T) {
+// tagTemplate is the fake server's chat template in the tests that compare remote and local
+// results: each message as [role]content, then [assistant].
+func tagTemplate(msgs []vllmtest.ChatMessage) (string, error) {
+	var b strings.Builder
+	for _, m := range msgs {
+		fmt.Fprintf(&b, "[%s]%s", m.Role, m.Content)
+	}
+	return b.String() + "[assistant]", nil
+}
+
+// forBothAPIs runs f as a subtest on the completions API (chat false) and on the chat API.
+func forBothAPIs(t *testing.T, f func(t *testing.T, chat bool)) {
 	for _, chat := range []bool{false, true} {
-		t.Run(fmt.Sprintf("chat=%v", chat), func(t *testing.T) {
-			tmpl := func(msgs []vllmtest.ChatMessage) (string, error) {
-				var b strings.Builder
-				for _, m := range msgs {
-					fmt.Fprintf(&b, "<%s>%s", m.Role, m.Content)
-				}
-				return b.String(), nil
-			}
-			srv := newServer(t, vllmtest.WithChatTemplate(tmpl))
-			c := newClient(t, srv, func(cfg *openaicompat.Config) {
-				cfg.Chat = chat
-				if chat {
-					cfg.SystemPrompt = "be brief"
-				}
-			})
-			reqs := genReqs(7)
-			reqs = append(reqs, llm.GenRequest{ID: "huge-seed", Prompt: "x", Seed: math.MaxUint64 - 5})
-			s := llm.Sampling{Temperature: 0.7, MaxTokens: 20, Stop: []string{"|t="}}
-			got, err := collect(t, c, reqs, s)
+		t.Run(fmt.Sprintf("chat=%v", chat), func(t *testing.T) { f(t, chat) })
+	}
+}
+
+// apiClient starts a fake server with tagTemplate and a client on its completions API or, with
+// the system prompt "sys", on its chat API; edit, if not nil, changes the config further.
+func apiClient(t *testing.T, chat bool, edit func(*openaicompat.Config)) (*vllmtest.Server, *openaicompat.Client) {
+	t.Helper()
+	srv := newServer(t, vllmtest.WithChatTemplate(tagTemplate))
+	return srv, newClient(t, srv, func(cfg *openaicompat.Config) {
+		cfg.Chat = chat
+		if chat {
+			cfg.SystemPrompt = "sys"
+		}
+		if edit != nil {
+			edit(cfg)
+		}
+	})
+}
+
+// localPrompt is the prompt the wrapped model gets for prompt through apiClient(chat).
+func localPrompt(chat bool, prompt string) string {
+	if chat {
+		return "[system]sys[user]" + prompt + "[assistant]"
+	}
+	return prompt
+}
+
+func TestGenerateRoundTrip(t *testing.T) {
+	forBothAPIs(t, func(t *testing.T, chat bool) {
+		srv, c := apiClient(t, chat, nil)
+		reqs := genReqs(7)
+		reqs = append(reqs, llm.GenRequest{ID: "huge-seed", Prompt: "x", Seed: math.MaxUint64 - 5})
+		s := llm.Sampling{Temperature: 0.7, MaxTokens: 20, Stop: []string{"|t="}}
+		got, err := collect(t, c, reqs, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(reqs) {
+			t.Fatalf("got %d results for %d requests", len(got), len(reqs))
+		}
+		for _, r := range reqs {
+			local := r
+			local.Prompt = localPrompt(chat, r.Prompt)
+			want, err := collect(t, fakeModel{}, []llm.GenRequest{local}, s)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(got) != len(reqs) {
-				t.Fatalf("got %d results for %d requests", len(got), len(reqs))
+			if g, w := got[r.ID], want[r.ID]; g != w {
+				t.Errorf("%s: remote %+v\n local %+v", r.ID, g, w)
 			}
-			for _, r := range reqs {
-				local := r
-				if chat {
-					local.Prompt = "<system>be brief<user>" + r.Prompt
-				}
-				want, err := collect(t, fakeModel{}, []llm.GenRequest{local}, s)
-				if err != nil {
-					t.Fatal(err)
-				}
-				w := want[r.ID]
-				g := got[r.ID]
-				if g != w {
-					t.Errorf("%s: remote %+v\n local %+v", r.ID, g, w)
-				}
+		}
+		if chat {
+			if n := len(srv.RequestsTo("/v1/chat/completions")); n != len(reqs) {
+				t.Errorf("%d chat requests, want %d", n, len(reqs))
 			}
-			if chat {
-				if n := len(srv.RequestsTo("/v1/chat/completions")); n != len(reqs) {
-					t.Errorf("%d chat requests, want %d", n, len(reqs))
-				}
-			} else if n := len(srv.RequestsTo("/v1/completions")); n != len(reqs) {
-				t.Errorf("%d completion requests, want %d", n, len(reqs))
-			}
-		})
-	}
+		} else if n := len(srv.RequestsTo("/v1/completions")); n != len(reqs) {
+			t.Errorf("%d completion requests, want %d", n, len(reqs))
+		}
+	})
 }
 
 func TestGenerateLengthAndNoLogprobs(t *testing.T) {
@@ -222,58 +244,40 @@ func TestRequestBodiesSendZeros(t *testing.T) {
 }
 
 func TestScoreMatchesModel(t *testing.T) {
-	for _, chat := range []bool{false, true} {
-		t.Run(fmt.Sprintf("chat=%v", chat), func(t *testing.T) {
-			tmpl := func(msgs []vllmtest.ChatMessage) (string, error) {
-				var b strings.Builder
-				for _, m := range msgs {
-					fmt.Fprintf(&b, "[%s]%s", m.Role, m.Content)
-				}
-				return b.String() + "[assistant]", nil
+	forBothAPIs(t, func(t *testing.T, chat bool) {
+		srv, c := apiClient(t, chat, func(cfg *openaicompat.Config) { cfg.Concurrency = 3 })
+		reqs := []llm.ScoreRequest{
+			{ID: "a", Prompt: "The capital of France is", Completion: " Paris."},
+			{ID: "b", Prompt: "The capital of France is", Completion: " Lyon, obviously"},
+			{ID: "c", Prompt: "Q: 2+2?\nA:", Completion: " 4"},
+			{ID: "empty", Prompt: "anything", Completion: ""},
+			{ID: "unicode", Prompt: "naïve", Completion: " café ☕"},
+			{ID: "ambig1", Prompt: "ab", Completion: "cd"},
+			{ID: "ambig2", Prompt: "abc", Completion: "d"},
+		}
+		got, err := c.Score(context.Background(), reqs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		local := slices.Clone(reqs)
+		for i := range local {
+			local[i].Prompt = localPrompt(chat, reqs[i].Prompt)
+		}
+		want, _ := fakeModel{}.Score(context.Background(), local)
+		for i := range reqs {
+			g, w := got[i], want[i]
+			if g.ID != w.ID || !slices.Equal(g.Tokens, w.Tokens) || !slices.Equal(g.Logprobs, w.Logprobs) || g.Sum != w.Sum || g.Mean != w.Mean {
+				t.Errorf("%s: remote %+v\n local %+v", reqs[i].ID, g, w)
 			}
-			srv := newServer(t, vllmtest.WithChatTemplate(tmpl))
-			c := newClient(t, srv, func(cfg *openaicompat.Config) {
-				cfg.Chat = chat
-				cfg.Concurrency = 3
-				if chat {
-					cfg.SystemPrompt = "sys"
-				}
-			})
-			reqs := []llm.ScoreRequest{
-				{ID: "a", Prompt: "The capital of France is", Completion: " Paris."},
-				{ID: "b", Prompt: "The capital of France is", Completion: " Lyon, obviously"},
-				{ID: "c", Prompt: "Q: 2+2?\nA:", Completion: " 4"},
-				{ID: "empty", Prompt: "anything", Completion: ""},
-				{ID: "unicode", Prompt: "naïve", Completion: " café ☕"},
-				{ID: "ambig1", Prompt: "ab", Completion: "cd"},
-				{ID: "ambig2", Prompt: "abc", Completion: "d"},
-			}
-			got, err := c.Score(context.Background(), reqs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			local := slices.Clone(reqs)
-			if chat {
-				for i := range local {
-					local[i].Prompt = "[system]sys[user]" + reqs[i].Prompt + "[assistant]"
-				}
-			}
-			want, _ := fakeModel{}.Score(context.Background(), local)
-			for i := range reqs {
-				g, w := got[i], want[i]
-				if g.ID != w.ID || !slices.Equal(g.Tokens, w.Tokens) || !slices.Equal(g.Logprobs, w.Logprobs) || g.Sum != w.Sum || g.Mean != w.Mean {
-					t.Errorf("%s: remote %+v\n local %+v", reqs[i].ID, g, w)
-				}
-			}
-			if got[3].Tokens == nil || len(got[3].Tokens) != 0 || got[3].Sum != 0 || got[3].Mean != 0 {
-				t.Errorf("empty completion: %+v", got[3])
-			}
-			// The shared prompt is tokenized once (cache); the empty completion needs no scoring call.
-			if n := len(srv.RequestsTo("/v1/completions")); n != len(reqs)-1 {
-				t.Errorf("%d scoring requests, want %d", n, len(reqs)-1)
-			}
-		})
-	}
+		}
+		if got[3].Tokens == nil || len(got[3].Tokens) != 0 || got[3].Sum != 0 || got[3].Mean != 0 {
+			t.Errorf("empty completion: %+v", got[3])
+		}
+		// The shared prompt is tokenized once (cache); the empty completion needs no scoring call.
+		if n := len(srv.RequestsTo("/v1/completions")); n != len(reqs)-1 {
+			t.Errorf("%d scoring requests, want %d", n, len(reqs)-1)
+		}
+	})
 }
 
 func TestCannotScore(t *testing.T) {

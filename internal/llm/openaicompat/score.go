@@ -71,11 +71,7 @@ func (c *Client) scoreOne(ctx context.Context, r llm.ScoreRequest) (llm.ScoreRes
 		Temperature: openai.Float(0),
 	}
 	p.SetExtraFields(map[string]any{"prompt_logprobs": 0})
-	var resp *openai.Completion
-	err = c.call(ctx, "/completions", func(ctx context.Context, opts ...option.RequestOption) (err error) {
-		resp, err = c.complSvc.New(ctx, p, opts...)
-		return err
-	})
+	resp, err := request(ctx, c, "/completions", c.complSvc.New, p)
 	if err != nil {
 		return llm.ScoreResult{}, err
 	}

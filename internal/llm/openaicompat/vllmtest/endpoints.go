@@ -26,23 +26,16 @@ func (s *Server) tokenize(body []byte) (any, *apiError) {
 		return nil, notFound
 	}
 	var req tokenizeRequest
-	if err := json.Unmarshal(body, &req); err != nil {
-		return nil, badRequest("invalid request: %v", err)
-	}
-	if e := s.checkModel(req.Model); e != nil {
+	if e := s.decode(body, &req, &req.Model); e != nil {
 		return nil, e
 	}
 	var text string
 	special := true
 	switch {
 	case req.Messages != nil:
-		msgs, e := toChatMessages(req.Messages)
+		t, e := s.chatPrompt(req.Messages)
 		if e != nil {
 			return nil, e
-		}
-		t, err := s.chatTemplate(msgs)
-		if err != nil {
-			return nil, badRequest("%v", err)
 		}
 		text = t // tokenized with special tokens: see the package comment
 	case req.Prompt != nil:
@@ -72,10 +65,9 @@ func (s *Server) tokenize(body []byte) (any, *apiError) {
 
 // ---- /v1/completions
 
-type completionRequest struct {
+// genFields are the request fields /v1/completions and /v1/chat/completions share.
+type genFields struct {
 	Model             string          `json:"model"`
-	Prompt            json.RawMessage `json:"prompt"`
-	MaxTokens         json.RawMessage `json:"max_tokens"` // absent: 16; null: up to the context
 	Temperature       *float64        `json:"temperature"`
 	TopP              *float64        `json:"top_p"`
 	TopK              *int            `json:"top_k"`
@@ -83,40 +75,61 @@ type completionRequest struct {
 	RepetitionPenalty *float64        `json:"repetition_penalty"`
 	Seed              *int64          `json:"seed"`
 	Stop              json.RawMessage `json:"stop"`
-	Logprobs          *int            `json:"logprobs"`
-	Echo              bool            `json:"echo"`
-	PromptLogprobs    *int            `json:"prompt_logprobs"`
 	N                 *int            `json:"n"`
 	Stream            bool            `json:"stream"`
 }
 
-// sampling maps request fields onto llm.Sampling with vLLM's defaults (temperature 1,
-// max_tokens 16 for completions).
-func sampling(temp, topP, minP, rep *float64, topK, maxTokens *int, stop json.RawMessage, defMax int) (llm.Sampling, *apiError) {
+type completionRequest struct {
+	genFields
+	Prompt         json.RawMessage `json:"prompt"`
+	MaxTokens      json.RawMessage `json:"max_tokens"` // absent: 16; null: up to the context
+	Logprobs       *int            `json:"logprobs"`
+	Echo           bool            `json:"echo"`
+	PromptLogprobs *int            `json:"prompt_logprobs"`
+}
+
+// decodeGen decodes a generation request into req, whose shared fields are f, and refuses what
+// the fake does not do (another model, streaming, n > 1).
+func (s *Server) decodeGen(body []byte, req any, f *genFields) *apiError {
+	if e := s.decode(body, req, &f.Model); e != nil {
+		return e
+	}
+	if f.Stream {
+		return badRequest("vllmtest: streaming is not supported")
+	}
+	if f.N != nil && *f.N != 1 {
+		return badRequest("vllmtest: only n=1 is supported")
+	}
+	return nil
+}
+
+// sampling maps the request's fields onto llm.Sampling with vLLM's defaults (temperature 1;
+// max_tokens defMax when absent).
+func (f *genFields) sampling(maxTokens *int, defMax int) (llm.Sampling, *apiError) {
 	s := llm.Sampling{Temperature: 1, MaxTokens: defMax}
-	if temp != nil {
-		s.Temperature = *temp
+	if f.Temperature != nil {
+		s.Temperature = *f.Temperature
 	}
-	if topP != nil && *topP < 1 {
-		s.TopP = *topP
+	if f.TopP != nil && *f.TopP < 1 {
+		s.TopP = *f.TopP
 	}
-	if minP != nil {
-		s.MinP = *minP
+	if f.MinP != nil {
+		s.MinP = *f.MinP
 	}
-	if rep != nil && *rep != 1 {
-		s.RepetitionPenalty = *rep
+	if f.RepetitionPenalty != nil && *f.RepetitionPenalty != 1 {
+		s.RepetitionPenalty = *f.RepetitionPenalty
 	}
-	if topK != nil && *topK > 0 {
-		s.TopK = *topK
+	if f.TopK != nil && *f.TopK > 0 {
+		s.TopK = *f.TopK
 	}
 	if maxTokens != nil {
 		s.MaxTokens = *maxTokens
 	}
-	if len(stop) > 0 && string(stop) != "null" {
+	if len(f.Stop) > 0 && string(f.Stop) != "null" {
 		var one string
-		if json.Unmarshal(stop, &one) == nil {
+		if json.Unmarshal(f.Stop, &one) == nil {
 			s.Stop = []string{one}
-		} else if err := json.Unmarshal(stop, &s.Stop); err != nil {
+		} else if err := json.Unmarshal(f.Stop, &s.Stop); err != nil {
 			return s, badRequest("stop must be a string or a list of strings")
 		}
 	}
@@ -154,17 +167,8 @@ func mustJSON(v any) json.RawMessage {
 
 func (s *Server) completions(ctx context.Context, body []byte) (any, *apiError) {
 	var req completionRequest
-	if err := json.Unmarshal(body, &req); err != nil {
-		return nil, badRequest("invalid request: %v", err)
-	}
-	if e := s.checkModel(req.Model); e != nil {
+	if e := s.decodeGen(body, &req, &req.genFields); e != nil {
 		return nil, e
-	}
-	if req.Stream {
-		return nil, badRequest("vllmtest: streaming is not supported")
-	}
-	if req.N != nil && *req.N != 1 {
-		return nil, badRequest("vllmtest: only n=1 is supported")
 	}
 	if len(req.Prompt) == 0 {
 		return nil, badRequest("prompt is required")
@@ -211,7 +215,7 @@ func (s *Server) completions(ctx context.Context, body []byte) (any, *apiError) 
 				n = len(t)
 			}
 		}
-		usage = map[string]any{"prompt_tokens": n, "completion_tokens": 0, "total_tokens": n}
+		usage = usageOf(n, 0)
 		if s.noPromptLogprobs {
 			delete(choice, "prompt_logprobs")
 		} else if pl != nil {
@@ -225,11 +229,7 @@ func (s *Server) completions(ctx context.Context, body []byte) (any, *apiError) 
 			choice["prompt_logprobs"] = lps
 		}
 	} else {
-		samp, e := sampling(req.Temperature, req.TopP, req.MinP, req.RepetitionPenalty, req.TopK, maxTokens, req.Stop, 16)
-		if e != nil {
-			return nil, e
-		}
-		res, e := s.generate(ctx, text, req.Seed, samp)
+		res, e := s.generate(ctx, text, &req.genFields, maxTokens, 16)
 		if e != nil {
 			return nil, e
 		}
@@ -252,7 +252,7 @@ func (s *Server) completions(ctx context.Context, body []byte) (any, *apiError) 
 			}
 			choice["logprobs"] = map[string]any{"text_offset": offs, "token_logprobs": lp, "tokens": toks, "top_logprobs": top}
 		}
-		usage = map[string]any{"prompt_tokens": res.PromptTokens, "completion_tokens": res.CompletionTokens, "total_tokens": res.PromptTokens + res.CompletionTokens}
+		usage = usageOf(res.PromptTokens, res.CompletionTokens)
 	}
 	return map[string]any{
 		"id": id, "object": "text_completion", "created": time.Now().Unix(), "model": s.model,
@@ -320,10 +320,16 @@ func (s *Server) promptLogprobs(ctx context.Context, ids []int32) ([]map[string]
 	return out, nil
 }
 
-func (s *Server) generate(ctx context.Context, prompt string, seed *int64, samp llm.Sampling) (llm.GenResult, *apiError) {
+// generate runs the wrapped model on prompt with the request's sampling settings (maxTokens, or
+// defMax when nil) and seed.
+func (s *Server) generate(ctx context.Context, prompt string, f *genFields, maxTokens *int, defMax int) (llm.GenResult, *apiError) {
+	samp, e := f.sampling(maxTokens, defMax)
+	if e != nil {
+		return llm.GenResult{}, e
+	}
 	var sd uint64
-	if seed != nil {
-		sd = uint64(*seed)
+	if f.Seed != nil {
+		sd = uint64(*f.Seed)
 	}
 	var got *llm.GenResult
 	err := s.m.Generate(ctx, []llm.GenRequest{{ID: "0", Prompt: prompt, Seed: sd}}, samp, func(r llm.GenResult) error {
@@ -347,23 +353,15 @@ type chatMessageParam struct {
 }
 
 type chatRequest struct {
-	Model               string             `json:"model"`
+	genFields
 	Messages            []chatMessageParam `json:"messages"`
 	MaxTokens           *int               `json:"max_tokens"`
 	MaxCompletionTokens *int               `json:"max_completion_tokens"`
-	Temperature         *float64           `json:"temperature"`
-	TopP                *float64           `json:"top_p"`
-	TopK                *int               `json:"top_k"`
-	MinP                *float64           `json:"min_p"`
-	RepetitionPenalty   *float64           `json:"repetition_penalty"`
-	Seed                *int64             `json:"seed"`
-	Stop                json.RawMessage    `json:"stop"`
 	Logprobs            bool               `json:"logprobs"`
-	N                   *int               `json:"n"`
-	Stream              bool               `json:"stream"`
 }
 
-func toChatMessages(ps []chatMessageParam) ([]ChatMessage, *apiError) {
+// chatPrompt turns chat messages into the prompt for the wrapped model through the chat template.
+func (s *Server) chatPrompt(ps []chatMessageParam) (string, *apiError) {
 	msgs := make([]ChatMessage, len(ps))
 	for i, p := range ps {
 		msgs[i].Role = p.Role
@@ -377,51 +375,38 @@ func toChatMessages(ps []chatMessageParam) ([]ChatMessage, *apiError) {
 			Text string `json:"text"`
 		}
 		if err := json.Unmarshal(p.Content, &parts); err != nil {
-			return nil, badRequest("message %d: content must be a string or a list of text parts", i)
+			return "", badRequest("message %d: content must be a string or a list of text parts", i)
 		}
 		var b strings.Builder
 		for _, part := range parts {
 			if part.Type != "text" {
-				return nil, badRequest("message %d: only text content parts are supported", i)
+				return "", badRequest("message %d: only text content parts are supported", i)
 			}
 			b.WriteString(part.Text)
 		}
 		msgs[i].Content = b.String()
 	}
-	return msgs, nil
+	prompt, err := s.chatTemplate(msgs)
+	if err != nil {
+		return "", badRequest("%v", err)
+	}
+	return prompt, nil
 }
 
 func (s *Server) chat(ctx context.Context, body []byte) (any, *apiError) {
 	var req chatRequest
-	if err := json.Unmarshal(body, &req); err != nil {
-		return nil, badRequest("invalid request: %v", err)
-	}
-	if e := s.checkModel(req.Model); e != nil {
+	if e := s.decodeGen(body, &req, &req.genFields); e != nil {
 		return nil, e
 	}
-	if req.Stream {
-		return nil, badRequest("vllmtest: streaming is not supported")
-	}
-	if req.N != nil && *req.N != 1 {
-		return nil, badRequest("vllmtest: only n=1 is supported")
-	}
-	msgs, e := toChatMessages(req.Messages)
+	prompt, e := s.chatPrompt(req.Messages)
 	if e != nil {
 		return nil, e
-	}
-	prompt, err := s.chatTemplate(msgs)
-	if err != nil {
-		return nil, badRequest("%v", err)
 	}
 	maxTokens := req.MaxCompletionTokens
 	if maxTokens == nil {
 		maxTokens = req.MaxTokens
 	}
-	samp, e := sampling(req.Temperature, req.TopP, req.MinP, req.RepetitionPenalty, req.TopK, maxTokens, req.Stop, 0)
-	if e != nil {
-		return nil, e
-	}
-	res, e := s.generate(ctx, prompt, req.Seed, samp)
+	res, e := s.generate(ctx, prompt, &req.genFields, maxTokens, 0)
 	if e != nil {
 		return nil, e
 	}
@@ -446,7 +431,7 @@ func (s *Server) chat(ctx context.Context, body []byte) (any, *apiError) {
 	return map[string]any{
 		"id": s.newID("chatcmpl"), "object": "chat.completion", "created": time.Now().Unix(), "model": s.model,
 		"choices":         []any{choice},
-		"usage":           map[string]any{"prompt_tokens": res.PromptTokens, "completion_tokens": res.CompletionTokens, "total_tokens": res.PromptTokens + res.CompletionTokens},
+		"usage":           usageOf(res.PromptTokens, res.CompletionTokens),
 		"prompt_logprobs": nil,
 	}, nil
 }
@@ -462,10 +447,7 @@ func (s *Server) embeddings(ctx context.Context, body []byte) (any, *apiError) {
 		Input          json.RawMessage `json:"input"`
 		EncodingFormat string          `json:"encoding_format"`
 	}
-	if err := json.Unmarshal(body, &req); err != nil {
-		return nil, badRequest("invalid request: %v", err)
-	}
-	if e := s.checkModel(req.Model); e != nil {
+	if e := s.decode(body, &req, &req.Model); e != nil {
 		return nil, e
 	}
 	if req.EncodingFormat != "" && req.EncodingFormat != "float" {

@@ -349,11 +349,20 @@ func writeJSON(w http.ResponseWriter, status int, v any, truncate bool) {
 	_, _ = w.Write(b)
 }
 
-func (s *Server) checkModel(name string) *apiError {
-	if name != "" && name != s.model {
-		return &apiError{status: http.StatusNotFound, msg: fmt.Sprintf("The model `%s` does not exist.", name)}
+// decode decodes a request body into req and checks the model it names (*model, a field of req).
+func (s *Server) decode(body []byte, req any, model *string) *apiError {
+	if err := json.Unmarshal(body, req); err != nil {
+		return badRequest("invalid request: %v", err)
+	}
+	if *model != "" && *model != s.model {
+		return &apiError{status: http.StatusNotFound, msg: fmt.Sprintf("The model `%s` does not exist.", *model)}
 	}
 	return nil
+}
+
+// usageOf is a response's usage object.
+func usageOf(prompt, completion int) map[string]any {
+	return map[string]any{"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 }
 
 func (s *Server) newID(prefix string) string {
