@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -57,6 +58,17 @@ func blobs(seed uint64, k, per, dim int, sigma float64) ([][]float32, []int) {
 	return data, labels
 }
 
+// checkARI logs the adjusted Rand index of got against want with detail, and fails the test when it
+// is under least.
+func checkARI(t *testing.T, what string, want, got []int, least float64, detail string) {
+	t.Helper()
+	ari := AdjustedRand(want, got)
+	t.Logf("%s ARI %.4f, %s", what, ari, detail)
+	if ari < least {
+		t.Fatalf("%s ARI %.4f < %v", what, ari, least)
+	}
+}
+
 func TestAdjustedRandKnownValues(t *testing.T) {
 	for _, tc := range []struct {
 		a, b []int
@@ -85,11 +97,7 @@ func TestKMeansRecoversBlobs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ari := AdjustedRand(labels, r.Assign)
-	t.Logf("k-means ARI %.4f, inertia %.3f, iterations %d", ari, r.Inertia, r.Iterations)
-	if ari < 0.95 {
-		t.Fatalf("ARI %.4f < 0.95", ari)
-	}
+	checkARI(t, "k-means", labels, r.Assign, 0.95, fmt.Sprintf("inertia %.3f, iterations %d", r.Inertia, r.Iterations))
 	// Consistency of the result fields.
 	var in float64
 	for i, x := range data {
@@ -169,12 +177,8 @@ func TestMiniBatchCloseToFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ari := AdjustedRand(full.Assign, mb.Assign)
-	t.Logf("mini-batch vs full ARI %.4f (vs truth %.4f), inertia %.3f vs %.3f, batches %d",
-		ari, AdjustedRand(labels, mb.Assign), mb.Inertia, full.Inertia, mb.Iterations)
-	if ari < 0.9 {
-		t.Fatalf("mini-batch vs full ARI %.4f < 0.9", ari)
-	}
+	checkARI(t, "mini-batch vs full", full.Assign, mb.Assign, 0.9, fmt.Sprintf("vs truth %.4f, inertia %.3f vs %.3f, batches %d",
+		AdjustedRand(labels, mb.Assign), mb.Inertia, full.Inertia, mb.Iterations))
 }
 
 func TestKMeansEdgeCases(t *testing.T) {
@@ -285,11 +289,7 @@ func TestLouvainRecoversBlobs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ari := AdjustedRand(labels, r.Assign)
-	t.Logf("Louvain ARI %.4f, %d communities, Q %.4f", ari, r.Communities, r.Modularity)
-	if ari < 0.9 {
-		t.Fatalf("Louvain ARI %.4f < 0.9", ari)
-	}
+	checkARI(t, "Louvain", labels, r.Assign, 0.9, fmt.Sprintf("%d communities, Q %.4f", r.Communities, r.Modularity))
 	for range 3 {
 		again, _ := Louvain(data, opt)
 		if !slices.Equal(again.Assign, r.Assign) || again.Modularity != r.Modularity {

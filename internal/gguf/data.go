@@ -33,13 +33,8 @@ func (f *File) TensorData(name string) (*io.SectionReader, error) {
 // DecodeFloat32 decodes len(dst) elements of an F32, F16 or BF16 tensor's data from src (which must
 // hold exactly that many) into dst.
 func DecodeFloat32(typ TensorType, src []byte, dst []float32) error {
-	var es int
-	switch typ {
-	case TensorF32:
-		es = 4
-	case TensorF16, TensorBF16:
-		es = 2
-	default:
+	es, ok := floatSize(typ)
+	if !ok {
 		return fmt.Errorf("gguf: cannot decode %s to float32", typ)
 	}
 	if len(src) != len(dst)*es {
@@ -60,4 +55,15 @@ func DecodeFloat32(typ TensorType, src []byte, dst []float32) error {
 		}
 	}
 	return nil
+}
+
+// floatSize returns the element size in bytes of the types DecodeFloat32 decodes.
+func floatSize(typ TensorType) (int, bool) {
+	switch typ {
+	case TensorF32:
+		return 4, true
+	case TensorF16, TensorBF16:
+		return 2, true
+	}
+	return 0, false
 }

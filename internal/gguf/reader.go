@@ -392,19 +392,15 @@ func (f *File) Tensor(name string) (*TensorInfo, bool) {
 
 // ReadRaw returns the named tensor's data as stored.
 func (f *File) ReadRaw(name string) ([]byte, error) {
-	t, ok := f.Tensor(name)
-	if !ok {
-		return nil, fmt.Errorf("gguf: no tensor %q", name)
-	}
-	n, err := t.Size()
+	sr, err := f.TensorData(name)
 	if err != nil {
 		return nil, err
 	}
-	b := make([]byte, n)
-	if n == 0 {
+	b := make([]byte, sr.Size())
+	if len(b) == 0 {
 		return b, nil
 	}
-	if _, err := f.r.ReadAt(b, int64(f.DataOffset+t.Offset)); err != nil {
+	if _, err := sr.ReadAt(b, 0); err != nil {
 		return nil, fmt.Errorf("gguf: reading tensor %q: %w", name, truncErr(err))
 	}
 	return b, nil
@@ -417,30 +413,22 @@ func (f *File) ReadFloat32(name string) ([]float32, error) {
 	if !ok {
 		return nil, fmt.Errorf("gguf: no tensor %q", name)
 	}
-	var es int
-	switch t.Type {
-	case TensorF32:
-		es = 4
-	case TensorF16, TensorBF16:
-		es = 2
-	default:
+	es, ok := floatSize(t.Type)
+	if !ok {
 		return nil, fmt.Errorf("gguf: tensor %q: cannot decode %s to float32", name, t.Type)
 	}
 	out := make([]float32, t.Elements())
-	sr := bufio.NewReaderSize(io.NewSectionReader(f.r, int64(f.DataOffset+t.Offset), int64(len(out)*es)), 1<<16)
-	var b [4]byte
-	for i := range out {
-		if _, err := io.ReadFull(sr, b[:es]); err != nil {
+	sr := io.NewSectionReader(f.r, int64(f.DataOffset+t.Offset), int64(len(out)*es))
+	buf := make([]byte, min(len(out)*es, 1<<16))
+	for i := 0; i < len(out); {
+		n := min(len(out)-i, len(buf)/es)
+		if _, err := io.ReadFull(sr, buf[:n*es]); err != nil {
 			return nil, fmt.Errorf("gguf: reading tensor %q: %w", name, truncErr(err))
 		}
-		switch t.Type {
-		case TensorF32:
-			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[:]))
-		case TensorF16:
-			out[i] = Float16ToFloat32(binary.LittleEndian.Uint16(b[:]))
-		case TensorBF16:
-			out[i] = BFloat16ToFloat32(binary.LittleEndian.Uint16(b[:]))
+		if err := DecodeFloat32(t.Type, buf[:n*es], out[i:i+n]); err != nil {
+			return nil, err
 		}
+		i += n
 	}
 	return out, nil
 }

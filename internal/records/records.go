@@ -166,29 +166,39 @@ func lineErr(path string, line int64, field, format string, args ...any) error {
 	return &table.InputError{Path: fmt.Sprintf("%s:%d", path, line), Column: field, Msg: fmt.Sprintf(format, args...)}
 }
 
-func readTxt(path string, required []string, yield func(Record, error) bool) error {
+// scanLines calls fn with each line of path that is not blank, and its number, for lines of up to
+// maxLine bytes.
+func scanLines(path string, maxLine int, fn func(line int64, b []byte) error) error {
 	f, err := open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	sc.Buffer(make([]byte, 64<<10), maxLine)
 	var line int64
 	for sc.Scan() {
 		line++
-		text := strings.TrimSpace(sc.Text())
-		if text == "" {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
 			continue
 		}
-		if !yield(Record{Line: line, Fields: map[string]string{required[0]: text}}, nil) {
-			return errStop
+		if err := fn(line, sc.Bytes()); err != nil {
+			return err
 		}
 	}
 	if err := sc.Err(); err != nil {
 		return &table.InputError{Path: path, Msg: "read", Err: err}
 	}
 	return nil
+}
+
+func readTxt(path string, required []string, yield func(Record, error) bool) error {
+	return scanLines(path, 16<<20, func(line int64, b []byte) error {
+		if !yield(Record{Line: line, Fields: map[string]string{required[0]: strings.TrimSpace(string(b))}}, nil) {
+			return errStop
+		}
+		return nil
+	})
 }
 
 func readCSV(path string, required, optional []string, yield func(Record, error) bool) error {
@@ -237,20 +247,7 @@ func readCSV(path string, required, optional []string, yield func(Record, error)
 }
 
 func readJSONL(path string, required, optional []string, invalid InvalidUTF8, yield func(Record, error) bool) error {
-	f, err := open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 64<<20)
-	var line int64
-	for sc.Scan() {
-		line++
-		b := sc.Bytes()
-		if len(strings.TrimSpace(string(b))) == 0 {
-			continue
-		}
+	return scanLines(path, 64<<20, func(line int64, b []byte) error {
 		replaced := 0
 		if !utf8.Valid(b) {
 			// The decoder would replace invalid bytes silently: find the fields that hold them.
@@ -288,11 +285,8 @@ func readJSONL(path string, required, optional []string, invalid InvalidUTF8, yi
 		if !yield(Record{Line: line, Fields: fields, Replaced: replaced}, nil) {
 			return errStop
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return &table.InputError{Path: path, Msg: "read", Err: err}
-	}
-	return nil
+		return nil
+	})
 }
 
 // invalidFields returns, sorted, those of names whose raw JSON value in the object b is not valid

@@ -193,7 +193,7 @@ func buildHypotheses(d *runData, opt Options, notes *[]string) []Hypothesis {
 		case x.BestQ == nil && y.BestQ != nil:
 			return 1
 		case x.BestQ != nil && *x.BestQ != *y.BestQ:
-			return cmpFloat(*x.BestQ, *y.BestQ)
+			return cmp.Compare(*x.BestQ, *y.BestQ)
 		}
 		return strings.Compare(x.ID, y.ID)
 	})

@@ -10,10 +10,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/parquet-go/parquet-go"
-
 	"github.com/mbd-dev/mbd/internal/schema"
 	"github.com/mbd-dev/mbd/internal/table"
+	"github.com/mbd-dev/mbd/internal/table/tabletest"
 )
 
 func writeTable[T schema.Row](t *testing.T, path string, rows ...T) {
@@ -217,22 +216,8 @@ func setScalar(v reflect.Value, k schema.Kind) {
 // writeUnknownKind writes two weightRow rows with mbd.schema = id ("" for none).
 func writeUnknownKind(t *testing.T, path, id string) {
 	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var opts []parquet.WriterOption
-	if id != "" {
-		opts = append(opts, parquet.KeyValueMetadata(schema.MetadataKey, id))
-	}
-	pw := parquet.NewGenericWriter[weightRow](f, opts...)
-	if _, err := pw.Write([]weightRow{{"blk.0.attn_q.weight", []int64{64, 64}, 0.125, 0.99}, {"output_norm.weight", []int64{64}, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := pw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
+	rows := []weightRow{{"blk.0.attn_q.weight", []int64{64, 64}, 0.125, 0.99}, {"output_norm.weight", []int64{64}, 0, 1}}
+	if err := tabletest.WriteForeign(path, rows, id); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -191,8 +191,7 @@ func (d *runData) read(name, path string) (int64, string, error) {
 		d.trials, err = readTrials(path)
 		return int64(len(d.trials)), "", err
 	case filePrompts:
-		d.prompts, err = table.ReadAll[schema.Prompt](path, nil)
-		return int64(len(d.prompts)), schema.Prompts.ID(), err
+		return readAll(path, &d.prompts)
 	case fileGensA:
 		n, g, err := firstRow[schema.Generation](path)
 		d.refA, d.labA = g.ModelRef, g.Model
@@ -205,35 +204,25 @@ func (d *runData) read(name, path string) (int64, string, error) {
 		n, _, err := firstRow[schema.Embedding](path)
 		return n, schema.Embeddings.ID(), err
 	case fileClusters:
-		d.clusters, err = table.ReadAll[schema.Cluster](path, nil)
-		return int64(len(d.clusters)), schema.Clusters.ID(), err
+		return readAll(path, &d.clusters)
 	case fileCentroids:
-		d.centroids, err = table.ReadAll[schema.Centroid](path, nil)
-		return int64(len(d.centroids)), schema.Centroids.ID(), err
+		return readAll(path, &d.centroids)
 	case fileMatches:
-		d.matches, err = table.ReadAll[schema.Match](path, nil)
-		return int64(len(d.matches)), schema.Matches.ID(), err
+		return readAll(path, &d.matches)
 	case fileHypotheses:
-		d.hypotheses, err = table.ReadAll[schema.Hypothesis](path, nil)
-		return int64(len(d.hypotheses)), schema.Hypotheses.ID(), err
+		return readAll(path, &d.hypotheses)
 	case fileValidations:
-		d.validations, err = table.ReadAll[schema.Validation](path, nil)
-		return int64(len(d.validations)), schema.Validations.ID(), err
+		return readAll(path, &d.validations)
 	case fileAnswers:
-		d.answers, err = table.ReadAll[schema.Generation](path, nil)
-		return int64(len(d.answers)), schema.Generations.ID(), err
+		return readAll(path, &d.answers)
 	case fileScoresA:
-		d.scoresA, err = table.ReadAll[schema.Score](path, nil)
-		return int64(len(d.scoresA)), schema.Scores.ID(), err
+		return readAll(path, &d.scoresA)
 	case fileScoresB:
-		d.scoresB, err = table.ReadAll[schema.Score](path, nil)
-		return int64(len(d.scoresB)), schema.Scores.ID(), err
+		return readAll(path, &d.scoresB)
 	case fileTruths:
-		d.truths, err = table.ReadAll[schema.Truth](path, nil)
-		return int64(len(d.truths)), schema.Truths.ID(), err
+		return readAll(path, &d.truths)
 	case fileRecovery:
-		d.recovery, err = table.ReadAll[schema.RecoveryRow](path, nil)
-		return int64(len(d.recovery)), schema.Recovery.ID(), err
+		return readAll(path, &d.recovery)
 	case fileWeightDiff:
 		d.weightDiff, err = readGeneric(path)
 		if err != nil {
@@ -242,6 +231,14 @@ func (d *runData) read(name, path string) (int64, string, error) {
 		return int64(len(d.weightDiff.Rows)), d.weightDiff.Table, nil
 	}
 	return 0, "", fmt.Errorf("report: no reader for %s", name)
+}
+
+// readAll reads a whole table into *rows and returns its row count and schema id.
+func readAll[T schema.Row](path string, rows *[]T) (int64, string, error) {
+	var err error
+	*rows, err = table.ReadAll[T](path, nil)
+	var zero T
+	return int64(len(*rows)), zero.Table().ID(), err
 }
 
 // firstRow opens a table (checking its kind and columns) and returns its row count and first row.

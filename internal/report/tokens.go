@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -86,21 +87,11 @@ func tokenEvidence(sa, sb *schema.Score, top int) (*TokenEvidence, error) {
 				idx = append(idx, i)
 			}
 		}
-		slices.SortStableFunc(idx, func(x, y int) int { return cmpFloat(segs[y].Diff*sign, segs[x].Diff*sign) })
+		slices.SortStableFunc(idx, func(x, y int) int { return cmp.Compare(segs[y].Diff*sign, segs[x].Diff*sign) })
 		return idx[:min(top, len(idx))]
 	}
 	ev.TopB, ev.TopA = append(ev.TopB, ranked(1)...), append(ev.TopA, ranked(-1)...)
 	return ev, nil
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // snap moves off forward to the start of a UTF-8 character of text (or its end).

@@ -402,25 +402,28 @@ func BenchmarkStreamGenerations1M(b *testing.B) {
 		}
 	}
 
+	// timed runs op b.N times, timing op alone, and returns its last raw size and the peak heap.
+	timed := func(b *testing.B, op func() (int64, error)) (raw int64, peak uint64) {
+		b.ResetTimer()
+		for range b.N {
+			b.StopTimer()
+			h := startHeapPeak()
+			b.StartTimer()
+			r, err := op()
+			b.StopTimer()
+			peak = max(peak, h.Stop())
+			if err != nil {
+				b.Fatal(err)
+			}
+			raw = r
+			b.StartTimer()
+		}
+		b.StopTimer()
+		return raw, peak
+	}
 	benchWrite := func(format string) func(*testing.B) {
 		return func(b *testing.B) {
-			var raw int64
-			var peak uint64
-			b.ResetTimer()
-			for range b.N {
-				b.StopTimer()
-				h := startHeapPeak()
-				b.StartTimer()
-				r, err := writers[format](paths[format])
-				b.StopTimer()
-				peak = max(peak, h.Stop())
-				if err != nil {
-					b.Fatal(err)
-				}
-				raw = r
-				b.StartTimer()
-			}
-			b.StopTimer()
+			raw, peak := timed(b, func() (int64, error) { return writers[format](paths[format]) })
 			report(b, "write", format, raw, peak)
 		}
 	}
@@ -431,26 +434,13 @@ func BenchmarkStreamGenerations1M(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			var raw int64
-			var peak uint64
-			b.ResetTimer()
-			for range b.N {
-				b.StopTimer()
-				h := startHeapPeak()
-				b.StartTimer()
+			raw, peak := timed(b, func() (int64, error) {
 				rows, r, err := readers[format](paths[format])
-				b.StopTimer()
-				peak = max(peak, h.Stop())
-				if err != nil {
-					b.Fatal(err)
+				if err == nil && rows != n {
+					err = fmt.Errorf("read %d rows, want %d", rows, n)
 				}
-				if rows != n {
-					b.Fatalf("read %d rows, want %d", rows, n)
-				}
-				raw = r
-				b.StartTimer()
-			}
-			b.StopTimer()
+				return r, err
+			})
 			report(b, "read", format, raw, peak)
 		}
 	}

@@ -12,21 +12,27 @@ import (
 )
 
 func fuzzSeeds(f *testing.F) {
-	dir := f.TempDir()
-	path := filepath.Join(dir, "g.parquet")
-	w, _ := Create[schema.Generation](path, nil)
-	w.Write(tabletest.Rows[schema.Generation](20, 1)...)
-	w.Commit()
-	b, _ := os.ReadFile(path)
-	f.Add(b)
-	var buf bytes.Buffer
-	w, _ = Create[schema.Generation]("-", &buf)
-	w.Write(tabletest.Rows[schema.Generation](20, 1)...)
-	w.Commit()
-	f.Add(buf.Bytes())
+	pq, stream := validInputs(f)
+	f.Add(pq)
+	f.Add(stream)
 	f.Add([]byte("PAR1"))
 	f.Add([]byte("PAR1\x00\x00\x00\x00PAR1"))
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0})
+}
+
+// validInputs returns 20 generations as a Parquet file and as an Arrow IPC stream.
+func validInputs(t testing.TB) (pq, stream []byte) {
+	t.Helper()
+	rows := tabletest.Rows[schema.Generation](20, 1)
+	path := filepath.Join(t.TempDir(), "g.parquet")
+	writeRows(t, path, nil, rows)
+	var buf bytes.Buffer
+	writeRows(t, "-", &buf, rows)
+	pq, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pq, buf.Bytes()
 }
 
 // FuzzReadFile feeds arbitrary bytes to the file reader: it must return rows or an *InputError,

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/parquet-go/parquet-go"
-
 	"github.com/mbd-dev/mbd/internal/schema"
 	"github.com/mbd-dev/mbd/internal/table/tabletest"
 )
@@ -123,7 +121,7 @@ func roundTrip[T schema.Row](t *testing.T) {
 	}
 }
 
-func writeRows[T schema.Row](t *testing.T, path string, stdout io.Writer, rows []T) {
+func writeRows[T schema.Row](t testing.TB, path string, stdout io.Writer, rows []T) {
 	t.Helper()
 	w, err := Create[T](path, stdout)
 	if err != nil {
@@ -213,22 +211,9 @@ type (
 
 func writeForeign[T any](t *testing.T, path string, rows []T, metadata string) {
 	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
+	if err := tabletest.WriteForeign(path, rows, metadata); err != nil {
 		t.Fatal(err)
 	}
-	var opts []parquet.WriterOption
-	if metadata != "" {
-		opts = append(opts, parquet.KeyValueMetadata(schema.MetadataKey, metadata))
-	}
-	w := parquet.NewGenericWriter[T](f, opts...)
-	if _, err := w.Write(rows); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
 }
 
 func TestBadInput(t *testing.T) {

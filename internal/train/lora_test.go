@@ -11,8 +11,6 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/mbd-dev/mbd/internal/gguf"
-	"github.com/mbd-dev/mbd/internal/llm"
-	"github.com/mbd-dev/mbd/internal/tinymodel"
 )
 
 // readGGUF returns every tensor of a GGUF file as float32.
@@ -37,15 +35,8 @@ func readGGUF(t *testing.T, path string) map[string][]float32 {
 // tensors changed, the trainer/llama.cpp parity of the merged F32 model, and the adapter file.
 func TestLoRAOverfit(t *testing.T) {
 	path := tinyModel(t, "f32.gguf")
-	m, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lm := loadLlama(t, path)
-	const prompt, completion = "Once upon a time", " there was a small robot who loved to paint the sky."
-	p, _ := lm.Tokenize(prompt, true, false)
-	c, _ := lm.Tokenize(completion, false, false)
-	seq := append(append([]int32{}, p...), c...)
+	m := mustOpen(t, path)
+	seq := memorisedTokens(t, loadLlama(t, path))
 	cfg := Config{LR: 1e-2, Warmup: 10, Steps: 100, Batch: 1, Context: len(seq) - 1, ClipNorm: 1, Seed: 1,
 		LoRARank: 4, LoRATargets: []string{"blk.*.attn_q.weight", "blk.*.attn_v.weight", "blk.*.ffn_*"}}
 	full, err := m.TrainableParams(Config{LR: 1, Steps: 1, Batch: 1, Context: 1})
@@ -61,16 +52,7 @@ func TestLoRAOverfit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var last float64
-	err = m.Train(context.Background(), [][]int32{seq}, cfg, func(step int, loss, tps float64) {
-		if step%25 == 0 || step == 1 {
-			t.Logf("step %d loss %.4f (%.0f tok/s)", step, loss, tps)
-		}
-		last = loss
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	last, _ := trainLogged(t, m, [][]int32{seq}, cfg, 25)
 	after, err := m.Loss([][]int32{seq}, cfg.Context)
 	if err != nil {
 		t.Fatal(err)
@@ -105,16 +87,7 @@ func TestLoRAOverfit(t *testing.T) {
 		}
 	}
 
-	tl := loadLlama(t, out)
-	res, err := tl.Score(context.Background(), []llm.ScoreRequest{{ID: "x", Prompt: prompt, Completion: completion}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("llama.cpp mean log-prob of the memorised completion: %.4f", res[0].Mean)
-	if res[0].Mean < -0.5 {
-		t.Errorf("mean log-prob %.4f under llama.cpp, want > -0.5", res[0].Mean)
-	}
-	checkParity(t, m, out, "The old lighthouse keeper", " watched the ships sail past the rocks every evening.", parityTol)
+	checkMemorised(t, m, out, -0.5)
 
 	// The llama.cpp adapter file: W + (alpha/r)·B·A from it is the merged weight.
 	ad := filepath.Join(t.TempDir(), "adapter.gguf")
@@ -167,10 +140,7 @@ func TestLoRAOverfit(t *testing.T) {
 
 // TestLoRAConfigErrors checks the LoRA configuration errors.
 func TestLoRAConfigErrors(t *testing.T) {
-	m, err := Open(tinyModel(t, "f32.gguf"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := mustOpen(t, tinyModel(t, "f32.gguf"))
 	base := Config{LR: 1e-3, Steps: 1, Batch: 1, Context: 4}
 	for _, tc := range []struct {
 		mod  func(*Config)
@@ -212,12 +182,7 @@ func TestLoRAConfigErrors(t *testing.T) {
 // a new run on the trained model keeps the first run's adapters merged.
 func TestLoRACheckpointResume(t *testing.T) {
 	path := tinyModel(t, "f16.gguf")
-	lm := loadLlama(t, path)
-	toks, err := lm.Tokenize(tinymodel.DefaultCorpus()[:3000], true, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	docs := [][]int32{toks[:300], toks[300:]}
+	docs := resumeDocs(t, path)
 	cfg := Config{LR: 5e-3, Warmup: 2, Steps: 8, Batch: 2, Context: 32, ClipNorm: 1, Seed: 7, WeightDecay: 0.1,
 		LoRARank: 3, LoRAAlpha: 6, LoRATargets: []string{"blk.1.*", "output.weight"}}
 	full, resumed := trainTwice(t, path, docs, cfg)
@@ -235,23 +200,9 @@ func TestLoRACheckpointResume(t *testing.T) {
 			}
 		}
 	}
-	orig, _ := Open(path)
-	for _, name := range full.TensorNames() {
-		a, _ := full.Weight(name)
-		b, _ := resumed.Weight(name)
-		o, _ := orig.Weight(name)
-		changed := false
-		for i := range a {
-			if a[i] != b[i] {
-				t.Fatalf("%s[%d]: uninterrupted %g, resumed %g", name, i, a[i], b[i])
-			}
-			changed = changed || a[i] != o[i]
-		}
-		targeted := strings.HasPrefix(name, "blk.1.") && !strings.HasSuffix(name, "norm.weight") || name == "output.weight"
-		if changed != targeted {
-			t.Errorf("%s: changed %v, targeted %v", name, changed, targeted)
-		}
-	}
+	checkResumed(t, path, full, resumed, func(name string) bool {
+		return strings.HasPrefix(name, "blk.1.") && !strings.HasSuffix(name, "norm.weight") || name == "output.weight"
+	})
 
 	// A second run (other config) starts from the merged weights of the first.
 	merged, _ := full.Weight("output.weight")

@@ -68,6 +68,28 @@ func loadLlama(t *testing.T, path string) *llamacpp.Model {
 	return lm
 }
 
+func mustOpen(t testing.TB, path string) *Model {
+	t.Helper()
+	m, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// tokenize returns the tokens of prompt (after BOS) and of completion.
+func tokenize(t *testing.T, lm *llamacpp.Model, prompt, completion string) (p, c []int32) {
+	t.Helper()
+	p, err := lm.Tokenize(prompt, true, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err = lm.Tokenize(completion, false, false); err != nil {
+		t.Fatal(err)
+	}
+	return p, c
+}
+
 // maxAbsDiff returns max |a[i]-b[i]|.
 func maxAbsDiff(a, b []float64) float64 {
 	var d float64
@@ -96,14 +118,7 @@ func checkParity(t *testing.T, m *Model, llamaPath string, prompt, completion st
 		f16Weights[ti.Name] = ti.Type == gguf.TensorF16
 	}
 	gf.Close()
-	p, err := lm.Tokenize(prompt, true, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := lm.Tokenize(completion, false, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, c := tokenize(t, lm, prompt, completion)
 	res, err := lm.Score(context.Background(), []llm.ScoreRequest{{ID: "x", Prompt: prompt, Completion: completion}})
 	if err != nil {
 		t.Fatal(err)
@@ -158,11 +173,7 @@ func TestParity(t *testing.T) {
 	for _, name := range []string{"f16.gguf", "f32.gguf"} {
 		t.Run(name, func(t *testing.T) {
 			path := tinyModel(t, name)
-			m, err := Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkParity(t, m, path, parityPrompt, parityCompletion, parityTol)
+			checkParity(t, mustOpen(t, path), path, parityPrompt, parityCompletion, parityTol)
 		})
 	}
 }
@@ -171,41 +182,57 @@ func TestParity(t *testing.T) {
 // checks the memorisation under llama.cpp, then the parity on held-out text.
 func TestOverfit(t *testing.T) {
 	path := tinyModel(t, "f16.gguf")
-	m, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lm := loadLlama(t, path)
-	const prompt, completion = "Once upon a time", " there was a small robot who loved to paint the sky."
-	p, _ := lm.Tokenize(prompt, true, false)
-	c, _ := lm.Tokenize(completion, false, false)
-	seq := append(append([]int32{}, p...), c...)
+	m := mustOpen(t, path)
+	seq := memorisedTokens(t, loadLlama(t, path))
 	cfg := Config{LR: 3e-3, Warmup: 10, Steps: 80, Batch: 1, Context: len(seq) - 1, ClipNorm: 1, Seed: 1}
-	var last float64
-	err = m.Train(context.Background(), [][]int32{seq}, cfg, func(step int, loss, tps float64) {
-		if step%25 == 0 || step == 1 {
-			t.Logf("step %d loss %.4f (%.0f tok/s)", step, loss, tps)
-		}
-		last = loss
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if last > 0.05 {
+	if last, _ := trainLogged(t, m, [][]int32{seq}, cfg, 25); last > 0.05 {
 		t.Errorf("final loss %.4f, want < 0.05", last)
 	}
 	out := filepath.Join(t.TempDir(), "trained.gguf")
 	if err := m.Export(out, ExportOptions{F32: true}); err != nil {
 		t.Fatal(err)
 	}
-	tl := loadLlama(t, out)
-	res, err := tl.Score(context.Background(), []llm.ScoreRequest{{ID: "x", Prompt: prompt, Completion: completion}})
+	checkMemorised(t, m, out, -0.1)
+}
+
+// memPrompt and memCompletion are the text the overfitting tests memorise.
+const memPrompt, memCompletion = "Once upon a time", " there was a small robot who loved to paint the sky."
+
+// memorisedTokens returns the tokens of memPrompt followed by memCompletion.
+func memorisedTokens(t *testing.T, lm *llamacpp.Model) []int32 {
+	t.Helper()
+	p, c := tokenize(t, lm, memPrompt, memCompletion)
+	return append(append([]int32{}, p...), c...)
+}
+
+// trainLogged trains m, logging the loss at step 1 and every `every` steps, and returns the last
+// step's loss and tokens per second.
+func trainLogged(t *testing.T, m *Model, docs [][]int32, cfg Config, every int) (loss, tps float64) {
+	t.Helper()
+	err := m.Train(context.Background(), docs, cfg, func(step int, l, tp float64) {
+		if step%every == 0 || step == 1 {
+			t.Logf("step %d loss %.4f (%.0f tok/s)", step, l, tp)
+		}
+		loss, tps = l, tp
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loss, tps
+}
+
+// checkMemorised checks that llama.cpp, running the model m exported to out, gives memCompletion
+// after memPrompt a mean log-prob of at least minMean, and the trainer/llama.cpp parity on
+// held-out text.
+func checkMemorised(t *testing.T, m *Model, out string, minMean float64) {
+	t.Helper()
+	res, err := loadLlama(t, out).Score(context.Background(), []llm.ScoreRequest{{ID: "x", Prompt: memPrompt, Completion: memCompletion}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("llama.cpp mean log-prob of the memorised completion: %.4f", res[0].Mean)
-	if res[0].Mean < -0.1 {
-		t.Errorf("mean log-prob %.4f under llama.cpp, want > -0.1", res[0].Mean)
+	if res[0].Mean < minMean {
+		t.Errorf("mean log-prob %.4f under llama.cpp, want > %g", res[0].Mean, minMean)
 	}
 	checkParity(t, m, out, "The old lighthouse keeper", " watched the ships sail past the rocks every evening.", parityTol)
 }
@@ -249,10 +276,7 @@ func bigramCrossEntropy(train, held []int32, vocab int) float64 {
 
 func TestCorpus(t *testing.T) {
 	path := tinyModel(t, "f32.gguf")
-	m, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := mustOpen(t, path)
 	lm := loadLlama(t, path)
 	text := tinymodel.DefaultCorpus()
 	cut := len(text) * 9 / 10
@@ -266,16 +290,7 @@ func TestCorpus(t *testing.T) {
 	}
 	base := unigramCrossEntropy(train, held, m.Vocab())
 	cfg := Config{LR: 1e-2, MinLR: 1e-3, Warmup: 10, Steps: 300, Batch: 8, Context: 64, ClipNorm: 1, Seed: 1, WeightDecay: 0.01}
-	var tps float64
-	err = m.Train(context.Background(), [][]int32{train}, cfg, func(step int, loss, tokPerSec float64) {
-		if step%20 == 0 || step == 1 {
-			t.Logf("step %d loss %.3f (%.0f tok/s)", step, loss, tokPerSec)
-		}
-		tps = tokPerSec
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, tps := trainLogged(t, m, [][]int32{train}, cfg, 20)
 	heldLoss, err := m.Loss([][]int32{held}, cfg.Context)
 	if err != nil {
 		t.Fatal(err)
@@ -294,40 +309,16 @@ func TestCorpus(t *testing.T) {
 // ends with the same weights as uninterrupted training.
 func TestCheckpointResume(t *testing.T) {
 	path := tinyModel(t, "f16.gguf")
-	lm := loadLlama(t, path)
-	toks, err := lm.Tokenize(tinymodel.DefaultCorpus()[:3000], true, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	docs := [][]int32{toks[:300], toks[300:]}
 	cfg := Config{LR: 5e-3, Warmup: 2, Steps: 8, Batch: 2, Context: 32, ClipNorm: 1, Seed: 7, WeightDecay: 0.1,
 		Train: []string{"blk.1.*", "output*"}}
-	full, resumed := trainTwice(t, path, docs, cfg)
-	for _, name := range full.TensorNames() {
-		a, _ := full.Weight(name)
-		b, _ := resumed.Weight(name)
-		o, _ := Open(path)
-		orig, _ := o.Weight(name)
-		changed := false
-		for i := range a {
-			if a[i] != b[i] {
-				t.Fatalf("%s[%d]: uninterrupted %g, resumed %g", name, i, a[i], b[i])
-			}
-			changed = changed || a[i] != orig[i]
-		}
-		if changed != trainable(name, cfg.Train) {
-			t.Errorf("%s: changed %v, trained %v", name, changed, trainable(name, cfg.Train))
-		}
-	}
+	full, resumed := trainTwice(t, path, resumeDocs(t, path), cfg)
+	checkResumed(t, path, full, resumed, func(name string) bool { return trainable(name, cfg.Train) })
 }
 
 // BenchmarkTrain measures training throughput on the default tiny model (context 128, batch 8).
 func BenchmarkTrain(b *testing.B) {
 	path := tinyModel(b, "f16.gguf")
-	m, err := Open(path)
-	if err != nil {
-		b.Fatal(err)
-	}
+	m := mustOpen(b, path)
 	toks := make([]int32, 20000)
 	for i := range toks {
 		toks[i] = int32(i*7919) % int32(m.Vocab())
@@ -356,19 +347,13 @@ func TestOpenQuantized(t *testing.T) {
 // checkpointed, restored into a fresh model and finished, for resume tests.
 func trainTwice(t *testing.T, path string, docs [][]int32, cfg Config) (full, resumed *Model) {
 	t.Helper()
-	full, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	full = mustOpen(t, path)
 	if err := full.Train(context.Background(), docs, cfg, nil); err != nil {
 		t.Fatal(err)
 	}
-	part, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	part := mustOpen(t, path)
 	ctx, cancel := context.WithCancel(context.Background())
-	err = part.Train(ctx, docs, cfg, func(step int, _, _ float64) {
+	err := part.Train(ctx, docs, cfg, func(step int, _, _ float64) {
 		if step == 5 {
 			cancel()
 		}
@@ -380,10 +365,7 @@ func trainTwice(t *testing.T, path string, docs [][]int32, cfg Config) (full, re
 	if err := part.SaveCheckpoint(ckpt); err != nil {
 		t.Fatal(err)
 	}
-	resumed, err = Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resumed = mustOpen(t, path)
 	if err := resumed.LoadCheckpoint(ckpt); err != nil {
 		t.Fatal(err)
 	}
@@ -391,4 +373,36 @@ func trainTwice(t *testing.T, path string, docs [][]int32, cfg Config) (full, re
 		t.Fatal(err)
 	}
 	return full, resumed
+}
+
+// resumeDocs is the resume tests' training data: the start of the default corpus as two documents.
+func resumeDocs(t *testing.T, path string) [][]int32 {
+	t.Helper()
+	toks, err := loadLlama(t, path).Tokenize(tinymodel.DefaultCorpus()[:3000], true, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return [][]int32{toks[:300], toks[300:]}
+}
+
+// checkResumed checks that the resumed model has the weights of the uninterrupted one, and that
+// these differ from the model at path in exactly the tensors trained says.
+func checkResumed(t *testing.T, path string, full, resumed *Model, trained func(name string) bool) {
+	t.Helper()
+	orig := mustOpen(t, path)
+	for _, name := range full.TensorNames() {
+		a, _ := full.Weight(name)
+		b, _ := resumed.Weight(name)
+		o, _ := orig.Weight(name)
+		changed := false
+		for i := range a {
+			if a[i] != b[i] {
+				t.Fatalf("%s[%d]: uninterrupted %g, resumed %g", name, i, a[i], b[i])
+			}
+			changed = changed || a[i] != o[i]
+		}
+		if changed != trained(name) {
+			t.Errorf("%s: changed %v, trained %v", name, changed, trained(name))
+		}
+	}
 }

@@ -16,6 +16,7 @@
 package weightdiff
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -358,7 +359,7 @@ func relKey(r schema.WeightDiff) float64 {
 // Sort orders rows by relKey, then by status and tensor name.
 func Sort(rows []schema.WeightDiff) {
 	slices.SortStableFunc(rows, func(x, y schema.WeightDiff) int {
-		if c := cmpFloat(relKey(y), relKey(x)); c != 0 {
+		if c := cmp.Compare(relKey(y), relKey(x)); c != 0 {
 			return c
 		}
 		if x.Status != y.Status {

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -262,23 +263,7 @@ func TestDiffPlanted(t *testing.T) {
 	o := defaults
 	o.ExactMax, o.Sketch = 0, 8
 	rows, _, _ = compare(t, pa, pb, o)
-	stdout = jsonText(t, rows)
-	var js []map[string]any
-	if err := json.Unmarshal([]byte(stdout), &js); err != nil {
-		t.Fatalf("not JSON: %v\n%s", err, stdout)
-	}
-	rows = rows[:0]
-	for _, o := range js {
-		if len(o) != len(schema.WeightDiffs.Columns()) {
-			t.Fatalf("JSON object with %d keys, want one per column: %v", len(o), o)
-		}
-		b, _ := json.Marshal(o)
-		var r jsonWeightDiff
-		if err := json.Unmarshal(b, &r); err != nil {
-			t.Fatal(err)
-		}
-		rows = append(rows, schema.WeightDiff(r))
-	}
+	rows = fromJSON(t, jsonText(t, rows))
 	check("randomized", rows)
 	if m := byTensor(rows)["w.rank1"].SVDMethod; m != "randomized" {
 		t.Errorf("svd_method %q, want randomized", m)
@@ -297,25 +282,28 @@ func TestDiffPlanted(t *testing.T) {
 	}
 }
 
-// jsonWeightDiff reads the JSON rows back (keys are the column names).
-type jsonWeightDiff struct {
-	Tensor      string    `json:"tensor"`
-	Status      string    `json:"status"`
-	Detail      string    `json:"detail"`
-	TypeA       string    `json:"type_a"`
-	TypeB       string    `json:"type_b"`
-	ShapeA      []int64   `json:"shape_a"`
-	ShapeB      []int64   `json:"shape_b"`
-	NormA       *float64  `json:"norm_a"`
-	NormB       *float64  `json:"norm_b"`
-	NormDelta   *float64  `json:"norm_delta"`
-	RelDelta    *float64  `json:"rel_delta"`
-	MaxAbsDelta *float64  `json:"max_abs_delta"`
-	Singular    []float64 `json:"singular_values"`
-	Rank90      *int32    `json:"rank90"`
-	TopEnergy   *float64  `json:"top_energy"`
-	Rank1Error  *float64  `json:"rank1_error"`
-	SVDMethod   string    `json:"svd_method"`
+// fromJSON reads WriteJSON's rows back: an array of objects with one key per column, named as the
+// column.
+func fromJSON(t *testing.T, text string) []schema.WeightDiff {
+	t.Helper()
+	var objs []map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(text), &objs); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, text)
+	}
+	cols := schema.WeightDiffs.Columns()
+	rows := make([]schema.WeightDiff, len(objs))
+	for i, o := range objs {
+		if len(o) != len(cols) {
+			t.Fatalf("JSON object with %d keys, want one per column: %s", len(o), text)
+		}
+		row := reflect.ValueOf(&rows[i]).Elem()
+		for _, c := range cols {
+			if err := json.Unmarshal(o[c.Name], row.Field(c.Index).Addr().Interface()); err != nil {
+				t.Fatalf("row %d, column %s: %v", i, c.Name, err)
+			}
+		}
+	}
+	return rows
 }
 
 func deref[T any](p *T) any {
@@ -568,11 +556,7 @@ func TestDiffZeroAndNaN(t *testing.T) {
 		{name: "nan", typ: gguf.TensorF16, shape: []uint64{8}, data: nan},
 	})
 	got, a, b := compare(t, pa, pb, defaults)
-	stdout := jsonText(t, got)
-	var rows []jsonWeightDiff
-	if err := json.Unmarshal([]byte(stdout), &rows); err != nil {
-		t.Fatalf("%v\n%s", err, stdout)
-	}
+	rows := fromJSON(t, jsonText(t, got))
 	if len(rows) != 3 || rows[0].Tensor != "zero" || rows[1].Tensor != "small" || rows[2].Tensor != "nan" {
 		t.Fatalf("rows %+v", rows)
 	}
@@ -585,7 +569,7 @@ func TestDiffZeroAndNaN(t *testing.T) {
 	if n := rows[2]; n.Status != StatusNonFinite || n.NormA != nil || n.RelDelta != nil {
 		t.Errorf("NaN: %+v", n)
 	}
-	stdout = summary(t, a, b, got, defaults)
+	stdout := summary(t, a, b, got, defaults)
 	if !strings.Contains(stdout, "2 compared, 0 only in A, 0 only in B, 1 not comparable; all compared weights: ||B-A||/||A|| = 1.016\n") ||
 		!strings.Contains(stdout, "zero    F32   4x2    inf") || !strings.Contains(stdout, "nan  non-finite: NaN or infinite weights") {
 		t.Errorf("summary:\n%s", stdout)

@@ -1,6 +1,7 @@
 package weightdiff
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -116,21 +117,11 @@ func exactSingularValues(src matrixSource) ([]float64, error) {
 		return nil, fmt.Errorf("the eigenvalues of the %d×%d Gram matrix did not converge", g.N, g.N)
 	}
 	vals := eig.Values(nil)
-	slices.SortFunc(vals, func(a, b float64) int { return -cmpFloat(a, b) })
+	slices.SortFunc(vals, func(a, b float64) int { return cmp.Compare(b, a) })
 	for i, v := range vals {
 		vals[i] = math.Sqrt(max(0, v))
 	}
 	return vals, nil
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // randomizedSingularValues returns estimates of the l = min(Sketch, m, n) largest singular values of

@@ -5,7 +5,10 @@ package tabletest
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"reflect"
+
+	"github.com/parquet-go/parquet-go"
 
 	"github.com/mbd-dev/mbd/internal/schema"
 )
@@ -64,4 +67,26 @@ func fill(r *rand.Rand, v reflect.Value, t schema.Type, name string, row int) {
 	case schema.Float64:
 		v.SetFloat(r.NormFloat64())
 	}
+}
+
+// WriteForeign writes rows of any struct type to a new Parquet file at path straight through
+// parquet-go, as another tool would, with mbd.schema = schemaID in its metadata (none when "").
+func WriteForeign[T any](path string, rows []T, schemaID string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var opts []parquet.WriterOption
+	if schemaID != "" {
+		opts = append(opts, parquet.KeyValueMetadata(schema.MetadataKey, schemaID))
+	}
+	w := parquet.NewGenericWriter[T](f, opts...)
+	if _, err := w.Write(rows); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return f.Close()
 }
