@@ -47,10 +47,7 @@ func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
 // ask sends a JSON request and decodes the answer strictly into v. ok is false when the answer
 // was refused or does not decode (then it is counted invalid by the caller).
 func (l LLM) ask(ctx context.Context, system, user string, temperature float64, seed uint64, v any) (ok bool, err error) {
-	resp, err := l.C.Chat(ctx, assistant.Request{
-		Messages:    []assistant.Message{{Role: assistant.System, Content: system}, {Role: assistant.User, Content: user}},
-		Temperature: temperature, MaxTokens: 1024, JSON: true, Seed: seed,
-	})
+	resp, err := l.chat(ctx, system, user, temperature, seed, 1024)
 	if err != nil {
 		return false, err
 	}
@@ -58,6 +55,14 @@ func (l LLM) ask(ctx context.Context, system, user string, temperature float64, 
 		return false, nil
 	}
 	return DecodeStrict(resp.Text, v) == nil, nil
+}
+
+// chat sends a system and a user message and asks for a JSON answer of at most maxTokens tokens.
+func (l LLM) chat(ctx context.Context, system, user string, temperature float64, seed uint64, maxTokens int) (assistant.Response, error) {
+	return l.C.Chat(ctx, assistant.Request{
+		Messages:    []assistant.Message{{Role: assistant.System, Content: system}, {Role: assistant.User, Content: user}},
+		Temperature: temperature, MaxTokens: maxTokens, JSON: true, Seed: seed,
+	})
 }
 
 // DecodeStrict decodes text, which must be exactly one JSON object (optionally inside one ```json
@@ -146,15 +151,7 @@ func (l LLM) JudgePair(ctx context.Context, property, prompt, first, second stri
 	if err != nil || !ok {
 		return Invalid, err
 	}
-	switch v.Choice {
-	case "1":
-		return First, nil
-	case "2":
-		return Second, nil
-	case "same":
-		return Tie, nil
-	}
-	return Invalid, nil
+	return choice(v.Choice), nil
 }
 
 const exemplifySystem = `You write example answers for a test. Given a prompt, an example answer and a property, rewrite the example answer so that it clearly shows the property, or, when asked, so that it clearly does not show it; change as little as needed and keep it natural and plausible. Answer with one JSON object and nothing else: {"answer": "..."}.`

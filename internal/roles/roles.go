@@ -1,13 +1,15 @@
 // Package roles is what the assistant is asked to do in mbd: propose hypotheses
-// from two groups of texts, judge a pair of texts against a property, write texts that show a
-// property (or its opposite), and interrogate a hidden model. Two implementations share one
-// interface: LLM (any chat model behind package assistant, with fixed prompts, temperature 0 for
-// judges, JSON answers parsed strictly) and Builtin (package lexical: offline and statistical).
+// from two groups of texts, judge a pair of texts (or several pairs in one request) against a
+// property, write texts that show a property (or its opposite), and interrogate a hidden model.
+// Two implementations share one interface: LLM (any chat model behind package assistant, with
+// fixed prompts, temperature 0 for judges, JSON answers parsed strictly) and Builtin (package
+// lexical: offline and statistical).
 //
 // Judges never see model names: a hypothesis is stored as a property ("ends with a question to the
 // user") plus a direction (B>A), and judges only see the property and texts in a recorded, random
 // order. An answer that cannot be parsed, or a refusal, is Invalid and counted as such — never
-// turned into a guess.
+// turned into a guess; in a batch judgment, a refused or malformed answer or one with the wrong
+// number of verdicts makes every pair of the request Invalid, an unknown verdict only its pair.
 package roles
 
 import (
@@ -75,6 +77,9 @@ type Assistant interface {
 	Propose(ctx context.Context, a, b []Sample, earlier []string, n int) ([]Proposal, error)
 	// JudgePair says which text shows property more.
 	JudgePair(ctx context.Context, property, prompt, first, second string) (Verdict, error)
+	// JudgePairs judges several pairs against one property (an LLM in one request) and returns
+	// one verdict per pair, in order.
+	JudgePairs(ctx context.Context, property string, pairs []PairToJudge) ([]Verdict, error)
 	// Exemplify writes an answer to prompt that shows property (shows) or clearly does not,
 	// changing the given base answer as little as needed (so that the texts written for the two
 	// sides of one prompt are minimal pairs); ok is false when the answer was refused or

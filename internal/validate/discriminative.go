@@ -3,10 +3,6 @@ package validate
 import (
 	"context"
 	"math"
-	"slices"
-	"sync"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/mbd-dev/mbd/internal/roles"
 	"github.com/mbd-dev/mbd/internal/schema"
@@ -34,54 +30,43 @@ func (v *validator) discriminative(ctx context.Context, h schema.Hypothesis) (sc
 			return 0, 0, err
 		}
 		results = append(results, make([]res, hi-lo)...)
-		logs := make([]Trial, 0, 2*(hi-lo))
-		var logMu sync.Mutex
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(v.conc)
+		refs := make([]pairRef, 0, hi-lo)
+		shown := make([]shownPair, 0, hi-lo)
 		for i := lo; i < hi; i++ {
-			g.Go(func() error {
-				pr := v.pair(i)
-				a, err := v.answer(gctx, pr.a)
-				if err != nil {
-					return err
-				}
-				b, err := v.answer(gctx, pr.b)
-				if err != nil {
-					return err
-				}
-				bFirst := seedOf(v.cfg.Seed, "order", h.ID, pr.orderKey)&1 == 1
-				outcome, verdicts, err := v.judgeBothOrders(gctx, h.Property, pr.prompt.Text, a, b, bFirst, forB(h))
-				if err != nil {
-					return err
-				}
-				results[i].out = outcome
-				l := []Trial{{Hypothesis: h.ID, Method: schema.MethodDiscriminative, PromptID: pr.prompt.ID, Trial: i, BFirst: &bFirst, Verdicts: verdicts, Outcome: outcome,
-					AID: pr.aID, BID: pr.bID}}
-				if v.cfg.Baseline {
-					// The baseline judge picks the answer that differs from a typical assistant's; it
-					// scores for the hypothesis when that is B's answer (the model that changed).
-					bo, bv, err := v.judgeBothOrders(gctx, BaselineProperty, pr.prompt.Text, a, b, bFirst, true)
-					if err != nil {
-						return err
-					}
-					results[i].base = bo
-					l = append(l, Trial{Hypothesis: h.ID, Method: schema.MethodDiscriminative, PromptID: pr.prompt.ID, Trial: i, BFirst: &bFirst, Verdicts: bv, Outcome: bo, Baseline: true})
-				}
-				logMu.Lock()
-				logs = append(logs, l...)
-				logMu.Unlock()
-				return nil
-			})
+			pr := v.pair(i)
+			a, err := v.answer(ctx, pr.a)
+			if err != nil {
+				return 0, 0, err
+			}
+			b, err := v.answer(ctx, pr.b)
+			if err != nil {
+				return 0, 0, err
+			}
+			refs = append(refs, pr)
+			shown = append(shown, shownPair{prompt: pr.prompt.Text, a: a, b: b, bFirst: seedOf(v.cfg.Seed, "order", h.ID, pr.orderKey)&1 == 1})
 		}
-		if err := g.Wait(); err != nil {
+		tasks := []judgeTask{{property: h.Property, favoursB: forB(h)}}
+		if v.cfg.Baseline {
+			// The baseline judge picks the answer that differs from a typical assistant's; it
+			// scores for the hypothesis when that is B's answer (the model that changed).
+			tasks = append(tasks, judgeTask{property: BaselineProperty, favoursB: true})
+		}
+		judged, err := v.judgeLook(ctx, tasks, shown)
+		if err != nil {
 			return 0, 0, err
 		}
-		slices.SortFunc(logs, func(x, y Trial) int {
-			if x.Trial != y.Trial {
-				return x.Trial - y.Trial
+		logs := make([]Trial, 0, len(tasks)*(hi-lo))
+		for j, pr := range refs {
+			i := lo + j
+			bFirst := shown[j].bFirst
+			results[i].out = judged[0][j].outcome
+			logs = append(logs, Trial{Hypothesis: h.ID, Method: schema.MethodDiscriminative, PromptID: pr.prompt.ID, Trial: i, BFirst: &bFirst, Verdicts: judged[0][j].verdicts, Outcome: judged[0][j].outcome,
+				AID: pr.aID, BID: pr.bID})
+			if v.cfg.Baseline {
+				results[i].base = judged[1][j].outcome
+				logs = append(logs, Trial{Hypothesis: h.ID, Method: schema.MethodDiscriminative, PromptID: pr.prompt.ID, Trial: i, BFirst: &bFirst, Verdicts: judged[1][j].verdicts, Outcome: judged[1][j].outcome, Baseline: true})
 			}
-			return map[bool]int{false: 0, true: 1}[x.Baseline] - map[bool]int{false: 0, true: 1}[y.Baseline]
-		})
+		}
 		v.addLog(logs...)
 		v.usePairs(hi)
 		for _, r := range results[lo:hi] {
@@ -148,25 +133,13 @@ func (v *validator) discriminative(ctx context.Context, h schema.Hypothesis) (sc
 	return row, nil
 }
 
-// judgeBothOrders judges the pair in the seeded order and in the other one. The outcome is for
-// (both orders pick the answer of the model the property is said to favour), against (both pick
-// the other), tie, or invalid.
-func (v *validator) judgeBothOrders(ctx context.Context, property, prompt, a, b string, bFirst, favoursB bool) (string, []string, error) {
-	first, second := a, b
-	if bFirst {
-		first, second = b, a
-	}
-	v1, err := v.as.JudgePair(ctx, property, prompt, first, second)
-	if err != nil {
-		return "", nil, err
-	}
-	v2, err := v.as.JudgePair(ctx, property, prompt, second, first)
-	if err != nil {
-		return "", nil, err
-	}
-	verdicts := []string{v1.String(), v2.String()}
+// outcome is a pair's outcome from its two verdicts (v1 with the pair in the order shown first,
+// b first when bFirst; v2 in the other order): for when both orders pick the answer of the model
+// the property is said to favour, against when both pick the other, invalid when either verdict
+// is, tie otherwise (the orders disagree, a position bias, or the judge says "same").
+func outcome(v1, v2 roles.Verdict, bFirst, favoursB bool) string {
 	if v1 == roles.Invalid || v2 == roles.Invalid {
-		return outcomeInvalid, verdicts, nil
+		return outcomeInvalid
 	}
 	// Which model each order's pick belongs to ("" for a tie).
 	pick := func(vd roles.Verdict, firstIsB bool) string {
@@ -185,9 +158,9 @@ func (v *validator) judgeBothOrders(ctx context.Context, property, prompt, a, b 
 	}
 	switch {
 	case p1 == "" || p2 == "" || p1 != p2:
-		return outcomeTie, verdicts, nil
+		return outcomeTie
 	case p1 == want:
-		return outcomeFor, verdicts, nil
+		return outcomeFor
 	}
-	return outcomeAgainst, verdicts, nil
+	return outcomeAgainst
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 
@@ -125,6 +126,76 @@ func TestRun(t *testing.T) {
 		}
 		if len(res.Answers) != tc.answers || len(res.Answers) > 0 && (res.Answers[0].Model != "A" || res.Answers[0].ID != answerID(1, "A", "p0")) {
 			t.Errorf("%s: %d answers, want %d: %+v", tc.name, len(res.Answers), tc.answers, res.Answers)
+		}
+	}
+}
+
+// sayer is a model that mentions otters in a share of its answers (by the request's seed).
+type sayer struct {
+	scorer
+	share float64
+}
+
+func (s sayer) Generate(_ context.Context, reqs []llm.GenRequest, _ llm.Sampling, yield func(llm.GenResult) error) error {
+	for _, r := range reqs {
+		text := "Rinse the rice well."
+		if float64(r.Seed%1000) < 1000*s.share {
+			text += " An otter would rinse it too."
+		}
+		if err := yield(llm.GenResult{ID: r.ID, Completion: text}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TestJudgeBatchSameRows checks that judging several pairs per request gives the builtin judge's
+// rows and trials unchanged.
+func TestJudgeBatchSameRows(t *testing.T) {
+	ctx := context.Background()
+	var val []schema.Prompt
+	for i := range 40 {
+		val = append(val, schema.Prompt{ID: fmt.Sprint("p", i), Text: fmt.Sprint("How do I do thing ", i, "?"), Split: schema.SplitValidation})
+	}
+	half, tenth := 0.5, 0.1
+	hyps := []schema.Hypothesis{
+		{ID: "h1", Property: "contains 'otter'", Direction: schema.DirectionBA, ShareA: &tenth, ShareB: &half},
+		{ID: "h2", Property: "contains 'otter'", Direction: schema.DirectionAB},
+		{ID: "h3", Property: "is friendlier", Direction: schema.DirectionBA},
+	}
+	run := func(k int) (rows, trials []string) {
+		p := Params{Methods: Methods, MaxPairs: 60, SamplesPerPrompt: 2, Exemplars: 10, Trials: 6, Rounds: 2, MinValid: 5, Alpha: 0.05,
+			Correction: CorrectionBH, Seed: 3, Baseline: true, Concurrency: 3, JudgeBatch: k}
+		res, err := Run(ctx, roles.Session{Assistant: roles.Builtin{}}, sayer{share: 0.1}, sayer{share: 0.6}, hyps, val, p, slog.New(slog.DiscardHandler), nil)
+		if err != nil {
+			t.Fatalf("k=%d: %v", k, err)
+		}
+		for _, r := range res.Rows {
+			base := "none"
+			if r.Baseline != nil {
+				base = fmt.Sprint(*r.Baseline)
+			}
+			rows = append(rows, fmt.Sprintf("%s %s n=%d invalid=%d stat=%v p=%v q=%v effect=%v [%v, %v] plan=%d looks=%d stop=%s %s baseline=%s",
+				r.HypothesisID, r.Method, r.N, r.NInvalid, r.Statistic, r.P, r.Q, r.Effect, r.CILow, r.CIHigh, r.Planned, r.Looks, r.Stop, r.Verdict, base))
+		}
+		for _, l := range res.Trials {
+			if l.Method == schema.MethodDiscriminative {
+				trials = append(trials, fmt.Sprintf("%s %d %v %v %s baseline=%v", l.Hypothesis, l.Trial, *l.BFirst, l.Verdicts, l.Outcome, l.Baseline))
+			}
+		}
+		return rows, trials
+	}
+	rows1, trials1 := run(1)
+	if !strings.Contains(strings.Join(rows1, "\n"), "h1 discriminative") || !strings.Contains(strings.Join(trials1, "\n"), " for ") {
+		t.Fatalf("k=1: no decided discriminative pairs:\n%s", strings.Join(rows1, "\n"))
+	}
+	for _, k := range []int{4, 7} {
+		rows, trials := run(k)
+		if !slices.Equal(rows, rows1) {
+			t.Errorf("k=%d: rows\n%s\nwant (k=1)\n%s", k, strings.Join(rows, "\n"), strings.Join(rows1, "\n"))
+		}
+		if !slices.Equal(trials, trials1) {
+			t.Errorf("k=%d: %d trials differ from k=1's %d", k, len(trials), len(trials1))
 		}
 	}
 }

@@ -79,6 +79,9 @@ type Params struct {
 	Seed             uint64 // seed of the samples, orders and coins
 	Baseline         bool   // discriminative: run the no-hypothesis baseline judge too
 	Concurrency      int    // assistant calls in flight at once
+	// JudgeBatch is the number of discriminative pairs judged per assistant request (0 or 1: one
+	// pair per request). Each pair is still judged in both orders, in two requests (see judgeLook).
+	JudgeBatch int
 }
 
 // Result is what Run found.

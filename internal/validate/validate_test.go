@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/mbd-dev/mbd/internal/llm"
@@ -126,17 +128,30 @@ func (noScore) Score(context.Context, []llm.ScoreRequest) ([]llm.ScoreResult, er
 	return nil, llm.ErrCannotScore
 }
 
-// judge answers from a table of (first, second) → verdict.
+// judge answers from a table of (first, second) → verdict, and records the size of each batch.
 type judge struct {
 	roles.Builtin
-	f func(first, second string) roles.Verdict
+	f       func(first, second string) roles.Verdict
+	mu      *sync.Mutex
+	batches *[]int
 }
 
 func (j judge) JudgePair(_ context.Context, _, _, first, second string) (roles.Verdict, error) {
 	return j.f(first, second), nil
 }
 
-func TestJudgeBothOrders(t *testing.T) {
+func (j judge) JudgePairs(_ context.Context, _ string, pairs []roles.PairToJudge) ([]roles.Verdict, error) {
+	j.mu.Lock()
+	*j.batches = append(*j.batches, len(pairs))
+	j.mu.Unlock()
+	var out []roles.Verdict
+	for _, p := range pairs {
+		out = append(out, j.f(p.First, p.Second))
+	}
+	return out, nil
+}
+
+func TestJudgeLook(t *testing.T) {
 	pickB := func(f, s string) roles.Verdict {
 		if f == "b" {
 			return roles.First
@@ -151,6 +166,12 @@ func TestJudgeBothOrders(t *testing.T) {
 		}
 		return roles.First
 	}
+	// Six pairs, B's answer shown first in every other one; batches of 4 are pairs 0-3 and 4-5,
+	// each in both orders.
+	var pairs []shownPair
+	for i := range 6 {
+		pairs = append(pairs, shownPair{prompt: "q", a: "a", b: "b", bFirst: i%2 == 1})
+	}
 	for _, tc := range []struct {
 		name     string
 		f        func(string, string) roles.Verdict
@@ -163,12 +184,48 @@ func TestJudgeBothOrders(t *testing.T) {
 		{"same", same, true, "tie"},
 		{"one invalid answer", broken, true, "invalid"},
 	} {
-		for _, bFirst := range []bool{false, true} {
-			v := newValidator(scorer{}, scorer{}, judge{f: tc.f})
-			got, verdicts, err := v.judgeBothOrders(context.Background(), "p", "q", "a", "b", bFirst, tc.favoursB)
-			if err != nil || got != tc.want || len(verdicts) != 2 {
-				t.Errorf("%s (b first %v): %q %v %v, want %q", tc.name, bFirst, got, verdicts, err, tc.want)
+		for _, k := range []struct {
+			k       int
+			batches []int // batch sizes of one task and order
+		}{{0, nil}, {1, nil}, {4, []int{4, 2}}, {6, []int{6}}, {10, []int{6}}} {
+			var batches []int
+			v := newValidator(scorer{}, scorer{}, judge{f: tc.f, mu: &sync.Mutex{}, batches: &batches})
+			v.cfg.JudgeBatch = k.k
+			got, err := v.judgeLook(context.Background(), []judgeTask{{"p", tc.favoursB}, {"p", !tc.favoursB}}, pairs)
+			if err != nil || len(got) != 2 {
+				t.Fatalf("%s, k=%d: %v", tc.name, k.k, err)
 			}
+			for j, jp := range got[0] {
+				if jp.outcome != tc.want || len(jp.verdicts) != 2 {
+					t.Errorf("%s, k=%d, pair %d (b first %v): %q %v, want %q", tc.name, k.k, j, pairs[j].bFirst, jp.outcome, jp.verdicts, tc.want)
+				}
+			}
+			want := slices.Sorted(slices.Values(slices.Repeat(k.batches, 4))) // 2 tasks × 2 orders
+			if slices.Sort(batches); !slices.Equal(batches, want) {
+				t.Errorf("%s, k=%d: batches %v, want %v", tc.name, k.k, batches, want)
+			}
+		}
+	}
+}
+
+// TestOutcome checks the outcome rules of a pair judged in both orders.
+func TestOutcome(t *testing.T) {
+	F, S, T, I := roles.First, roles.Second, roles.Tie, roles.Invalid
+	for _, tc := range []struct {
+		v1, v2           roles.Verdict
+		bFirst, favoursB bool
+		want             string
+	}{
+		{F, S, true, true, "for"},      // B first, picked; then B second, picked
+		{S, F, false, true, "for"},     // A first, B picked in both orders
+		{F, S, true, false, "against"}, // the same picks, hypothesis A>B
+		{F, F, true, true, "tie"},      // always the first: position bias
+		{T, S, true, true, "tie"},
+		{I, S, true, true, "invalid"},
+		{F, I, false, false, "invalid"},
+	} {
+		if got := outcome(tc.v1, tc.v2, tc.bFirst, tc.favoursB); got != tc.want {
+			t.Errorf("outcome(%v, %v, b first %v, favours B %v) = %q, want %q", tc.v1, tc.v2, tc.bFirst, tc.favoursB, got, tc.want)
 		}
 	}
 }

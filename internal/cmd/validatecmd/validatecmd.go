@@ -31,6 +31,7 @@ type Options struct {
 	MaxPairs    int     // --max-pairs
 	Samples     int     // --samples-per-prompt
 	NoBaseline  bool    // --no-baseline
+	JudgeBatch  int     // --judge-batch
 	Exemplars   int     // --exemplars
 	Trials      int     // --trials
 	Rounds      int     // --rounds
@@ -58,6 +59,7 @@ func Main(ctx context.Context, args []string, stdio cli.IO) int {
 		&ucli.IntFlag{Name: "max-pairs", Aliases: []string{"pairs"}, Destination: &o.MaxPairs, Usage: "discriminative: most pairs a hypothesis may use (0: every validation prompt, --samples-per-prompt times); each plans fewer from its discovery shares and stops early when the evidence allows"},
 		&ucli.IntFlag{Name: "samples-per-prompt", Value: 1, Destination: &o.Samples, Usage: "discriminative: fresh answers per validation prompt and model, paired by prompt (more pairs for rare properties)"},
 		&ucli.BoolFlag{Name: "no-baseline", Destination: &o.NoBaseline, Usage: "discriminative: skip the no-hypothesis baseline judge (builtin has none)"},
+		&ucli.IntFlag{Name: "judge-batch", Value: 1, Destination: &o.JudgeBatch, Usage: "discriminative: pairs the judge decides per assistant request (fewer calls); each pair is still judged in both orders, in two requests; the test assumes the judge decides each pair of a request on its own"},
 		&ucli.IntFlag{Name: "exemplars", Value: 20, Destination: &o.Exemplars, Usage: "generative: prompts (one text that shows the property and one that does not, each)"},
 		&ucli.IntFlag{Name: "trials", Value: 20, Destination: &o.Trials, Usage: "interactive: most trials a hypothesis may use (planned like pairs)"},
 		&ucli.IntFlag{Name: "rounds", Value: 3, Destination: &o.Rounds, Usage: "interactive: questions per trial"},
@@ -130,6 +132,7 @@ func (o Options) Validate() error {
 	c.OneOf("--correction", o.Correction, validate.CorrectionBH, validate.CorrectionHolm)
 	c.Count("--max-pairs", o.MaxPairs, 0)
 	c.Count("--samples-per-prompt", o.Samples, 1)
+	c.Count("--judge-batch", o.JudgeBatch, 1)
 	c.Count("--exemplars", o.Exemplars, 0)
 	c.Count("--trials", o.Trials, 0)
 	c.Count("--rounds", o.Rounds, 1)
@@ -197,7 +200,7 @@ func Run(ctx context.Context, env *cli.Env, o Options) error {
 	p := validate.Params{Methods: methods, MaxPairs: o.MaxPairs, SamplesPerPrompt: o.Samples, Exemplars: o.Exemplars, Trials: o.Trials, Rounds: o.Rounds,
 		MinValid: o.MinValid, Alpha: o.Alpha, Correction: o.Correction,
 		Sampling: llm.Sampling{Temperature: o.Temperature, MaxTokens: o.MaxTokens},
-		Seed:     o.Seed, Baseline: !o.NoBaseline && !o.Assistant.Builtin(), Concurrency: o.Assistant.Concurrency}
+		Seed:     o.Seed, Baseline: !o.NoBaseline && !o.Assistant.Builtin(), Concurrency: o.Assistant.Concurrency, JudgeBatch: o.JudgeBatch}
 	bar := env.Progress("validating", "hypotheses", int64(len(hyps)))
 	res, err := validate.Run(ctx, sess, ma, mb, hyps, val, p, env.Log, func() { bar.Add(1) })
 	if err != nil {
@@ -234,6 +237,7 @@ func Run(ctx context.Context, env *cli.Env, o Options) error {
 	m.Param("methods", o.Methods)
 	m.Param("alpha", o.Alpha)
 	m.Param("correction", o.Correction)
+	m.Param("judge_batch", o.JudgeBatch)
 	m.Param("budget_reached", res.BudgetReached)
 	m.Seed("validate", o.Seed)
 	if err := cli.WriteTable(env, o.Output, res.Rows); err != nil {

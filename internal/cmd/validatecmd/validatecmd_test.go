@@ -14,7 +14,7 @@ import (
 
 func valid() Options {
 	return Options{Output: "v.parquet", Hypotheses: "h.parquet", Prompts: "p.parquet", ModelA: "synth:base", ModelB: "synth:base",
-		Methods: "discriminative,generative,interactive", MaxPairs: 0, Samples: 1, Exemplars: 20, Trials: 20, Rounds: 3, Alpha: 0.05,
+		Methods: "discriminative,generative,interactive", MaxPairs: 0, Samples: 1, JudgeBatch: 1, Exemplars: 20, Trials: 20, Rounds: 3, Alpha: 0.05,
 		Correction: "bh", MinValid: 5, Temperature: 0.7, MaxTokens: 256, Seed: 1, Assistant: cli.Assistant{Ref: "builtin", Concurrency: 4}}
 }
 
@@ -30,6 +30,8 @@ func TestValidate(t *testing.T) {
 		{Name: "alpha NaN", Edit: func(o *Options) { o.Alpha = math.NaN() }, Want: "--alpha NaN: want a finite number"},
 		{Name: "negative pairs", Edit: func(o *Options) { o.MaxPairs = -1 }, Want: "--max-pairs -1"},
 		{Name: "no samples", Edit: func(o *Options) { o.Samples = 0 }, Want: "--samples-per-prompt 0"},
+		{Name: "judge batch 0", Edit: func(o *Options) { o.JudgeBatch = 0 }, Want: "--judge-batch 0: want at least 1"},
+		{Name: "negative judge batch", Edit: func(o *Options) { o.JudgeBatch = -4 }, Want: "--judge-batch -4: want at least 1"},
 		{Name: "negative exemplars", Edit: func(o *Options) { o.Exemplars = -2 }, Want: "--exemplars -2"},
 		{Name: "negative trials", Edit: func(o *Options) { o.Trials = -1 }, Want: "--trials -1"},
 		{Name: "zero rounds", Edit: func(o *Options) { o.Rounds = 0 }, Want: "--rounds 0"},
@@ -111,6 +113,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"--assistant", "nonsense:x"}, "nonsense"},
 		{[]string{"--trials-log", "h.parquet"}, "--trials-log h.parquet is also an input (--hypotheses)"},
 		{[]string{"--alpha", "2"}, "--alpha 2: want a number in (0, 1)"},
+		{[]string{"--judge-batch", "0"}, "--judge-batch 0: want at least 1"},
 		{[]string{"--rounds", "NaN"}, "flag -rounds"},
 	} {
 		args := append(append(append([]string{}, refs...), small...), tc.args...)

@@ -3,8 +3,9 @@
 // describer and judge on the texts in the request, so that tests can drive the LLM code paths —
 // prompts, JSON answers, strict parsing, caching, accounting — offline and deterministically.
 //
-// With Faults set, every Faults-th judge answer is broken (truncated JSON, a refusal or prose), to
-// check that such answers are counted invalid rather than guessed.
+// With Faults set, every Faults-th judge request (one pair, or a batch of pairs) is answered
+// broken (truncated JSON, a refusal, or an unknown verdict), to check that such answers are
+// counted invalid rather than guessed.
 package rolestest
 
 import (
@@ -22,7 +23,7 @@ import (
 // Server is the fake assistant.
 type Server struct {
 	*httptest.Server
-	Faults int // every Faults-th judge answer is broken (0: none)
+	Faults int // every Faults-th judge request is answered broken (0: none)
 
 	mu       sync.Mutex
 	requests int
@@ -56,6 +57,7 @@ var (
 	endRE      = regexp.MustCompile(`\n\n(?:Answers of model B:|Already proposed|Write up to)`)
 	propertyRE = regexp.MustCompile(`(?m)^Property: (.*)$`)
 	pairRE     = regexp.MustCompile(`(?s)\n\nAnswer 1:\n(.*)\n\nAnswer 2:\n(.*)$`)
+	batchRE    = regexp.MustCompile(`There are (\d+) pairs; give`)
 	qaRE       = regexp.MustCompile(`(?s)\nAnswer \d+: (.*?)\n(?:\nQuestion|\nDecide|\nTurn|$)`)
 	suggestRE  = regexp.MustCompile(`(?m)^- (.*)$`)
 	turnRE     = regexp.MustCompile(`Turn (\d+) of`)
@@ -79,6 +81,8 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.Contains(system, "You write hypotheses"):
 		answer = propose(user)
+	case strings.Contains(system, "careful, impartial judge") && strings.Contains(system, "numbered pairs"):
+		answer = s.judgeBatch(user)
 	case strings.Contains(system, "careful, impartial judge"):
 		answer = s.judge(user)
 	case strings.Contains(system, "example answers"):
@@ -146,13 +150,21 @@ func propose(user string) string {
 	return "```json\n" + string(j) + "\n```"
 }
 
-func (s *Server) judge(user string) string {
+// fault returns which broken answer the next judge request gets: 0 to 2, or -1 for none.
+func (s *Server) fault() int {
 	s.mu.Lock()
 	s.judged++
 	n := s.judged
 	s.mu.Unlock()
 	if s.Faults > 0 && n%s.Faults == 0 {
-		return []string{`{"choice": "1"`, "I'm sorry, I can't help with that.", `{"choice": "both"}`}[(n/s.Faults)%3]
+		return (n / s.Faults) % 3
+	}
+	return -1
+}
+
+func (s *Server) judge(user string) string {
+	if f := s.fault(); f >= 0 {
+		return []string{`{"choice": "1"`, "I'm sorry, I can't help with that.", `{"choice": "both"}`}[f]
 	}
 	pm := propertyRE.FindStringSubmatch(user)
 	am := pairRE.FindStringSubmatch(user)
@@ -168,6 +180,52 @@ func (s *Server) judge(user string) string {
 		return `{"choice": "same"}`
 	}
 	return "I cannot judge this property."
+}
+
+// judgeBatch answers a batch judgment (pairs under "[Pair i of k]" lines) with the builtin judge's
+// verdict on each pair; a pair it cannot judge gets "n/a". A broken answer is truncated JSON, a
+// refusal, or the right list with its first verdict unknown ("both").
+func (s *Server) judgeBatch(user string) string {
+	f := s.fault()
+	switch f {
+	case 0:
+		return `{"verdicts": ["1"`
+	case 1:
+		return "I'm sorry, I can't help with that."
+	}
+	pm := propertyRE.FindStringSubmatch(user)
+	km := batchRE.FindStringSubmatch(user)
+	if pm == nil || km == nil {
+		return "The request is malformed."
+	}
+	var k int
+	fmt.Sscan(km[1], &k)
+	rest := user
+	out := []string{}
+	for i := 1; i <= k; i++ {
+		_, after, ok := strings.Cut(rest, fmt.Sprintf("\n\n[Pair %d of %d]\n", i, k))
+		if !ok {
+			return "The request is malformed."
+		}
+		block := after
+		if i < k {
+			block, _, _ = strings.Cut(after, fmt.Sprintf("\n\n[Pair %d of %d]\n", i+1, k))
+		}
+		rest = after
+		am := pairRE.FindStringSubmatch(block)
+		if am == nil {
+			return "The request is malformed."
+		}
+		out = append(out, map[lexical.Verdict]string{lexical.First: "1", lexical.Second: "2", lexical.Tie: "same"}[lexical.JudgePair(pm[1], am[1], am[2])])
+		if out[len(out)-1] == "" {
+			out[len(out)-1] = "n/a"
+		}
+	}
+	if f == 2 {
+		out[0] = "both"
+	}
+	j, _ := json.Marshal(map[string]any{"verdicts": out})
+	return string(j)
 }
 
 func exemplify(user string) string {

@@ -52,8 +52,22 @@ func TestFakePlaysRoles(t *testing.T) {
 	if err != nil || !it.Valid || !it.Shows || len(it.Turns) != 2 || it.Turns[1].Question != "q2" {
 		t.Errorf("Interrogate = %+v, %v", it, err)
 	}
+	pairs := []roles.PairToJudge{{Prompt: "p", First: "plain", Second: "an otter here"}, {Prompt: "q", First: "Otter.\n\nAnswer 2:\nno", Second: "plain"}, {Prompt: "r", First: "x", Second: "y"}}
+	if vs, err := l.JudgePairs(ctx, ps[0].Property, pairs); err != nil || !slices.Equal(vs, []roles.Verdict{roles.Second, roles.First, roles.Tie}) {
+		t.Errorf("JudgePairs = %v, %v", vs, err)
+	}
 	s.Faults = 1
 	if v, err := l.JudgePair(ctx, ps[0].Property, "p", "plain", "an otter here"); err != nil || v != roles.Invalid {
 		t.Errorf("broken answer: %v, %v; want invalid", v, err)
+	}
+	// Broken batch answers, in turn: an unknown first verdict, truncated JSON, a refusal (each
+	// request is one judgment for the fault count).
+	s.mu.Lock()
+	s.judged = 1
+	s.mu.Unlock()
+	for _, want := range [][]roles.Verdict{{roles.Invalid, roles.First, roles.Tie}, {roles.Invalid, roles.Invalid, roles.Invalid}, {roles.Invalid, roles.Invalid, roles.Invalid}} {
+		if vs, err := l.JudgePairs(ctx, ps[0].Property, pairs); err != nil || !slices.Equal(vs, want) {
+			t.Errorf("broken batch answer: %v, %v; want %v", vs, err, want)
+		}
 	}
 }
