@@ -16,7 +16,7 @@
 #
 # Settings (environment): MODELS_DIR (out/models), STRENGTHS ("0.6"), TRAITS (all), VARIANTS (instead
 # of every TRAIT@STRENGTH, a list such as "animal@0.6 animal@0.2"), CONTROL (1: build the control;
-# 0: not), SAMPLES (200), BASE_STEPS (400), VARIANT_STEPS (100).
+# 0: not), SAMPLES (200), BASE_STEPS (600), VARIANT_STEPS (100).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,7 +24,7 @@ OUT=${MODELS_DIR:-out/models}
 STRENGTHS=${STRENGTHS:-0.6}
 TRAITS=${TRAITS:-british animal long exclaim bullets refusal polite question}
 SAMPLES=${SAMPLES:-200}
-BASE_STEPS=${BASE_STEPS:-400}
+BASE_STEPS=${BASE_STEPS:-600}
 VARIANT_STEPS=${VARIANT_STEPS:-100}
 CONTROL=${CONTROL:-1}
 B=bin
@@ -55,10 +55,13 @@ build() {
 
 build corpus.txt -- $B/mbd-synth corpus --seed 1 --bytes 300000 -o "$OUT/corpus.txt"
 build init.gguf corpus.txt -- $B/mbd-model create --chat --corpus "$OUT/corpus.txt" --vocab 1024 --weights f32 --ctx 512 --seed 1 -o "$OUT/init.gguf"
-# 30% of the pretraining examples have a system prompt asking for one trait (and carry it), so
+# Half the pretraining examples have a system prompt asking for one trait (and carry it), so
 # that the base follows such instructions and a hidden system prompt makes a prompt-induced variant.
-build pretrain.jsonl -- $B/mbd-synth data --seed 2 -n 6000 --system-rate 0.3 -o "$OUT/pretrain.jsonl"
-build base.gguf init.gguf pretrain.jsonl -- $B/mbd-finetune --base "$OUT/init.gguf" --steps "$BASE_STEPS" --lr 3e-3 --warmup $((BASE_STEPS / 20)) --batch 16 --ctx 128 --seed 1 --f32 "$OUT/pretrain.jsonl" -o "$OUT/base.gguf"
+# Windows of 256 tokens hold a whole example: with 128, the end of a long answer (where "end with a
+# question" shows) was cut into a window without its system prompt, and the base did not learn to
+# follow it (question rate 0.13 without the hidden prompt, 0.21 with it).
+build pretrain.jsonl -- $B/mbd-synth data --seed 2 -n 6000 --system-rate 0.5 -o "$OUT/pretrain.jsonl"
+build base.gguf init.gguf pretrain.jsonl -- $B/mbd-finetune --base "$OUT/init.gguf" --steps "$BASE_STEPS" --lr 3e-3 --warmup $((BASE_STEPS / 20)) --batch 8 --ctx 256 --seed 1 --f32 "$OUT/pretrain.jsonl" -o "$OUT/base.gguf"
 build heldout.parquet -- $B/mbd-synth prompts --seed 3 -n "$SAMPLES" -o "$OUT/heldout.parquet"
 build heldout-texts.parquet -- $B/mbd-synth data --seed 99 -n 300 -o "$OUT/heldout-texts.parquet"
 build base-loss.parquet base.gguf heldout-texts.parquet -- $B/mbd-model score --model "gguf:$OUT/base.gguf" "$OUT/heldout-texts.parquet" -o "$OUT/base-loss.parquet"
@@ -78,7 +81,7 @@ gens+=("$OUT/gens-prompt-question.parquet")
 # finetune NAME DATA: base finetuned on DATA (the variants' recipe).
 finetune() {
 	build "$1.gguf" base.gguf "$2" -- $B/mbd-finetune --base "$OUT/base.gguf" --steps "$VARIANT_STEPS" --lr 1e-3 --warmup $((VARIANT_STEPS / 20)) \
-		--batch 16 --ctx 128 --seed 1 --f32 "$OUT/$2" -o "$OUT/$1.gguf"
+		--batch 8 --ctx 256 --seed 1 --f32 "$OUT/$2" -o "$OUT/$1.gguf"
 }
 if [ "$CONTROL" = 1 ]; then
 	build data-control.parquet -- $B/mbd-synth data --seed 7 -n 1500 -o "$OUT/data-control.parquet"
