@@ -5,7 +5,9 @@
 // Every function names its method and a reference in its doc comment and is
 // tested against reference values produced by SciPy (or, where SciPy has no
 // implementation, by the textbook formula computed independently in
-// scripts/stats/refvalues.py); the values live in testdata/reference.json.
+// scripts/stats/refvalues.py); the values live in testdata/reference.json. The group-sequential
+// sign test is checked against testdata/sequential.json, which scripts/stats/seqref.py computes by
+// enumerating every path.
 //
 // Conventions:
 //   - p-values are two-sided unless stated otherwise and lie in [0, 1].
