@@ -20,9 +20,9 @@ func TestPlan(t *testing.T) {
 		trialsAtMost int    // want at most, with rounds 3 and at most 100
 	}{
 		// Loud: the property in 60% of B's texts and 5% of A's: few pairs.
-		{"loud", hyp(schema.DirectionBA, 0.05, 0.6), [2]int{firstLook, 40}, 30},
+		{"loud", hyp(schema.DirectionBA, 0.05, 0.6), [2]int{firstLook, 60}, 40},
 		// The same, stated the other way round.
-		{"loud A>B", hyp(schema.DirectionAB, 0.6, 0.05), [2]int{firstLook, 40}, 30},
+		{"loud A>B", hyp(schema.DirectionAB, 0.6, 0.05), [2]int{firstLook, 60}, 40},
 		// Quiet: a habit in 10% of B's answers, 1% of A's: most pairs are ties.
 		{"quiet", hyp(schema.DirectionBA, 0.01, 0.1), [2]int{150, 400}, 100},
 		// No difference, or unknown shares: everything allowed.
