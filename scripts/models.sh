@@ -29,6 +29,9 @@ VARIANT_STEPS=${VARIANT_STEPS:-100}
 CONTROL=${CONTROL:-1}
 B=bin
 mkdir -p "$OUT"
+# One build at a time per folder (clones share ~/.cache/mbd/models): a second waits for the first.
+exec 9>"$OUT/.lock"
+flock 9
 start=$(date +%s)
 
 # The source the artefacts depend on: the hash of the packages' non-test files as they are in the
