@@ -10,7 +10,7 @@ var (
 			"mbd-embed, mbd-hypo, mbd-validate and mbd-report.")
 	Scores = newTable[Score]("scores", 1,
 		"The teacher-forced log-probability of one generation's completion, given its prompt, under one "+
-			"scoring model, token by token. Written by mbd-model score; read by mbd-validate and mbd-report "+
+			"scoring model, token by token. Written by mbd-model score; read by mbd-report "+
 			"(token-level evidence: where log p_B - log p_A concentrates).")
 	Embeddings = newTable[Embedding]("embeddings", 1,
 		"One L2-normalised embedding of one generation. Written by mbd-embed; read by mbd-cluster.")
