@@ -20,6 +20,7 @@ package clustering
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 
 	"github.com/mbd-dev/mbd/internal/cluster"
@@ -82,7 +83,7 @@ func Cluster(pts []Point, p Params, log *slog.Logger) (*Result, error) {
 		for j, i := range idx {
 			data[j] = pts[i].Vec
 		}
-		assign, label, err := clusterGroup(pts, idx, data, name, p, res, log)
+		assign, label, err := clusterLive(pts, idx, data, name, p, res, log)
 		if err != nil {
 			return nil, err
 		}
@@ -96,6 +97,46 @@ func Cluster(pts []Point, p Params, log *slog.Logger) (*Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// clusterLive clusters the group's texts that have a direction and puts those with the zero vector
+// (an embedder's answer for a text with no known term, such as an empty or garbled answer) in one
+// cluster of their own, numbered after the others: its centroid is the zero vector and their
+// distance 1. A model that gives such answers more often then shows as a region like any other.
+func clusterLive(pts []Point, idx []int, data [][]float32, name string, p Params, res *Result, log *slog.Logger) ([]int, string, error) {
+	if p.Mode == ModeByPrompt {
+		return clusterGroup(pts, idx, data, name, p, res, log)
+	}
+	var live []int
+	for j, v := range data {
+		if slices.ContainsFunc(v, func(x float32) bool { return x != 0 }) {
+			live = append(live, j)
+		}
+	}
+	if len(live) == len(data) {
+		return clusterGroup(pts, idx, data, name, p, res, log)
+	}
+	log.Warn("texts with the zero vector (no known term) form a cluster of their own", "clustering", name, "texts", len(data)-len(live))
+	assign := make([]int, len(data))
+	if len(live) == 0 {
+		return assign, name + ":empty", nil
+	}
+	sub, subIdx := make([][]float32, len(live)), make([]int, len(live))
+	for k, j := range live {
+		sub[k], subIdx[k] = data[j], idx[j]
+	}
+	a, label, err := clusterGroup(pts, subIdx, sub, name, p, res, log)
+	if err != nil {
+		return nil, "", err
+	}
+	empty := slices.Max(a) + 1
+	for j := range assign {
+		assign[j] = empty
+	}
+	for k, j := range live {
+		assign[j] = a[k]
+	}
+	return assign, label, nil
 }
 
 // clusterGroup clusters one group's data and returns the assignment and the clustering's label.

@@ -182,6 +182,37 @@ func TestCluster(t *testing.T) {
 	}
 }
 
+// Texts with the zero vector (no known term) form a cluster of their own, after the others, with
+// the zero centroid; the map still places them.
+func TestClusterZeroVectors(t *testing.T) {
+	pts := blobs(2, 20, 8)
+	for _, i := range []int{3, 17, 30} {
+		pts[i].Vec = make([]float32, 8)
+	}
+	for _, p := range []Params{
+		{Mode: ModePooled, Method: MethodKMeans, K: 2, Seed: 1, Restarts: 2},
+		{Mode: ModePooled, Method: MethodKMeans, KMin: 2, KMax: 4, Seed: 1, Restarts: 2},
+		{Mode: ModePooled, Method: MethodLouvain, Neighbours: 5, Resolution: 1, Seed: 1},
+	} {
+		res, err := Cluster(pts, p, quiet)
+		if err != nil {
+			t.Fatalf("%+v: %v", p, err)
+		}
+		empty := int32(len(res.Centroids) - 1)
+		for i, c := range res.Clusters {
+			if zero := i == 3 || i == 17 || i == 30; zero != (c.Cluster == empty) || zero && c.Distance != 1 {
+				t.Errorf("%+v: row %d: %+v", p, i, c)
+			}
+		}
+		if last := res.Centroids[empty]; last.Size != 3 || slices.ContainsFunc(last.Vector, func(x float32) bool { return x != 0 }) {
+			t.Errorf("%+v: the empty cluster's centroid %+v", p, last)
+		}
+		if err := Place(pts, res, 1); err != nil {
+			t.Errorf("%+v: Place: %v", p, err)
+		}
+	}
+}
+
 func TestClusterErrors(t *testing.T) {
 	pts := blobs(2, 3, 4)
 	for _, tc := range []struct {
