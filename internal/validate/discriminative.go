@@ -12,7 +12,7 @@ import (
 // BaselineProperty is what the no-hypothesis judge is asked about.
 const BaselineProperty = "differs from what a typical AI assistant would write"
 
-// Outcomes of a discriminative pair (see judgeBothOrders).
+// Outcomes of a discriminative pair (see outcome).
 const (
 	outcomeFor     = "for"
 	outcomeAgainst = "against"
@@ -79,7 +79,7 @@ func (v *validator) discriminative(ctx context.Context, h schema.Hypothesis) (sc
 		}
 		return forN + against, forN, nil
 	}
-	p, nLooks, stop, _, err := v.sequentialTest(plan, judge)
+	p, nLooks, stop, _, err := sequential(v.alphaDesign, plan, judge)
 	if err != nil {
 		return schema.Validation{}, err
 	}

@@ -88,7 +88,7 @@ func (v *validator) interactive(ctx context.Context, h schema.Hypothesis) (schem
 		}
 		return n, k, nil
 	}
-	p, nLooks, stop, used, err := v.sequentialTest(plan, judge)
+	p, nLooks, stop, used, err := sequential(v.alphaDesign, plan, judge)
 	if err != nil {
 		return row, err
 	}

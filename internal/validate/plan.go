@@ -11,9 +11,9 @@ import (
 // hypothesis's discovery shares (share_a, share_b: how often the builtin judge found the property
 // in the texts the hypothesis was written from), and stops earlier when the evidence allows.
 const (
-	planPower  = 0.8  // power the plan aims at
-	planShrink = 0.5  // the discovery difference is shrunk by this factor: it is the best of many candidates, so optimistic (a 22% vs 1% otter term measured about 10% on validation)
-	firstLook  = 10   // pairs or trials of the first look; each later look doubles them, the last is the plan
+	planPower  = 0.8 // power the plan aims at
+	planShrink = 0.5 // the discovery difference is shrunk by this factor: it is the best of many candidates, so optimistic (a 22% vs 1% otter term measured about 10% on validation)
+	firstLook  = 10  // pairs or trials of the first look; each later look doubles them, the last is the plan
 )
 
 // Stop reasons of a sequential test (validations.stop).

@@ -246,10 +246,6 @@ func (v *validator) usePairs(n int) {
 	v.mu.Unlock()
 }
 
-func (v *validator) sequentialTest(plan int, judge func(lo, hi int) (int, int, error)) (float64, int, string, int, error) {
-	return sequential(v.alphaDesign, plan, judge)
-}
-
 // answerID is the generation id of a model's fresh answer to a discriminative pair (key: the
 // prompt id, with "#k" for sample k > 0).
 func answerID(seed uint64, label, key string) string {
