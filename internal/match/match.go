@@ -11,6 +11,10 @@
 // every region also lists its cluster's Params.Nearest clusters of the other model (with
 // similarities), and gets the same share test. Regions are ranked by q, then by |h|, and carry
 // sample ids of discovery-split texts (most central first) for mbd-hypo.
+//
+// Shares compare like with like only when both models answered the same prompts: Paired, which
+// mbd-cluster and mbd-hypo apply by default, keeps the texts of prompts both models answered, so
+// that a prompt set one model lacks (a whole topic) does not show as a region of the other.
 package match
 
 import (

@@ -58,6 +58,10 @@ func build(d *runData, opt Options) *Report {
 		}
 	}
 
+	r.Unpaired = d.unpaired
+	for _, u := range r.Unpaired {
+		r.Notes = append(r.Notes, unpairedLine(u, r.ModelA.Label, r.ModelB.Label))
+	}
 	r.Hypotheses = buildHypotheses(d, opt, &r.Notes)
 	r.Regions = buildRegions(d.matches)
 	r.Summary = buildSummary(d, r)

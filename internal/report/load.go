@@ -120,6 +120,7 @@ type runData struct {
 	recovery    []schema.RecoveryRow
 	weightDiff  *GenericTable
 	calibration *calibFile
+	unpaired    []Unpaired
 }
 
 // load reads the run folder dir. A missing file is recorded as absent; a file that is there but
@@ -158,6 +159,7 @@ func load(dir string) (*runData, error) {
 		in.Rows, in.Table = rows, tableID
 		d.inputs = append(d.inputs, in)
 	}
+	d.unpaired = readUnpaired(dir, d.present)
 	for _, t := range []string{fileHypotheses, fileValidations, fileMatches, fileClusters} {
 		if d.present[t] {
 			return d, nil

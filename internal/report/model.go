@@ -30,6 +30,9 @@ type Report struct {
 	WeightDiff *GenericTable `json:"weight_diff"`
 	// Inputs lists every file the report looks for, present or not, in a fixed order.
 	Inputs []Input `json:"inputs"`
+	// Unpaired holds the drop counts of unpaired texts recorded in the clusters' and hypotheses'
+	// manifests, where some text was dropped.
+	Unpaired []Unpaired `json:"unpaired,omitempty"`
 	// Notes are human-readable remarks about missing or partial inputs, in input order.
 	Notes []string `json:"notes"`
 }

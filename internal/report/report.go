@@ -5,8 +5,8 @@
 // The report reads whatever the run folder holds (see the file list in load.go: prompts,
 // generations, embeddings, clusters, centroids, matches, hypotheses, validations and their trials
 // log, the validation answers and their token scores, ground truths and their recovery, a weight
-// difference, A/A calibration, run.json) and says which files were absent and what that leaves
-// out. Its content, in order: title and models; summary (hypotheses proposed and validated at the
+// difference, A/A calibration, run.json, and the clusters' and hypotheses' manifests for the texts
+// they left out as unpaired) and says which files were absent and what that leaves out. Its content, in order: title and models; summary (hypotheses proposed and validated at the
 // run's α, best q, recovery); validated hypotheses with their tests side by side, then the others;
 // for each validated hypothesis a few judged pairs (prompt, both answers, the judge's verdicts)
 // with token-level evidence — each token of an answer coloured by log p_B − log p_A when
@@ -190,6 +190,9 @@ func PrintSummary(w io.Writer, r *Report, written []string) {
 	}
 	if r.Summary.Regions > 0 {
 		fmt.Fprintf(w, "%d regions, %d where the models differ\n", r.Summary.Regions, r.Summary.Differing)
+	}
+	for _, u := range r.Unpaired {
+		fmt.Fprintln(w, unpairedLine(u, r.ModelA.Label, r.ModelB.Label))
 	}
 	var absent []string
 	for _, in := range r.Inputs {

@@ -6,6 +6,8 @@ package clustercmd
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -13,6 +15,7 @@ import (
 
 	"github.com/mbd-dev/mbd/internal/cli"
 	"github.com/mbd-dev/mbd/internal/clustering"
+	"github.com/mbd-dev/mbd/internal/match"
 	"github.com/mbd-dev/mbd/internal/schema"
 	"github.com/mbd-dev/mbd/internal/table"
 )
@@ -33,6 +36,7 @@ type Options struct {
 	MiniBatch   bool     // --mini-batch
 	Neighbours  int      // --neighbours
 	Resolution  float64  // --resolution
+	Unpaired    string   // --unpaired
 	Generations []string // GENERATIONS arguments
 }
 
@@ -79,6 +83,7 @@ Examples:
 			&ucli.BoolFlag{Name: "mini-batch", Destination: &o.MiniBatch, Usage: "mini-batch k-means (large inputs)"},
 			&ucli.IntFlag{Name: "neighbours", Value: 15, Destination: &o.Neighbours, Usage: "k of the k-NN graph (louvain)"},
 			&ucli.Float64Flag{Name: "resolution", Value: 1, Destination: &o.Resolution, Usage: "modularity resolution (louvain)"},
+			&ucli.StringFlag{Name: "unpaired", Value: match.UnpairedDrop, Destination: &o.Unpaired, Usage: "drop or keep the texts of prompts only one of the two models answered"},
 		},
 		Action: cli.Action(o, &o.Generations, Run),
 	}, args, stdio)
@@ -105,6 +110,7 @@ func (o Options) Validate() error {
 	c.OneOf("--mode", o.Mode, clustering.ModePooled, clustering.ModePerModel, clustering.ModeByPrompt)
 	c.OneOf("--method", o.Method, clustering.MethodKMeans, clustering.MethodLouvain)
 	c.OneOf("--center", o.Center, clustering.CenterNone, clustering.CenterPrompt)
+	c.OneOf("--unpaired", o.Unpaired, match.UnpairedDrop, match.UnpairedKeep)
 	c.Must(o.Centroids != "-", "--centroids -: the centroids table needs a PATH (only -o may be -)")
 	_, err := o.k()
 	c.Add(err)
@@ -147,6 +153,11 @@ func Run(ctx context.Context, env *cli.Env, o Options) error {
 		return err
 	}
 	vecs = nil
+	var dropped match.Dropped
+	var paired bool
+	if o.Unpaired == match.UnpairedDrop {
+		pts, dropped, paired = dropUnpaired(env, pts)
+	}
 	first := o.Generations[0]
 	if len(pts) == 0 {
 		return &table.InputError{Path: first, Msg: "no generations"}
@@ -192,6 +203,11 @@ func Run(ctx context.Context, env *cli.Env, o Options) error {
 	m.Param("method", o.Method)
 	m.Param("center", o.Center)
 	m.Param("k", o.K)
+	m.Param("unpaired", o.Unpaired)
+	if paired {
+		m.Param("unpaired_dropped_a", dropped.A)
+		m.Param("unpaired_dropped_b", dropped.B)
+	}
 	names := make([]string, 0, len(res.Scores))
 	for name := range res.Scores {
 		names = append(names, name)
@@ -209,4 +225,36 @@ func Run(ctx context.Context, env *cli.Env, o Options) error {
 	}
 	env.Log.Info("clustered", "texts", len(pts), "clusters", len(res.Centroids), "output", o.Output)
 	return nil
+}
+
+// dropUnpaired keeps the points whose prompt both models answered (match.Paired), A and B being
+// the two model labels present in sorted order, as mbd-match picks them by default. With other
+// than two labels nothing is paired and every point is kept (paired false).
+func dropUnpaired(env *cli.Env, pts []clustering.Point) ([]clustering.Point, match.Dropped, bool) {
+	present := map[string]bool{}
+	texts := make([]match.Text, len(pts))
+	for i, p := range pts {
+		present[p.Model] = true
+		texts[i] = match.Text{ID: p.ID, Model: p.Model, PromptID: p.PromptID}
+	}
+	if len(present) != 2 {
+		if len(present) > 2 {
+			env.Log.Warn("--unpaired drop pairs two models; every text is kept", "models", len(present))
+		}
+		return pts, match.Dropped{}, false
+	}
+	labels := slices.Sorted(maps.Keys(present))
+	a, b := labels[0], labels[1]
+	keep, d := match.Paired(texts, a, b)
+	if d.A+d.B == 0 {
+		return pts, d, true
+	}
+	env.Log.Warn("dropped the texts of prompts only one model answered (--unpaired keep keeps them)", "a", a, "dropped_a", d.A, "b", b, "dropped_b", d.B)
+	kept := pts[:0]
+	for _, p := range pts {
+		if keep[p.ID] {
+			kept = append(kept, p)
+		}
+	}
+	return kept, d, true
 }

@@ -11,7 +11,7 @@ import (
 
 func valid() Options {
 	return Options{Embeddings: "emb.parquet", Output: "c.parquet", Centroids: "cent.parquet", Mode: "pooled", Method: "kmeans", Center: "none",
-		K: "auto", KMin: 2, KMax: 20, Seed: 1, Restarts: 5, Neighbours: 15, Resolution: 1, Generations: []string{"a.parquet", "b.parquet"}}
+		K: "auto", KMin: 2, KMax: 20, Seed: 1, Restarts: 5, Neighbours: 15, Resolution: 1, Unpaired: "drop", Generations: []string{"a.parquet", "b.parquet"}}
 }
 
 func TestValidate(t *testing.T) {
@@ -24,6 +24,8 @@ func TestValidate(t *testing.T) {
 		{Name: "mode", Edit: func(o *Options) { o.Mode = "each" }, Want: `--mode "each": want pooled, per-model or by-prompt`},
 		{Name: "method", Edit: func(o *Options) { o.Method = "dbscan" }, Want: `--method "dbscan": want kmeans or louvain`},
 		{Name: "center", Edit: func(o *Options) { o.Center = "topic" }, Want: `--center "topic": want none or prompt`},
+		{Name: "unpaired keep", Edit: func(o *Options) { o.Unpaired = "keep" }},
+		{Name: "unpaired both", Edit: func(o *Options) { o.Unpaired = "both" }, Want: `--unpaired "both": want drop or keep`},
 		{Name: "k zero", Edit: func(o *Options) { o.K = "0" }, Want: `--k "0": want a whole number >= 1 or auto`},
 		{Name: "k negative", Edit: func(o *Options) { o.K = "-4" }, Want: `--k "-4": want a whole number >= 1 or auto`},
 		{Name: "k word", Edit: func(o *Options) { o.K = "zero" }, Want: `--k "zero": want a whole number >= 1 or auto`},

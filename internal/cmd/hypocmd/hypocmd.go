@@ -12,6 +12,7 @@ import (
 	"github.com/mbd-dev/mbd/internal/cli"
 	"github.com/mbd-dev/mbd/internal/hypo"
 	"github.com/mbd-dev/mbd/internal/llm/backends"
+	"github.com/mbd-dev/mbd/internal/match"
 	"github.com/mbd-dev/mbd/internal/roles"
 	"github.com/mbd-dev/mbd/internal/schema"
 	"github.com/mbd-dev/mbd/internal/table"
@@ -30,6 +31,7 @@ type Options struct {
 	Dedup       float64 // --dedup
 	Seed        uint64  // --seed
 	MinZ        float64 // --min-z
+	Unpaired    string  // --unpaired
 	Assistant   cli.Assistant
 	Generations []string // GENERATIONS arguments
 }
@@ -51,6 +53,7 @@ func Main(ctx context.Context, args []string, stdio cli.IO) int {
 		&ucli.Float64Flag{Name: "dedup", Value: 0.8, Destination: &o.Dedup, Usage: "cosine similarity at or above which two properties are duplicates"},
 		&ucli.Uint64Flag{Name: "seed", Value: 1, Destination: &o.Seed, Usage: "seed of the text sampling"},
 		&ucli.Float64Flag{Name: "min-z", Value: 3.29, Destination: &o.MinZ, Usage: "builtin: least |log-odds z| of a proposed term (lower proposes more, weaker hypotheses)"},
+		&ucli.StringFlag{Name: "unpaired", Value: match.UnpairedDrop, Destination: &o.Unpaired, Usage: "drop or keep the texts of prompts only one of the two models answered"},
 	)
 	return cli.Run(ctx, &ucli.Command{
 		Name:      "mbd-hypo",
@@ -88,6 +91,7 @@ func (o Options) Validate() error {
 		c.Must(o.Dedup > 0 && o.Dedup <= 1, "--dedup %v: want a number in (0, 1]", o.Dedup)
 	}
 	c.Above("--min-z", o.MinZ, 0)
+	c.OneOf("--unpaired", o.Unpaired, match.UnpairedDrop, match.UnpairedKeep)
 	o.Assistant.Check(&c)
 	var p cli.Paths
 	p.In("GENERATIONS", o.Generations...)
@@ -114,6 +118,10 @@ func Run(ctx context.Context, env *cli.Env, o Options) error {
 	a, b, err := o.Labels.Pick(labels, first)
 	if err != nil {
 		return err
+	}
+	var dropped match.Dropped
+	if o.Unpaired == match.UnpairedDrop {
+		texts, dropped = dropUnpaired(env, texts, a, b)
 	}
 	all, byID := hypo.All(texts, a, b)
 	if len(all.A) == 0 || len(all.B) == 0 {
@@ -149,6 +157,11 @@ func Run(ctx context.Context, env *cli.Env, o Options) error {
 	m := env.Manifest
 	m.Param("a", a)
 	m.Param("b", b)
+	m.Param("unpaired", o.Unpaired)
+	if o.Unpaired == match.UnpairedDrop {
+		m.Param("unpaired_dropped_a", dropped.A)
+		m.Param("unpaired_dropped_b", dropped.B)
+	}
 	m.Param("assistant", sess.Ref())
 	m.Param("assistant_usage", sess.Usage())
 	m.Param("budget_reached", res.BudgetReached)
@@ -170,4 +183,24 @@ func Run(ctx context.Context, env *cli.Env, o Options) error {
 		return fmt.Errorf("stopped at the assistant budget ($%.2f): %w", o.Assistant.Budget, assistant.ErrBudget)
 	}
 	return nil
+}
+
+// dropUnpaired keeps the discovery texts whose prompt both a and b answered (match.Paired).
+func dropUnpaired(env *cli.Env, texts []hypo.Text, a, b string) ([]hypo.Text, match.Dropped) {
+	ts := make([]match.Text, len(texts))
+	for i, t := range texts {
+		ts[i] = match.Text{ID: t.ID, Model: t.Model, PromptID: t.PromptID}
+	}
+	keep, d := match.Paired(ts, a, b)
+	if d.A+d.B == 0 {
+		return texts, d
+	}
+	env.Log.Warn("dropped the texts of prompts only one model answered (--unpaired keep keeps them)", "a", a, "dropped_a", d.A, "b", b, "dropped_b", d.B)
+	var kept []hypo.Text
+	for _, t := range texts {
+		if keep[t.ID] {
+			kept = append(kept, t)
+		}
+	}
+	return kept, d
 }

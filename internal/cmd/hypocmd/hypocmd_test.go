@@ -13,7 +13,7 @@ import (
 )
 
 func valid() Options {
-	return Options{Output: "h.parquet", Regions: 5, PerRegion: 3, Rounds: 2, Samples: 8, Dedup: 0.8, Seed: 1, MinZ: 3.29,
+	return Options{Output: "h.parquet", Regions: 5, PerRegion: 3, Rounds: 2, Samples: 8, Dedup: 0.8, Seed: 1, MinZ: 3.29, Unpaired: "drop",
 		Assistant: cli.Assistant{Ref: "builtin", Concurrency: 4}, Generations: []string{"a.parquet", "b.parquet"}}
 }
 
@@ -37,6 +37,9 @@ func TestValidate(t *testing.T) {
 		{Name: "dedup NaN", Edit: func(o *Options) { o.Dedup = math.NaN() }, Want: "--dedup NaN: want a finite number"},
 		{Name: "min-z Inf", Edit: func(o *Options) { o.MinZ = math.Inf(1) }, Want: "--min-z +Inf"},
 		{Name: "min-z negative", Edit: func(o *Options) { o.MinZ = -1 }, Want: "--min-z -1"},
+		{Name: "unpaired keep", Edit: func(o *Options) { o.Unpaired = "keep" }},
+		{Name: "unpaired both", Edit: func(o *Options) { o.Unpaired = "both" }, Want: `--unpaired "both": want drop or keep`},
+		{Name: "unpaired empty", Edit: func(o *Options) { o.Unpaired = "" }, Want: `--unpaired "": want drop or keep`},
 		{Name: "budget NaN", Edit: func(o *Options) { o.Assistant.Budget = math.NaN() }, Want: "--budget NaN"},
 		{Name: "budget negative", Edit: func(o *Options) { o.Assistant.Budget = -1 }, Want: "--budget -1"},
 		{Name: "concurrency 0", Edit: func(o *Options) { o.Assistant.Concurrency = 0 }, Want: "--concurrency 0"},
