@@ -11,7 +11,7 @@ export CGO_CPPFLAGS := -I$(OLLAMA_DIR)/llama/llama.cpp/include -I$(OLLAMA_DIR)/m
 export CGO_CFLAGS ?= -O3 -march=x86-64-v3
 export CGO_CXXFLAGS ?= -O3 -march=x86-64-v3 -Wno-stringop-overflow
 
-.PHONY: build demo demo-synth demo-small calibrate models power test unit race fuzz interop check-format vet env clean
+.PHONY: build demo demo-synth demo-small calibrate models power power-small test unit race fuzz interop check-format vet env clean
 
 build:
 	$(GO) build -ldflags="-s -w" -o $(BIN)/ ./cmd/...
@@ -34,11 +34,17 @@ calibrate: build
 power: build
 	BIN=$(BIN) OUT=$(OUT) bash scripts/power.sh
 
+# A few seconds of the weak-difference suite on text sources: the script works and two traits at
+# strength 0.6 are detected.
+power-small: build
+	BIN=$(BIN) OUT=$(OUT)/test SOURCE=synth TRAITS="animal polite" STRENGTHS=0.6 SEEDS=1 bash scripts/power.sh >/dev/null
+	grep -q '^| 0.6 | 2 of 2 | 2/2 (100%) |' $(OUT)/test/power/power.md || { cat $(OUT)/test/power/power.md; exit 1; }
+
 # The offline model suite (base + one finetuned variant per trait), cached in out/models.
 models: build
 	bash scripts/models.sh
 
-test: check-format vet unit race fuzz interop demo-small
+test: check-format vet unit race fuzz interop demo-small power-small
 
 # A small version of the demo (one inserted difference, one A/A pair) that must recover the
 # difference and validate nothing on A/A; models are cached like make demo's.
