@@ -1,4 +1,6 @@
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 #include "helpers.h"
 
 extern void mbdLog(int level, char *text);
@@ -88,4 +90,55 @@ uint32_t mbd_quantize(const char *in, const char *out, int32_t ftype, int32_t th
 	p.ftype = (enum llama_ftype)ftype;
 	p.nthread = threads;
 	return llama_model_quantize(in, out, &p);
+}
+
+// mbd_capture_slot is where tensor t goes among the captured layers, -1 when it is not a block
+// output of a captured layer.
+static int32_t mbd_capture_slot(const struct mbd_capture *c, const struct ggml_tensor *t) {
+	if (strncmp(t->name, "l_out-", 6) != 0) return -1;
+	char *end;
+	long il = strtol(t->name + 6, &end, 10);
+	if (end == t->name + 6 || *end != '\0' || il < 0 || il >= c->n_layer) return -1;
+	return c->slot[il];
+}
+
+bool mbd_capture_cb(struct ggml_tensor *t, bool ask, void *user_data) {
+	struct mbd_capture *c = (struct mbd_capture *)user_data;
+	int32_t s = mbd_capture_slot(c, t);
+	if (ask) return s >= 0;
+	if (s < 0) return true;
+	if (t->type != GGML_TYPE_F32 || t->ne[0] != c->n_embd || t->ne[2] != 1 || t->ne[3] != 1 ||
+	    !ggml_is_contiguous(t) || t->buffer == NULL) {
+		c->bad = 1;
+		return true;
+	}
+	int64_t n = t->ne[1];
+	if (n < 0 || c->rows[s] + n > c->cap_rows) {
+		c->bad = 2;
+		return true;
+	}
+	float *dst = c->buf + ((int64_t)s * c->cap_rows + c->rows[s]) * c->n_embd;
+	ggml_backend_tensor_get(t, dst, 0, (size_t)n * (size_t)c->n_embd * sizeof(float));
+	c->rows[s] += n;
+	return true;
+}
+
+// mbd_capture_context is a context whose eval callback fills cap. One KV cache is shared by the
+// sequences (kv_unified), so llama.cpp splits a batch into micro-batches in batch order.
+struct llama_context *mbd_capture_context(struct llama_model *m, uint32_t n_ctx, uint32_t n_seq, int32_t threads, struct mbd_capture *cap) {
+	struct llama_context_params p = llama_context_default_params();
+	p.n_ctx = n_ctx;
+	p.n_batch = n_ctx;
+	p.n_ubatch = n_ctx;
+	p.n_seq_max = n_seq;
+	p.n_threads = threads;
+	p.n_threads_batch = threads;
+	p.kv_unified = true;
+	p.no_perf = true;
+	p.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+	p.type_k = GGML_TYPE_F32;
+	p.type_v = GGML_TYPE_F32;
+	p.cb_eval = mbd_capture_cb;
+	p.cb_eval_user_data = cap;
+	return llama_init_from_model(m, p);
 }

@@ -1,4 +1,5 @@
-// C helpers for the Go wrapper: build checks, logging, batches, samplers, log-softmax.
+// C helpers for the Go wrapper: build checks, logging, batches, samplers, log-softmax, capture of
+// hidden states.
 #ifndef MBD_LLAMACPP_HELPERS_H
 #define MBD_LLAMACPP_HELPERS_H
 
@@ -24,5 +25,20 @@ double mbd_logprob(const float *logits, int32_t n_vocab, llama_token tok);
 struct llama_model *mbd_load(const char *path, int32_t n_gpu_layers, bool vocab_only);
 struct llama_context *mbd_context(struct llama_model *m, uint32_t n_ctx, uint32_t n_batch, uint32_t n_seq, int32_t threads, bool embeddings);
 uint32_t mbd_quantize(const char *in, const char *out, int32_t ftype, int32_t threads);
+
+// mbd_capture collects the block outputs (graph tensors named l_out-N) of chosen layers during
+// llama_decode, through the context's eval callback. Rows (one per token of the micro-batch, in
+// batch order) are appended per captured layer; the caller resets rows before each decode.
+struct mbd_capture {
+	int32_t n_layer;  // layers of the model
+	int32_t *slot;    // slot[il]: where layer il goes among the captured layers, -1 if not captured
+	int32_t n_embd;   // row length
+	int64_t cap_rows; // rows each captured layer can hold
+	float *buf;       // [captured layer][cap_rows][n_embd]
+	int64_t *rows;    // rows captured per captured layer
+	int32_t bad;      // 1: a tensor of another type or shape; 2: more rows than cap_rows
+};
+bool mbd_capture_cb(struct ggml_tensor *t, bool ask, void *user_data);
+struct llama_context *mbd_capture_context(struct llama_model *m, uint32_t n_ctx, uint32_t n_seq, int32_t threads, struct mbd_capture *cap);
 
 #endif
