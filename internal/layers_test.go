@@ -25,7 +25,7 @@ var layers = []struct {
 	{"service", []string{"assistant", "bpe", "cluster", "embed", "endpoint", "lexical", "llm",
 		"llm/backends", "llm/llamacpp", "llm/openaicompat", "llm/openaicompat/vllmtest", "llm/synthmodel",
 		"roles", "roles/rolestest", "synth", "tinymodel", "train"}},
-	{"stage", []string{"clustering", "finetune", "gen", "hypo", "match", "modelconvert", "prompts",
+	{"stage", []string{"clustering", "finetune", "gen", "hypo", "lens", "match", "modelconvert", "prompts",
 		"report", "scoring", "tableinfo", "truth", "validate", "weightdiff"}},
 	{"command", []string{"cli", "cli/clitest", "cmd/*", "e2e"}},
 }

@@ -41,7 +41,7 @@ var (
 )
 
 // All lists every table, in pipeline order.
-var All = []*Table{Prompts, Generations, Scores, Embeddings, Clusters, Centroids, Matches, Hypotheses, Validations, Truths, Recovery, WeightDiffs}
+var All = []*Table{Prompts, Generations, Scores, Embeddings, Clusters, Centroids, Matches, Hypotheses, Validations, Truths, Recovery, WeightDiffs, Lens}
 
 // Prompt is a row of the prompts table.
 type Prompt struct {
