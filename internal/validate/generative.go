@@ -28,6 +28,9 @@ func (v *validator) generative(ctx context.Context, h schema.Hypothesis) (schema
 	if n == 0 {
 		return unavailable("no validation prompts")
 	}
+	if v.ma == nil || v.mb == nil {
+		return unavailable("no models to score texts with (recorded answers only)")
+	}
 	// Probe scoring first: no assistant calls for a test that cannot run.
 	for _, m := range []llm.Model{v.ma, v.mb} {
 		if _, err := m.Score(ctx, []llm.ScoreRequest{{ID: "probe", Prompt: v.val[0].Text, Completion: " ok"}}); errors.Is(err, llm.ErrCannotScore) {

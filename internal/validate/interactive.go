@@ -12,11 +12,20 @@ import (
 	"github.com/mbd-dev/mbd/internal/stats"
 )
 
+// InteractiveRecorded is why the interactive test is unavailable on recorded answers.
+const InteractiveRecorded = "it questions a live model, and recorded answers cannot answer new questions"
+
 func (v *validator) interactive(ctx context.Context, h schema.Hypothesis) (schema.Validation, error) {
 	row := schema.Validation{HypothesisID: h.ID, Method: schema.MethodInteractive, StatName: "accuracy", EffectName: "accuracy-0.5"}
 	ref := roles.Reference{ShareA: math.NaN(), ShareB: math.NaN(), FavoursB: forB(h)}
 	if h.ShareA != nil && h.ShareB != nil {
 		ref.ShareA, ref.ShareB = *h.ShareA, *h.ShareB
+	}
+	if v.rec != nil {
+		// Recorded answers cannot answer the judge's questions: no p-value, outside the corrections.
+		row.Statistic, row.Effect, row.CILow, row.CIHigh, row.P, row.Verdict = math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN(), schema.VerdictUnavailable
+		v.addLog(Trial{Hypothesis: h.ID, Method: schema.MethodInteractive, Outcome: "unavailable: " + InteractiveRecorded})
+		return row, nil
 	}
 	type res struct {
 		valid, correct bool

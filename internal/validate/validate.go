@@ -1,5 +1,5 @@
-// Package validate tests hypotheses on held-out prompts with fresh answers of both models: the
-// stage behind mbd-validate.
+// Package validate tests hypotheses on held-out prompts with fresh (or recorded) answers of both
+// models: the stage behind mbd-validate.
 //
 // Only validation-split prompts and fresh samples are used (a hypothesis is written from
 // discovery-split texts, so the texts it was written from never validate it). Three tests, each a
@@ -36,6 +36,15 @@
 // plan, or for futility (from half the plan, no lean toward the hypothesis; p = 1, conservative).
 // Its p-value is the stagewise one, valid at any stop; the accuracy and AUC of a test stopped early
 // are biased away from 0.5 (as any estimate after a sequential stop), the p-value is not.
+//
+// On recorded answers (RunRecorded, PairRecorded) no model generates: the answers come from
+// generations tables both models' answers were recorded in. Sample s of A to a validation prompt is
+// paired with sample s of B, and the pairs are taken in the order a live run draws fresh ones (the
+// first of every prompt, then the second, ...), with the same order seeds, so that the same texts
+// give the same judgments and statistics as a live run; the plan is capped by the recorded pairs.
+// The generative test rewrites A's recorded answers and needs models only to score; the
+// interactive test, which puts new questions to a hidden model, is unavailable (no p-value, and not
+// counted in the sequential tests' Bonferroni level or the corrections).
 //
 // Error control is per hypothesis (see Adjust): each hypothesis's tests are combined by Holm, and
 // the combined p-values of the run are corrected together (Benjamini-Hochberg, or Holm). A test
@@ -119,18 +128,46 @@ func CheckHypotheses(path string, hyps []schema.Hypothesis) error {
 // the run together. done (which may be nil) is called after each hypothesis. A reached budget ends
 // the tests without an error (Result.BudgetReached); the tests finished so far are kept.
 func Run(ctx context.Context, sess roles.Session, ma, mb llm.Model, hyps []schema.Hypothesis, val []schema.Prompt, p Params, log *slog.Logger, done func()) (Result, error) {
+	v := &validator{cfg: p, as: sess, ma: ma, mb: mb, val: val, conc: max(1, p.Concurrency), answers: map[answerKey]string{}}
+	return v.run(ctx, hyps, log, done)
+}
+
+// RunRecorded is Run on recorded answers instead of fresh ones: the discriminative test judges the
+// pairs of rec (at most Params.MaxPairs), the generative test rewrites A's recorded answers and
+// scores them with ma and mb when both are given (unavailable when they are nil), and the
+// interactive test, which must put new questions to a live model, is unavailable. No model
+// generates anything. Params.SamplesPerPrompt and Params.Sampling are not used (PairRecorded
+// takes the samples per prompt).
+func RunRecorded(ctx context.Context, sess roles.Session, ma, mb llm.Model, hyps []schema.Hypothesis, rec *Recorded, p Params, log *slog.Logger, done func()) (Result, error) {
+	v := &validator{cfg: p, as: sess, ma: ma, mb: mb, val: rec.Prompts, rec: rec, conc: max(1, p.Concurrency), answers: map[answerKey]string{}}
+	if ma == nil || mb == nil {
+		v.ma, v.mb = nil, nil
+	}
+	for i := range rec.pairs {
+		pr := v.pair(i)
+		v.answers[pr.a], v.answers[pr.b] = rec.pairs[i].a.Completion, rec.pairs[i].b.Completion
+	}
+	return v.run(ctx, hyps, log, done)
+}
+
+func (v *validator) run(ctx context.Context, hyps []schema.Hypothesis, log *slog.Logger, done func()) (Result, error) {
+	p := v.cfg
 	methods := map[string]bool{}
 	for _, m := range p.Methods {
 		methods[m] = true
 	}
-	v := &validator{cfg: p, as: sess, ma: ma, mb: mb, val: val, conc: max(1, p.Concurrency), answers: map[answerKey]string{}}
 	// The sequential tests' boundaries are at the level a hypothesis must reach whatever the
 	// others do (Bonferroni over hypotheses and tests), so that a test that stops early for the
-	// hypothesis stays validated after the corrections.
-	v.alphaDesign = p.Alpha / float64(max(1, len(hyps)*len(methods)))
+	// hypothesis stays validated after the corrections. A test known to be unavailable before
+	// it starts (interactive on recorded answers) gives no p-value and is not counted.
+	tests := len(methods)
+	if v.rec != nil && methods[schema.MethodInteractive] {
+		tests--
+	}
+	v.alphaDesign = p.Alpha / float64(max(1, len(hyps)*tests))
 	var res Result
-	if len(hyps) > 0 && methods[schema.MethodGenerative] {
-		if err := v.generateBatch(ctx, v.pairKeys(0, min(p.Exemplars, len(val)))); err != nil {
+	if len(hyps) > 0 && methods[schema.MethodGenerative] && v.ma != nil {
+		if err := v.generateBatch(ctx, v.pairKeys(0, min(p.Exemplars, len(v.val)))); err != nil {
 			return res, err
 		}
 	}
@@ -148,7 +185,7 @@ func Run(ctx context.Context, sess roles.Session, ma, mb llm.Model, hyps []schem
 			if err != nil {
 				return res, fmt.Errorf("hypothesis %s, %s test: %w", h.ID, m, err)
 			}
-			row.Judge = sess.Ref()
+			row.Judge = v.as.Ref()
 			res.Rows = append(res.Rows, row)
 		}
 		if done != nil {
@@ -171,15 +208,16 @@ type answerKey struct {
 type validator struct {
 	cfg         Params
 	as          roles.Session
-	ma, mb      llm.Model
+	ma, mb      llm.Model // nil on recorded answers without scoring models
 	val         []schema.Prompt
+	rec         *Recorded // recorded answers instead of fresh ones, or nil
 	conc        int
 	alphaDesign float64 // level of the sequential tests' boundaries
 
 	pairsUsed int // discriminative pairs judged so far (the most of any hypothesis)
 
 	mu      sync.Mutex
-	answers map[answerKey]string // fresh answers, shared by every hypothesis
+	answers map[answerKey]string // fresh (or recorded) answers, shared by every hypothesis
 	log     []Trial
 }
 
@@ -211,6 +249,9 @@ type pairRef struct {
 // maxPairs is the most pairs a discriminative test may judge.
 func (v *validator) maxPairs() int {
 	n := len(v.val) * max(1, v.cfg.SamplesPerPrompt)
+	if v.rec != nil {
+		n = len(v.rec.pairs)
+	}
 	if v.cfg.MaxPairs > 0 {
 		n = min(n, v.cfg.MaxPairs)
 	}
@@ -218,16 +259,25 @@ func (v *validator) maxPairs() int {
 }
 
 // pair returns pair i: prompt i mod P (P validation prompts), sample i / P of each model, so the
-// first P pairs use every prompt once. Sample 0 has the seeds and ids of a single-sample run.
+// first P pairs use every prompt once. Sample 0 has the seeds and ids of a single-sample run. On
+// recorded answers pair i is the recorded pair i (in the same order, with the same seeds and
+// order keys, when every prompt has as many recorded pairs) and its ids are the recorded ones.
 func (v *validator) pair(i int) pairRef {
 	p, k := v.val[i%len(v.val)], i/len(v.val)
+	if v.rec != nil {
+		p, k = v.rec.pairs[i].prompt, v.rec.pairs[i].rank
+	}
 	key := p.ID
 	if k > 0 {
 		key = fmt.Sprintf("%s#%d", p.ID, k)
 	}
-	return pairRef{prompt: p, orderKey: key,
+	pr := pairRef{prompt: p, orderKey: key,
 		a: answerKey{false, p.Text, seedOf(v.cfg.Seed, "A", key)}, b: answerKey{true, p.Text, seedOf(v.cfg.Seed, "B", key)},
 		aID: answerID(v.cfg.Seed, "A", key), bID: answerID(v.cfg.Seed, "B", key)}
+	if v.rec != nil {
+		pr.aID, pr.bID = v.rec.pairs[i].a.ID, v.rec.pairs[i].b.ID
+	}
+	return pr
 }
 
 // pairKeys returns the answers pairs lo..hi-1 need.
@@ -253,9 +303,16 @@ func answerID(seed uint64, label, key string) string {
 	return hex.EncodeToString(h[:8])
 }
 
-// pairAnswers returns the fresh answers of the judged discriminative pairs as generations rows.
+// pairAnswers returns the fresh answers of the judged discriminative pairs as generations rows
+// (on recorded answers, the recorded rows as they are).
 func (v *validator) pairAnswers() []schema.Generation {
 	var out []schema.Generation
+	if v.rec != nil {
+		for _, pr := range v.rec.pairs[:v.pairsUsed] {
+			out = append(out, pr.a, pr.b)
+		}
+		return out
+	}
 	for i := range v.pairsUsed {
 		pr := v.pair(i)
 		for _, side := range []struct {
@@ -275,8 +332,19 @@ func (v *validator) pairAnswers() []schema.Generation {
 	return out
 }
 
-// generateBatch generates the answers of keys not memoised yet, one batch per model.
+// generateBatch generates the answers of keys not memoised yet, one batch per model. On recorded
+// answers it generates nothing: an answer that is not recorded is an error.
 func (v *validator) generateBatch(ctx context.Context, keys []answerKey) error {
+	if v.rec != nil {
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		for _, k := range keys {
+			if _, ok := v.answers[k]; !ok {
+				return fmt.Errorf("no recorded answer of model %s to %q for this sample", map[bool]string{false: "A", true: "B"}[k.b], k.prompt)
+			}
+		}
+		return nil
+	}
 	for _, b := range []bool{false, true} {
 		m := v.ma
 		if b {
