@@ -23,9 +23,6 @@ type Head struct {
 	Tokens []string  // tokenizer.ggml.tokens, as the file stores them
 }
 
-// ErrHead marks a GGUF file whose head the lens cannot read (bad input).
-var ErrHead = errors.New("lens")
-
 // ReadHead reads the head of a GGUF model: output_norm.weight and output.weight (or, for models
 // with tied embeddings, token_embd.weight), dequantized with ggml's own code when quantized.
 // Architectures whose final norm is a LayerNorm (with output_norm.bias) are refused.
@@ -33,15 +30,15 @@ func ReadHead(path string) (*Head, error) {
 	f, err := gguf.Open(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return nil, fmt.Errorf("%w: %s: no such file", ErrHead, path)
+		return nil, fmt.Errorf("%s: no such file", path)
 	case errors.Is(err, gguf.ErrBadMagic):
-		return nil, fmt.Errorf("%w: %s: not a GGUF file", ErrHead, path)
+		return nil, fmt.Errorf("%s: not a GGUF file", path)
 	case err != nil:
-		return nil, fmt.Errorf("%w: %v", ErrHead, err)
+		return nil, err // gguf.Open names the file
 	}
 	defer f.Close()
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: %s: %s", ErrHead, path, fmt.Sprintf(format, args...))
+		return fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...))
 	}
 	h := &Head{}
 	var ok bool

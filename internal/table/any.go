@@ -69,6 +69,7 @@ func init() {
 	register[schema.Truth]()
 	register[schema.RecoveryRow]()
 	register[schema.WeightDiff]()
+	register[schema.LensRow]()
 }
 
 // OpenAny opens a table of any kind. The kind comes from the file's mbd.schema metadata, or from

@@ -35,6 +35,7 @@ var interopFixtures = map[string]func(t *testing.T, dir string) interopExpect{
 	"truths":      writeInteropFixture[schema.Truth],
 	"recovery":    writeInteropFixture[schema.RecoveryRow],
 	"weightdiff":  writeInteropFixture[schema.WeightDiff],
+	"lens":        writeInteropFixture[schema.LensRow],
 }
 
 // interopExpect is what another reader must find in one fixture file. Values are given as JSON the

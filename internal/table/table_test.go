@@ -28,6 +28,7 @@ var roundTrips = map[string]func(t *testing.T){
 	"truths":      roundTrip[schema.Truth],
 	"recovery":    roundTrip[schema.RecoveryRow],
 	"weightdiff":  roundTrip[schema.WeightDiff],
+	"lens":        roundTrip[schema.LensRow],
 }
 
 func TestRoundTripEveryTable(t *testing.T) {
