@@ -125,9 +125,10 @@ func TestValidateBatchImport(t *testing.T) {
 func TestValidateImport(t *testing.T) {
 	valid := func() ImportOptions {
 		return ImportOptions{Output: "g.parquet", ModelCol: "model", PromptCol: "prompt", CompletionCol: "completion",
-			ValidationFraction: 0.5, Files: []string{"a.jsonl", "b.csv"}}
+			ValidationFraction: 0.5, Split: "all", Files: []string{"a.jsonl", "b.csv"}}
 	}
 	clitest.Validate(t, valid, []clitest.Case[ImportOptions]{
+		{Name: "unknown split", Edit: func(o *ImportOptions) { o.Split = "test" }, Want: `--split "test": want all, discovery or validation`},
 		{Name: "no output", Edit: func(o *ImportOptions) { o.Output = "" }, Want: "no output: give -o PATH (or -o - for stdout)"},
 		{Name: "no input", Edit: func(o *ImportOptions) { o.Files = nil }, Want: "no input: give one or more FILEs"},
 		{Name: "fraction above 1", Edit: func(o *ImportOptions) { o.ValidationFraction = 2 }, Want: "--validation-fraction 2: want a number in [0, 1]"},

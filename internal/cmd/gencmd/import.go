@@ -27,6 +27,7 @@ type ImportOptions struct {
 	Prompts            string   // --prompts
 	ValidationFraction float64  // --validation-fraction
 	SplitSeed          uint64   // --split-seed
+	Split              string   // --split
 	InvalidUTF8        string   // --invalid-utf8
 	Files              []string // FILE arguments
 }
@@ -42,12 +43,15 @@ mapped with the --*-col flags. Prompt ids are the SHA-256 of the prompt text, as
 them; splits come from --prompts (a prompts table, which must hold every prompt) or, without it,
 from the same stable hash mbd-prompts uses with the same --validation-fraction and --split-seed.
 Records of the same model and prompt are numbered 0, 1, ... in input order unless --sample-col is
-given. Token counts and log-probabilities are unknown for imported texts and stay null.
+given. --split keeps the records of one split (hypotheses are proposed from the discovery split
+and validated on the validation split). Token counts and log-probabilities are unknown for
+imported texts and stay null.
 
 Examples:
   mbd-gen import answers.jsonl -o generations.parquet
   mbd-gen import --model-col system --completion-col answer a.csv b.csv -o generations.parquet
-  mbd-gen import --model B --prompts prompts.parquet b.jsonl -o - | mbd-table summary -`,
+  mbd-gen import --model B --prompts prompts.parquet b.jsonl -o - | mbd-table summary -
+  mbd-gen import --model A --split discovery a.csv -o gens-a.parquet`,
 		Flags: []ucli.Flag{
 			cli.OutputFlag(&o.Output, "output table (`PATH`, or - for an Arrow stream on stdout)"),
 			&ucli.StringFlag{Name: "model-col", Value: "model", Destination: &o.ModelCol, Usage: "column with the model label"},
@@ -61,6 +65,7 @@ Examples:
 			&ucli.StringFlag{Name: "prompts", Destination: &o.Prompts, Usage: "prompts `TABLE` that gives the splits"},
 			&ucli.Float64Flag{Name: "validation-fraction", Value: 0.5, Destination: &o.ValidationFraction, Usage: "share of validation prompts, without --prompts"},
 			&ucli.Uint64Flag{Name: "split-seed", Destination: &o.SplitSeed, Usage: "seed of the split hash, without --prompts"},
+			&ucli.StringFlag{Name: "split", Value: gen.SplitAll, Destination: &o.Split, Usage: "records to keep: all, discovery or validation"},
 			cli.InvalidUTF8Flag(&o.InvalidUTF8),
 		},
 		Action: cli.Action(o, &o.Files, RunImport),
@@ -73,6 +78,8 @@ func (o ImportOptions) Validate() error {
 	c.Add(cli.NeedOutput(o.Output, "PATH (or -o - for stdout)"))
 	c.Must(len(o.Files) > 0, "no input: give one or more FILEs")
 	c.Between("--validation-fraction", o.ValidationFraction, 0, 1)
+	c.Must(o.Split == gen.SplitAll || o.Split == schema.SplitDiscovery || o.Split == schema.SplitValidation,
+		"--split %q: want all, discovery or validation", o.Split)
 	_, err := records.ParseInvalidUTF8(o.InvalidUTF8)
 	c.Add(err)
 	c.Must(strings.TrimSpace(o.PromptCol) != "", "--prompt-col is empty: name the column with the prompt text")
@@ -96,6 +103,7 @@ func RunImport(ctx context.Context, env *cli.Env, o ImportOptions) error {
 		SplitSeed: o.SplitSeed, ValidationFraction: o.ValidationFraction,
 	}
 	im.InvalidUTF8, _ = records.ParseInvalidUTF8(o.InvalidUTF8)
+	m.Param("split", o.Split)
 	if o.Prompts != "" {
 		ps, err := cli.ReadTable[schema.Prompt](env, o.Prompts)
 		if err != nil {
@@ -119,6 +127,9 @@ func RunImport(ctx context.Context, env *cli.Env, o ImportOptions) error {
 	for _, path := range o.Files {
 		n, err := im.Read(ctx, path, func(g schema.Generation) error {
 			bar.Add(1)
+			if o.Split != gen.SplitAll && g.Split != o.Split {
+				return nil
+			}
 			return w.Write(g)
 		})
 		if err != nil {
@@ -133,7 +144,11 @@ func RunImport(ctx context.Context, env *cli.Env, o ImportOptions) error {
 		env.Log.Warn("replaced invalid UTF-8 with U+FFFD", "fields", im.Replaced)
 	}
 	if w.Rows() == 0 {
-		return &table.InputError{Path: strings.Join(o.Files, ", "), Msg: "no records to import"}
+		msg := "no records to import"
+		if o.Split != gen.SplitAll {
+			msg = "no records of the " + o.Split + " split to import"
+		}
+		return &table.InputError{Path: strings.Join(o.Files, ", "), Msg: msg}
 	}
 	if err := w.Commit(); err != nil {
 		return err
