@@ -5,9 +5,13 @@ OUT := out
 
 # ggml (llama.cpp) is compiled through cgo from the ollama module: without these flags
 # ggml-cpu has no AVX and runs 4-5x slower; -march=native fails to link. internal/llm/llamacpp
-# refuses to build without them. CGO_CPPFLAGS points at the module's headers.
-OLLAMA_DIR := $(shell $(GO) mod download -json github.com/ollama/ollama | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p')
-export CGO_CPPFLAGS := -I$(OLLAMA_DIR)/llama/llama.cpp/include -I$(OLLAMA_DIR)/ml/backend/ggml/ggml/include
+# refuses to build without them. CGO_CPPFLAGS points at the module's headers: found (and the
+# module downloaded) only by the targets that compile, once per make, so that reading this file
+# downloads nothing.
+OLLAMA_DIR = $(eval OLLAMA_DIR := $$(shell $(GO) mod download -json github.com/ollama/ollama | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$$$/\1/p'))$(OLLAMA_DIR)
+GO_TARGETS := build vet unit race fuzz interop env
+$(GO_TARGETS): export CGO_CPPFLAGS = -I$(OLLAMA_DIR)/llama/llama.cpp/include -I$(OLLAMA_DIR)/ml/backend/ggml/ggml/include
+$(BIN)/mbd-%: export CGO_CPPFLAGS = -I$(OLLAMA_DIR)/llama/llama.cpp/include -I$(OLLAMA_DIR)/ml/backend/ggml/ggml/include
 export CGO_CFLAGS ?= -O3 -march=x86-64-v3
 export CGO_CXXFLAGS ?= -O3 -march=x86-64-v3 -Wno-stringop-overflow
 
@@ -15,6 +19,17 @@ export CGO_CXXFLAGS ?= -O3 -march=x86-64-v3 -Wno-stringop-overflow
 
 build:
 	$(GO) build -ldflags="-s -w" -o $(BIN)/ ./cmd/...
+
+# One tool, when a Go source is newer than it (the pipeline's stages depend on their tools). go
+# build leaves an up-to-date binary untouched: touch marks it checked.
+MBD_BUILD := 1
+GO_SOURCES := $(shell find cmd internal -name '*.go' ! -name '*_test.go' 2>/dev/null) go.mod go.sum
+$(BIN)/mbd-%: $(GO_SOURCES)
+	$(GO) build -ldflags="-s -w" -o $@ ./cmd/mbd-$*
+	@touch $@
+
+# The pipeline on two models: make diff A=REF B=REF RUN=out/NAME (mk/pipeline.mk says more).
+include mk/pipeline.mk
 
 # The main job, offline: the model suite (cached) and the whole pipeline on each pair, with
 # reports and a summary (scripts/demo.sh).

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"testing"
 
@@ -59,11 +60,16 @@ func TestScripts(t *testing.T) {
 	fake := rolestest.New()
 	fake.Faults = 9
 	t.Cleanup(fake.Close) // after the parallel scripts, not when Run returns
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
 	testscript.Run(t, testscript.Params{
 		Dir:           "testdata/script",
 		UpdateScripts: os.Getenv("UPDATE_SCRIPTS") == "1",
 		Setup: func(e *testscript.Env) error {
 			e.Setenv("ASSISTANT", "openai-compat:"+fake.URL+"/v1#fake")
+			e.Setenv("MBD_ROOT", root) // the repository: mk/pipeline.mk, testdata/
 			return nil
 		},
 		Cmds: map[string]func(*testscript.TestScript, bool, []string){"status": status, "inputs": inputs},
