@@ -1,11 +1,15 @@
 // Package validatecmd is the command line of mbd-validate: its flags, their checks, and the run
 // that reads the hypotheses and prompts, opens the two models and the assistant, calls
-// validate.Run and writes the validations table, the trials log and the pairs' answers.
+// validate.Run and writes the validations table, the trials log and the pairs' answers. With
+// --recorded it reads the models' recorded answers from generations tables instead, picks the two
+// models by label as mbd-hypo does (--a, --b), pairs them (validate.PairRecorded) and calls
+// validate.RunRecorded; --model-a and --model-b, when given, only score texts.
 package validatecmd
 
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	ucli "github.com/urfave/cli/v3"
@@ -14,6 +18,7 @@ import (
 	"github.com/mbd-dev/mbd/internal/cli"
 	"github.com/mbd-dev/mbd/internal/llm"
 	"github.com/mbd-dev/mbd/internal/llm/backends"
+	"github.com/mbd-dev/mbd/internal/manifest"
 	"github.com/mbd-dev/mbd/internal/roles"
 	"github.com/mbd-dev/mbd/internal/schema"
 	"github.com/mbd-dev/mbd/internal/table"
@@ -22,27 +27,29 @@ import (
 
 // Options are the options of mbd-validate.
 type Options struct {
-	Output      string  // -o
-	Hypotheses  string  // --hypotheses
-	Prompts     string  // --prompts
-	ModelA      string  // --model-a
-	ModelB      string  // --model-b
-	Methods     string  // --methods, comma-separated
-	MaxPairs    int     // --max-pairs
-	Samples     int     // --samples-per-prompt
-	NoBaseline  bool    // --no-baseline
-	JudgeBatch  int     // --judge-batch
-	Exemplars   int     // --exemplars
-	Trials      int     // --trials
-	Rounds      int     // --rounds
-	Alpha       float64 // --alpha
-	Correction  string  // --correction
-	MinValid    int     // --min-valid
-	Temperature float64 // --temperature
-	MaxTokens   int     // --max-tokens
-	Seed        uint64  // --seed
-	TrialsLog   string  // --trials-log
-	Answers     string  // --answers
+	Output      string   // -o
+	Hypotheses  string   // --hypotheses
+	Prompts     string   // --prompts
+	ModelA      string   // --model-a
+	ModelB      string   // --model-b
+	Methods     string   // --methods, comma-separated
+	MaxPairs    int      // --max-pairs
+	Samples     int      // --samples-per-prompt
+	NoBaseline  bool     // --no-baseline
+	JudgeBatch  int      // --judge-batch
+	Exemplars   int      // --exemplars
+	Trials      int      // --trials
+	Rounds      int      // --rounds
+	Alpha       float64  // --alpha
+	Correction  string   // --correction
+	MinValid    int      // --min-valid
+	Temperature float64  // --temperature
+	MaxTokens   int      // --max-tokens
+	Seed        uint64   // --seed
+	TrialsLog   string   // --trials-log
+	Answers     string   // --answers
+	Recorded    []string // --recorded
+	Labels      cli.Labels
 	Assistant   cli.Assistant
 }
 
@@ -52,12 +59,13 @@ func Main(ctx context.Context, args []string, stdio cli.IO) int {
 	flags := []ucli.Flag{
 		&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Destination: &o.Output, Usage: "output validations table (`PATH` or -)"},
 		&ucli.StringFlag{Name: "hypotheses", Destination: &o.Hypotheses, Usage: "hypotheses `TABLE` from mbd-hypo"},
-		&ucli.StringFlag{Name: "prompts", Destination: &o.Prompts, Usage: "prompts `TABLE` (its validation split is used)"},
-		&ucli.StringFlag{Name: "model-a", Destination: &o.ModelA, Usage: "model A `REF` (gguf:PATH, openai-compat:URL#MODEL, openai:MODEL, synth:SPEC)"},
+		&ucli.StringFlag{Name: "prompts", Destination: &o.Prompts, Usage: "prompts `TABLE` (its validation split is used; optional with --recorded, whose tables must then agree with it)"},
+		&ucli.StringSliceFlag{Name: "recorded", Destination: &o.Recorded, Usage: "validate the answers recorded in this generations `TABLE` (repeatable; e.g. from mbd-gen run or mbd-gen import) instead of fresh ones: their validation split, the two models picked by label as mbd-hypo does (--a, --b); no model generates, and the interactive test is unavailable"},
+		&ucli.StringFlag{Name: "model-a", Destination: &o.ModelA, Usage: "model A `REF` (gguf:PATH, openai-compat:URL#MODEL, openai:MODEL, synth:SPEC); with --recorded optional, and used only to score texts (generative test)"},
 		&ucli.StringFlag{Name: "model-b", Destination: &o.ModelB, Usage: "model B `REF`"},
 		&ucli.StringFlag{Name: "methods", Value: "discriminative,generative,interactive", Destination: &o.Methods, Usage: "tests to run, comma-separated"},
 		&ucli.IntFlag{Name: "max-pairs", Aliases: []string{"pairs"}, Destination: &o.MaxPairs, Usage: "discriminative: most pairs a hypothesis may use (0: every validation prompt, --samples-per-prompt times); each plans fewer from its discovery shares and stops early when the evidence allows"},
-		&ucli.IntFlag{Name: "samples-per-prompt", Value: 1, Destination: &o.Samples, Usage: "discriminative: fresh answers per validation prompt and model, paired by prompt (more pairs for rare properties)"},
+		&ucli.IntFlag{Name: "samples-per-prompt", Destination: &o.Samples, Usage: "discriminative: fresh answers per validation prompt and model, paired by prompt (more pairs for rare properties); 0: 1 fresh answer, or with --recorded every recorded sample (sample s of A paired with sample s of B)"},
 		&ucli.BoolFlag{Name: "no-baseline", Destination: &o.NoBaseline, Usage: "discriminative: skip the no-hypothesis baseline judge (builtin has none)"},
 		&ucli.IntFlag{Name: "judge-batch", Value: 1, Destination: &o.JudgeBatch, Usage: "discriminative: pairs the judge decides per assistant request (fewer calls); each pair is still judged in both orders, in two requests; the test assumes the judge decides each pair of a request on its own"},
 		&ucli.IntFlag{Name: "exemplars", Value: 20, Destination: &o.Exemplars, Usage: "generative: prompts (one text that shows the property and one that does not, each)"},
@@ -70,11 +78,12 @@ func Main(ctx context.Context, args []string, stdio cli.IO) int {
 		&ucli.IntFlag{Name: "max-tokens", Value: 256, Destination: &o.MaxTokens, Usage: "most tokens of a model answer"},
 		&ucli.Uint64Flag{Name: "seed", Value: 1, Destination: &o.Seed, Usage: "seed of the samples, orders and coins"},
 		&ucli.StringFlag{Name: "trials-log", Destination: &o.TrialsLog, Usage: "JSON Lines `PATH` of every judgment and transcript (default OUTPUT.trials.jsonl)"},
-		&ucli.StringFlag{Name: "answers", Destination: &o.Answers, Usage: "also write the models' fresh answers of the discriminative pairs as a generations `TABLE` (labels A and B; ids in the trials log), e.g. for mbd-model score"},
+		&ucli.StringFlag{Name: "answers", Destination: &o.Answers, Usage: "also write the models' fresh answers of the discriminative pairs as a generations `TABLE` (labels A and B; ids in the trials log), e.g. for mbd-model score; with --recorded, the recorded rows of the judged pairs"},
 	}
+	flags = append(flags, o.Labels.Flags()...)
 	return cli.Run(ctx, &ucli.Command{
 		Name:  "mbd-validate",
-		Usage: "test hypotheses on held-out prompts with fresh samples of both models",
+		Usage: "test hypotheses on held-out prompts with fresh (or recorded) samples of both models",
 		Description: `Tests every hypothesis of --hypotheses on the validation split of --prompts with fresh answers of
 --model-a and --model-b: discriminative (blinded pairs, both orders), generative (assistant-written
 texts scored by both models) and interactive (the judge questions a hidden model). p-values of the
@@ -87,9 +96,20 @@ test: a strong difference stops after few judge calls, a weak one uses as many h
 it needs, and one with no lean toward the hypothesis by half its plan stops (p = 1). The
 validations table records the plan, the looks and why testing stopped.
 
+With --recorded, the answers are the validation-split texts of generations tables (mbd-gen run, or
+mbd-gen import of a CSV/JSONL export) instead of fresh ones: the models are picked by label as
+mbd-hypo picks them (--a, --b; by default the two labels, sorted), sample s of A to a prompt is
+paired with sample s of B, and pairs missing on either side are dropped and counted in the log and
+the manifest. --prompts is optional (when given, the recorded tables must agree with its splits).
+The generative test needs --model-a and --model-b to score texts (else it is unavailable); the
+interactive test, which asks the models new questions, is unavailable and not counted in the
+corrections. On the same texts, recorded validation gives the statistics a live run gives.
+
 Examples:
   mbd-validate --hypotheses h.parquet --prompts prompts.parquet --model-a gguf:base.gguf --model-b gguf:tuned.gguf -o v.parquet
-  mbd-validate --assistant openai:gpt-4o-mini --budget 5 --methods discriminative --hypotheses h.parquet --prompts p.parquet --model-a synth:base --model-b synth:animal=0.6 -o v.parquet`,
+  mbd-validate --assistant openai:gpt-4o-mini --budget 5 --methods discriminative --hypotheses h.parquet --prompts p.parquet --model-a synth:base --model-b synth:animal=0.6 -o v.parquet
+  mbd-validate --hypotheses h.parquet --recorded gens-a.parquet --recorded gens-b.parquet -o v.parquet --answers answers.parquet
+  mbd-validate --hypotheses h.parquet --recorded gens.parquet --a gpt-4o --b tuned --model-a gguf:base.gguf --model-b gguf:tuned.gguf -o v.parquet`,
 		Flags:  append(flags, o.Assistant.Flags()...),
 		Action: cli.Action(o, nil, Run),
 	}, args, stdio)
@@ -121,8 +141,15 @@ func (o Options) trialsLog() string {
 func (o Options) Validate() error {
 	var c cli.Check
 	c.Add(cli.NeedOutput(o.Output, "PATH (or -o - for stdout)"))
-	c.Must(o.Hypotheses != "" && o.Prompts != "", "give --hypotheses and --prompts")
-	c.Must(o.ModelA != "" && o.ModelB != "", "give --model-a and --model-b (model references)")
+	if len(o.Recorded) == 0 {
+		c.Must(o.Hypotheses != "" && o.Prompts != "", "give --hypotheses and --prompts")
+		c.Must(o.ModelA != "" && o.ModelB != "", "give --model-a and --model-b (model references), or --recorded tables of their answers")
+		c.Must(o.Labels.A == "" && o.Labels.B == "", "--a and --b name the models of --recorded tables: give --recorded")
+	} else {
+		c.Must(o.Hypotheses != "", "give --hypotheses")
+		c.Must((o.ModelA == "") == (o.ModelB == ""), "with --recorded, give both --model-a and --model-b (to score texts in the generative test) or neither")
+		c.Add(o.Labels.Validate())
+	}
 	if o.ModelA != "" && o.ModelB != "" {
 		c.Add(cli.BadRef("--model-a", backends.Check(o.ModelA)))
 		c.Add(cli.BadRef("--model-b", backends.Check(o.ModelB)))
@@ -131,7 +158,7 @@ func (o Options) Validate() error {
 	c.Add(err)
 	c.OneOf("--correction", o.Correction, validate.CorrectionBH, validate.CorrectionHolm)
 	c.Count("--max-pairs", o.MaxPairs, 0)
-	c.Count("--samples-per-prompt", o.Samples, 1)
+	c.Count("--samples-per-prompt", o.Samples, 0)
 	c.Count("--judge-batch", o.JudgeBatch, 1)
 	c.Count("--exemplars", o.Exemplars, 0)
 	c.Count("--trials", o.Trials, 0)
@@ -143,6 +170,7 @@ func (o Options) Validate() error {
 	var p cli.Paths
 	p.In("--hypotheses", o.Hypotheses)
 	p.In("--prompts", o.Prompts)
+	p.In("--recorded", o.Recorded...)
 	p.Shared("--model-a", backends.LocalFiles(o.ModelA)...)
 	p.Shared("--model-b", backends.LocalFiles(o.ModelB)...)
 	p.Shared("--assistant", backends.LocalFiles(o.Assistant.Ref)...)
@@ -163,12 +191,20 @@ func Run(ctx context.Context, env *cli.Env, o Options) error {
 	if err != nil {
 		return err
 	}
-	ps, err := cli.ReadTable[schema.Prompt](env, o.Prompts)
-	if err != nil {
-		return err
+	var ps []schema.Prompt
+	if o.Prompts != "" {
+		if ps, err = cli.ReadTable[schema.Prompt](env, o.Prompts); err != nil {
+			return err
+		}
 	}
+	var rec *validate.Recorded
 	val := validate.ValidationSplit(ps)
-	if len(val) == 0 && len(hyps) > 0 {
+	if len(o.Recorded) > 0 {
+		if rec, err = readRecorded(env, o, ps); err != nil {
+			return err
+		}
+		val = rec.Prompts
+	} else if len(val) == 0 && len(hyps) > 0 {
 		return &table.InputError{Path: o.Prompts, Column: "split", Msg: "has no validation-split prompts (make them with mbd-prompts --validation-fraction)"}
 	}
 	if err := validate.CheckHypotheses(o.Hypotheses, hyps); err != nil {
@@ -180,29 +216,48 @@ func Run(ctx context.Context, env *cli.Env, o Options) error {
 		return cli.BadRef("--assistant", err)
 	}
 	defer sess.Close()
-	ma, err := backends.Open(o.ModelA)
-	if err != nil {
-		return cli.BadRef("--model-a", err)
+	var ma, mb llm.Model // nil on recorded answers without scoring models
+	if o.ModelA != "" {
+		m, err := backends.Open(o.ModelA)
+		if err != nil {
+			return cli.BadRef("--model-a", err)
+		}
+		defer m.Close()
+		ma = m
 	}
-	defer ma.Close()
-	mb, err := backends.Open(o.ModelB)
-	if err != nil {
-		return cli.BadRef("--model-b", err)
+	if o.ModelB != "" {
+		m, err := backends.Open(o.ModelB)
+		if err != nil {
+			return cli.BadRef("--model-b", err)
+		}
+		defer m.Close()
+		mb = m
 	}
-	defer mb.Close()
 	if len(hyps) == 0 {
 		env.Log.Warn("no hypotheses: writing an empty validations table", "hypotheses", o.Hypotheses)
 	}
-	if o.MaxPairs > len(val)*o.Samples || o.Exemplars > len(val) {
-		env.Log.Warn("fewer validation prompts than asked for: using them all", "validation_prompts", len(val), "samples_per_prompt", o.Samples, "max_pairs", o.MaxPairs, "exemplars", o.Exemplars)
+	samples := max(1, o.Samples)
+	switch {
+	case rec != nil && o.MaxPairs > rec.Counts.Pairs:
+		env.Log.Warn("fewer recorded pairs than --max-pairs: using them all", "recorded_pairs", rec.Counts.Pairs, "max_pairs", o.MaxPairs)
+	case rec == nil && (o.MaxPairs > len(val)*samples || o.Exemplars > len(val)):
+		env.Log.Warn("fewer validation prompts than asked for: using them all", "validation_prompts", len(val), "samples_per_prompt", samples, "max_pairs", o.MaxPairs, "exemplars", o.Exemplars)
+	}
+	if rec != nil && slices.Contains(methods, schema.MethodInteractive) {
+		env.Log.Warn("interactive test unavailable on recorded answers: "+validate.InteractiveRecorded+" (not counted in the corrections)", "hypotheses", len(hyps))
 	}
 
-	p := validate.Params{Methods: methods, MaxPairs: o.MaxPairs, SamplesPerPrompt: o.Samples, Exemplars: o.Exemplars, Trials: o.Trials, Rounds: o.Rounds,
+	p := validate.Params{Methods: methods, MaxPairs: o.MaxPairs, SamplesPerPrompt: samples, Exemplars: o.Exemplars, Trials: o.Trials, Rounds: o.Rounds,
 		MinValid: o.MinValid, Alpha: o.Alpha, Correction: o.Correction,
 		Sampling: llm.Sampling{Temperature: o.Temperature, MaxTokens: o.MaxTokens},
 		Seed:     o.Seed, Baseline: !o.NoBaseline && !o.Assistant.Builtin(), Concurrency: o.Assistant.Concurrency, JudgeBatch: o.JudgeBatch}
 	bar := env.Progress("validating", "hypotheses", int64(len(hyps)))
-	res, err := validate.Run(ctx, sess, ma, mb, hyps, val, p, env.Log, func() { bar.Add(1) })
+	var res validate.Result
+	if rec != nil {
+		res, err = validate.RunRecorded(ctx, sess, ma, mb, hyps, rec, p, env.Log, func() { bar.Add(1) })
+	} else {
+		res, err = validate.Run(ctx, sess, ma, mb, hyps, val, p, env.Log, func() { bar.Add(1) })
+	}
 	if err != nil {
 		return err
 	}
@@ -239,6 +294,19 @@ func Run(ctx context.Context, env *cli.Env, o Options) error {
 	m.Param("correction", o.Correction)
 	m.Param("judge_batch", o.JudgeBatch)
 	m.Param("budget_reached", res.BudgetReached)
+	if rec != nil {
+		c := rec.Counts
+		m.Param("recorded", o.Recorded)
+		m.Param("a", rec.A)
+		m.Param("b", rec.B)
+		m.Param("recorded_prompts", c.Prompts)
+		m.Param("recorded_pairs", c.Pairs)
+		m.Param("recorded_only_a", c.OnlyA)
+		m.Param("recorded_only_b", c.OnlyB)
+		m.Param("recorded_unmatched_a", c.UnmatchedA)
+		m.Param("recorded_unmatched_b", c.UnmatchedB)
+		m.Param("recorded_over_samples", c.OverCap)
+	}
 	m.Seed("validate", o.Seed)
 	if err := cli.WriteTable(env, o.Output, res.Rows); err != nil {
 		return err
@@ -252,6 +320,71 @@ func Run(ctx context.Context, env *cli.Env, o Options) error {
 	}
 	if res.BudgetReached {
 		return fmt.Errorf("stopped at the assistant budget ($%.2f): %w", o.Assistant.Budget, assistant.ErrBudget)
+	}
+	return nil
+}
+
+// readRecorded reads the --recorded tables, picks models A and B by label (--a, --b, else the
+// two labels sorted, as mbd-hypo does), refuses labels the other way round from those the
+// hypotheses were proposed with (their manifest), and pairs the two models' validation answers.
+func readRecorded(env *cli.Env, o Options, ps []schema.Prompt) (*validate.Recorded, error) {
+	var rows []validate.RecordedAnswer
+	present := map[string]bool{}
+	err := cli.ReadGenerations(env, o.Recorded, func(path string, g schema.Generation) error {
+		present[g.Model] = true
+		rows = append(rows, validate.RecordedAnswer{Path: path, Generation: g})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	a, b, err := o.Labels.Pick(present, o.Recorded[0])
+	if err != nil {
+		return nil, err
+	}
+	if err := checkLabels(o.Hypotheses, a, b); err != nil {
+		return nil, err
+	}
+	var ra, rb []validate.RecordedAnswer
+	for _, r := range rows {
+		switch r.Model {
+		case a:
+			ra = append(ra, r)
+		case b:
+			rb = append(rb, r)
+		}
+	}
+	if n := len(rows) - len(ra) - len(rb); n > 0 {
+		env.Log.Info("left out the recorded rows of other models", "rows", n)
+	}
+	rec, err := validate.PairRecorded(ra, rb, ps, o.Prompts, o.Samples)
+	if err != nil {
+		return nil, err
+	}
+	c := rec.Counts
+	env.Log.Info("recorded answers", "a", a, "b", b, "prompts", c.Prompts, "pairs", c.Pairs, "most_samples_per_prompt", rec.Samples())
+	if c.OnlyA+c.OnlyB+c.UnmatchedA+c.UnmatchedB+c.OverCap+c.Unanswered > 0 {
+		env.Log.Warn("recorded answers left out of the pairs", "prompts_only_a", c.OnlyA, "prompts_only_b", c.OnlyB,
+			"samples_a_without_b", c.UnmatchedA, "samples_b_without_a", c.UnmatchedB, "pairs_over_samples_per_prompt", c.OverCap, "prompts_unanswered", c.Unanswered)
+	}
+	return rec, nil
+}
+
+// checkLabels refuses labels a and b when the hypotheses' manifest says mbd-hypo took them the
+// other way round (a hypothesis's direction B>A would then be tested as A>B). Without a manifest,
+// or with other labels, there is nothing to compare.
+func checkLabels(hypotheses, a, b string) error {
+	if hypotheses == "-" {
+		return nil
+	}
+	m, err := manifest.Read(hypotheses + ".json")
+	if err != nil {
+		return nil
+	}
+	ha, _ := m.Params["a"].(string)
+	hb, _ := m.Params["b"].(string)
+	if ha == b && hb == a {
+		return &table.InputError{Path: hypotheses, Msg: fmt.Sprintf("was proposed with A=%q and B=%q (its manifest), but the recorded tables give A=%q and B=%q: give --a %s --b %s", ha, hb, a, b, ha, hb)}
 	}
 	return nil
 }
