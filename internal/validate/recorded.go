@@ -17,6 +17,7 @@ type RecordedAnswer struct {
 // Recorded is the recorded answers of models A and B to validation prompts, paired for the tests
 // (PairRecorded makes it; RunRecorded uses it).
 type Recorded struct {
+	A, B    string          // the models' labels in the recorded tables
 	Prompts []schema.Prompt // validation prompts with at least one pair, in order
 	Counts  RecordedCounts
 	pairs   []recordedPair // in test order: rank 0 of every prompt, then rank 1, ...
@@ -109,7 +110,7 @@ func PairRecorded(a, b []RecordedAnswer, prompts []schema.Prompt, promptsPath st
 		}
 	}
 
-	rec := &Recorded{}
+	rec := &Recorded{A: a[0].Model, B: b[0].Model}
 	c := &rec.Counts
 	type usable struct {
 		prompt  schema.Prompt
