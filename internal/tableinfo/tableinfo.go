@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -45,20 +46,38 @@ type RowWriter struct {
 	w      io.Writer
 	t      *schema.Table
 	format string
+	cols   []int // indices of the columns written, in output order
 	cw     *csv.Writer
 }
 
-// NewRowWriter returns a writer of rows of t in format (JSONL or CSV) to w. A CSV writer writes its
-// header row first.
-func NewRowWriter(w io.Writer, t *schema.Table, format string) (*RowWriter, error) {
+// NewRowWriter returns a writer of rows of t in format (JSONL or CSV) to w: the named columns in
+// that order, or every column when none is named. A CSV writer writes its header row first.
+func NewRowWriter(w io.Writer, t *schema.Table, format string, columns ...string) (*RowWriter, error) {
 	rw := &RowWriter{w: w, t: t, format: format}
+	all := t.Columns()
+	if len(columns) == 0 {
+		for i := range all {
+			rw.cols = append(rw.cols, i)
+		}
+	}
+	for _, name := range columns {
+		i := slices.IndexFunc(all, func(c schema.Column) bool { return c.Name == name })
+		if i < 0 {
+			names := make([]string, len(all))
+			for j, c := range all {
+				names[j] = c.Name
+			}
+			return nil, fmt.Errorf("%s has no column %q (columns: %s)", t.Name, name, strings.Join(names, ", "))
+		}
+		rw.cols = append(rw.cols, i)
+	}
 	switch format {
 	case JSONL:
 	case CSV:
 		rw.cw = csv.NewWriter(w)
-		header := make([]string, len(t.Columns()))
-		for i, c := range t.Columns() {
-			header[i] = c.Name
+		header := make([]string, len(rw.cols))
+		for i, c := range rw.cols {
+			header[i] = all[c].Name
 		}
 		if err := rw.cw.Write(header); err != nil {
 			return nil, err
@@ -73,22 +92,22 @@ func NewRowWriter(w io.Writer, t *schema.Table, format string) (*RowWriter, erro
 func (rw *RowWriter) Write(row schema.Row) error {
 	vals := Values(rw.t, row)
 	if rw.cw != nil {
-		rec := make([]string, len(vals))
-		for i, v := range vals {
-			rec[i] = csvValue(v)
+		rec := make([]string, len(rw.cols))
+		for i, c := range rw.cols {
+			rec[i] = csvValue(vals[c])
 		}
 		return rw.cw.Write(rec)
 	}
 	var b strings.Builder
 	b.WriteByte('{')
-	for i, c := range rw.t.Columns() {
+	for i, c := range rw.cols {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		k, _ := json.Marshal(c.Name)
-		v, err := json.Marshal(vals[i])
+		k, _ := json.Marshal(rw.t.Columns()[c].Name)
+		v, err := json.Marshal(vals[c])
 		if err != nil { // NaN or Inf
-			v = []byte(strconv.Quote(fmt.Sprint(vals[i])))
+			v = []byte(strconv.Quote(fmt.Sprint(vals[c])))
 		}
 		b.Write(k)
 		b.WriteByte(':')

@@ -41,17 +41,20 @@ func TestValues(t *testing.T) {
 func TestRowWriter(t *testing.T) {
 	p := schema.Prompt{ID: "p1", Text: "a \"quoted\", text\nwith a line", Source: "s", Split: schema.SplitDiscovery}
 	for _, tc := range []struct {
-		format string
-		rows   []schema.Row
-		want   string
+		format  string
+		columns []string
+		rows    []schema.Row
+		want    string
 	}{
-		{JSONL, []schema.Row{p}, `{"id":"p1","text":"a \"quoted\", text\nwith a line","source":"s","category":"","split":"discovery"}` + "\n"},
-		{CSV, []schema.Row{p}, "id,text,source,category,split\np1,\"a \"\"quoted\"\", text\nwith a line\",s,,discovery\n"},
-		{CSV, nil, "id,text,source,category,split\n"},
-		{JSONL, nil, ""},
+		{JSONL, nil, []schema.Row{p}, `{"id":"p1","text":"a \"quoted\", text\nwith a line","source":"s","category":"","split":"discovery"}` + "\n"},
+		{CSV, nil, []schema.Row{p}, "id,text,source,category,split\np1,\"a \"\"quoted\"\", text\nwith a line\",s,,discovery\n"},
+		{CSV, nil, nil, "id,text,source,category,split\n"},
+		{JSONL, nil, nil, ""},
+		{CSV, []string{"split", "id"}, []schema.Row{p}, "split,id\ndiscovery,p1\n"},
+		{JSONL, []string{"split", "id"}, []schema.Row{p}, `{"split":"discovery","id":"p1"}` + "\n"},
 	} {
 		var b bytes.Buffer
-		w, err := NewRowWriter(&b, schema.Prompts, tc.format)
+		w, err := NewRowWriter(&b, schema.Prompts, tc.format, tc.columns...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -69,6 +72,9 @@ func TestRowWriter(t *testing.T) {
 	}
 	if _, err := NewRowWriter(&bytes.Buffer{}, schema.Prompts, "xml"); err == nil {
 		t.Error("format xml accepted")
+	}
+	if _, err := NewRowWriter(&bytes.Buffer{}, schema.Prompts, CSV, "id", "answer"); err == nil || !strings.Contains(err.Error(), `no column "answer"`) {
+		t.Errorf("unknown column: err = %v", err)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"strings"
 
 	ucli "github.com/urfave/cli/v3"
 
@@ -38,7 +39,8 @@ type HeadOptions struct {
 // CatOptions are the options of mbd-table cat.
 type CatOptions struct {
 	Input
-	Format string // --format
+	Format  string // --format
+	Columns string // --columns, comma-separated
 }
 
 // ConvertOptions are the options of mbd-table convert.
@@ -64,6 +66,7 @@ Examples:
   mbd-table summary generations.parquet
   mbd-prompts -o - | mbd-table head -n 3 -
   mbd-table cat --format csv prompts.parquet > prompts.csv
+  mbd-table cat --format csv --columns prompt,completion gens-a.parquet > answers-a.csv
   mbd-table convert generations.parquet -o - | mbd-table summary --json -
   mbd-table schema generations`,
 		Commands: []*ucli.Command{
@@ -79,7 +82,9 @@ Examples:
 			},
 			{
 				Name: "cat", Usage: "print every row", ArgsUsage: "FILE",
-				Flags:  []ucli.Flag{co.tableFlag(), &ucli.StringFlag{Name: "format", Value: "jsonl", Destination: &co.Format, Usage: "jsonl or csv (lists as JSON)"}},
+				Flags: []ucli.Flag{co.tableFlag(),
+					&ucli.StringFlag{Name: "format", Value: "jsonl", Destination: &co.Format, Usage: "jsonl or csv (lists as JSON)"},
+					&ucli.StringFlag{Name: "columns", Destination: &co.Columns, Usage: "print only these `COLUMNS`, comma-separated, in that order (default: all)"}},
 				Action: cli.Action(co, &co.Files, RunCat),
 			},
 			{
@@ -159,24 +164,38 @@ func (o CatOptions) Validate() error {
 	var c cli.Check
 	o.check(&c)
 	c.OneOf("--format", o.Format, tableinfo.JSONL, tableinfo.CSV)
+	for _, col := range o.columns() {
+		c.Must(col != "", "--columns %q: a column name is empty", o.Columns)
+	}
 	return c.Err()
+}
+
+func (o CatOptions) columns() []string {
+	if o.Columns == "" {
+		return nil
+	}
+	cols := strings.Split(o.Columns, ",")
+	for i := range cols {
+		cols[i] = strings.TrimSpace(cols[i])
+	}
+	return cols
 }
 
 // RunCat prints every row.
 func RunCat(ctx context.Context, env *cli.Env, o CatOptions) error {
-	return dump(ctx, env, o.Input, -1, o.Format)
+	return dump(ctx, env, o.Input, -1, o.Format, o.columns()...)
 }
 
-// dump prints up to limit rows (all when limit < 0) in format.
-func dump(ctx context.Context, env *cli.Env, in Input, limit int, format string) error {
+// dump prints up to limit rows (all when limit < 0) in format: the named columns, or all.
+func dump(ctx context.Context, env *cli.Env, in Input, limit int, format string, columns ...string) error {
 	r, err := in.open(env)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	w, err := tableinfo.NewRowWriter(env.Stdout, r.Table(), format)
+	w, err := tableinfo.NewRowWriter(env.Stdout, r.Table(), format, columns...)
 	if err != nil {
-		return err
+		return &table.InputError{Path: in.Files[0], Msg: err.Error()}
 	}
 	if err := each(ctx, r, limit, w.Write); err != nil {
 		return err

@@ -31,6 +31,8 @@ func TestValidate(t *testing.T) {
 	})
 	clitest.Validate(t, func() CatOptions { return CatOptions{Input: one, Format: "jsonl"} }, []clitest.Case[CatOptions]{
 		{Name: "--format csv", Edit: func(o *CatOptions) { o.Format = "csv" }},
+		{Name: "--columns", Edit: func(o *CatOptions) { o.Columns = "prompt, completion" }},
+		{Name: "--columns with an empty name", Edit: func(o *CatOptions) { o.Columns = "prompt,,completion" }, Want: `--columns "prompt,,completion": a column name is empty`},
 		{Name: "--format xml", Edit: func(o *CatOptions) { o.Format = "xml" }, Want: `--format "xml": want jsonl or csv`},
 		{Name: "--format empty", Edit: func(o *CatOptions) { o.Format = "" }, Want: `--format "": want jsonl or csv`},
 		{Name: "--table", Edit: func(o *CatOptions) { o.Table = "Prompts" }, Want: `--table "Prompts"`},
@@ -67,6 +69,7 @@ func TestExitCodes(t *testing.T) {
 		{Args: []string{"convert", in, "-o", in}, Want: "mbd-table: -o " + in + " is also an input (FILE): write the output elsewhere\n"},
 		{Args: []string{"summary", filepath.Join(filepath.Dir(in), "nope.parquet")}, Want: "nope.parquet: no such file\n"},
 		{Args: []string{"cat", "--format", "xml", in}, Want: `mbd-table: --format "xml": want jsonl or csv` + "\n"},
+		{Args: []string{"cat", "--columns", "text,answer", in}, Want: "mbd-table: " + in + `: prompts has no column "answer" (columns: id, text, source, category, split)` + "\n"},
 	})
 	if after, _ := os.ReadFile(in); !bytes.Equal(before, after) {
 		t.Error("a refused run changed its input")
