@@ -109,7 +109,7 @@ Examples:
   mbd-validate --hypotheses h.parquet --prompts prompts.parquet --model-a gguf:base.gguf --model-b gguf:tuned.gguf -o v.parquet
   mbd-validate --assistant openai:gpt-4o-mini --budget 5 --methods discriminative --hypotheses h.parquet --prompts p.parquet --model-a synth:base --model-b synth:animal=0.6 -o v.parquet
   mbd-validate --hypotheses h.parquet --recorded gens-a.parquet --recorded gens-b.parquet -o v.parquet --answers answers.parquet
-  mbd-validate --hypotheses h.parquet --recorded gens.parquet --a gpt-4o --b tuned --model-a gguf:base.gguf --model-b gguf:tuned.gguf -o v.parquet`,
+  mbd-validate --hypotheses h.parquet --recorded gens.parquet --a base --b tuned --model-a gguf:base.gguf --model-b gguf:tuned.gguf -o v.parquet`,
 		Flags:  append(flags, o.Assistant.Flags()...),
 		Action: cli.Action(o, nil, Run),
 	}, args, stdio)
