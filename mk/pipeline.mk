@@ -95,7 +95,7 @@ cmd_embed = $(EMBED) $(EMBED_FLAGS) $(R)/gens-a.parquet $(R)/gens-b.parquet -o $
 cmd_cluster = $(CLUSTER) $(CLUSTER_FLAGS) --embeddings $(R)/embeddings.parquet $(R)/gens-a.parquet $(R)/gens-b.parquet -o $(R)/clusters.parquet --centroids $(R)/centroids.parquet
 cmd_match = $(MATCH) $(MATCH_FLAGS) --clusters $(R)/clusters.parquet --centroids $(R)/centroids.parquet $(R)/gens-a.parquet $(R)/gens-b.parquet -o $(R)/matches.parquet
 cmd_hypo = $(HYPO) $(asst) $(HYPO_FLAGS) --matches $(R)/matches.parquet --clusters $(R)/clusters.parquet $(R)/gens-a.parquet $(R)/gens-b.parquet -o $(R)/hypotheses.parquet
-val_models = $(if $(rec_a),--recorded-a $(R)/recorded-a.parquet,--model-a $(call q,$(A))) $(if $(rec_b),--recorded-b $(R)/recorded-b.parquet,--model-b $(call q,$(B)))
+val_models = $(if $(rec_a),--recorded $(R)/recorded-a.parquet --recorded $(R)/recorded-b.parquet,--model-a $(call q,$(A)) --model-b $(call q,$(B)))
 cmd_validate = $(VALIDATE) $(asst) $(VALIDATE_FLAGS) --hypotheses $(R)/hypotheses.parquet --prompts $(R)/prompts.parquet $(val_models) -o $(R)/validations.parquet --answers $(R)/answers.parquet
 cmd_scores_a = $(SCORE) --model $(call q,$(A)) $(R)/answers.parquet -o $(R)/scores-a.parquet
 cmd_scores_b = $(SCORE) --model $(call q,$(B)) $(R)/answers.parquet -o $(R)/scores-b.parquet
@@ -190,6 +190,9 @@ write-stamps = $(shell mkdir -p $(R)/.flags && cd $(R)/.flags && \
 	w() { old=; [ -f "$$1" ] && IFS= read -r old <"$$1"; [ "$$old" = "$$2" ] || printf '%s\n' "$$2" >"$$1"; } && \
 	$(foreach s,$(stamps),w $s $(call q,$(cmd_$s)) &&) :)
 ifneq ($(and $(A),$(B)),)
+ifneq ($(if $(rec_a),1)$(if $(rec_b),1),$(if $(rec_a)$(rec_b),11))
+$(error make diff: A and B must both be recorded:FILE or both be models (recorded answers are validated against recorded answers))
+endif
 $(write-stamps)
 else ifneq ($(filter diff,$(MAKECMDGOALS)),)
 $(error make diff needs two models: A=REF B=REF (gguf:PATH, openai-compat:URL#MODEL, openai:MODEL, synth:SPEC or recorded:FILE) and RUN=DIR)
