@@ -13,7 +13,11 @@ func (t *Table) Markdown() string {
 	fmt.Fprintf(&b, "Key/value metadata: `%s = %s`.\n\n", MetadataKey, t.ID())
 	b.WriteString("| column | type | meaning |\n|---|---|---|\n")
 	for _, c := range t.columns {
-		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", c.Name, c.Type, strings.ReplaceAll(c.Doc, "|", `\|`))
+		doc := c.Doc
+		if c.MayBeAbsent {
+			doc += " May be absent (files written before the column was added): read as null."
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", c.Name, c.Type, strings.ReplaceAll(doc, "|", `\|`))
 	}
 	b.WriteString("\n_Generated from internal/schema by `go test ./internal/schema -update`; do not edit._\n")
 	return b.String()
@@ -32,7 +36,9 @@ metadata key. Readers detect which by the first bytes.
 Rules readers apply:
 - A file that names another table, or a newer major version than the reader knows, is refused.
 - A file without ` + "`mbd.schema`" + ` metadata (written by DuckDB, pandas, ...) is accepted when its columns fit.
-- Every column listed below must be present with the listed type; extra columns are ignored.
+- Every column listed below must be present with the listed type, except one that says it may be
+  absent (a column added to a table after files of its version were written: read as null); extra
+  columns are ignored.
 - A required column may be stored as nullable, but a null in it is an error.
 - Each written file has a sidecar manifest ` + "`FILE.json`" + ` (tool, version, parameters, seeds, input hashes,
   row counts, wall time).

@@ -6,6 +6,13 @@ const (
 	DirectionBA = "B>A" // the property is more typical of B's answers
 	DirectionAB = "A>B" // the property is more typical of A's answers
 
+	// Hypothesis.Origin.
+	OriginTexts    = "texts"    // all discovery texts of A and B
+	OriginRegion   = "region"   // a differing region of mbd-match
+	OriginExemplar = "exemplar" // a region the proposer found no words for, described by exemplars
+	OriginLens     = "lens"     // the tokens an activation difference lens promotes or suppresses
+	OriginSteered  = "steered"  // steered texts against A's texts
+
 	// Generation.Split and Prompt.Split.
 	SplitDiscovery  = "discovery"
 	SplitValidation = "validation"

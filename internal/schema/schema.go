@@ -52,6 +52,9 @@ type Column struct {
 	Doc      string
 	Index    int // field index in the row struct
 	Optional bool
+	// MayBeAbsent marks an optional column added to a table after files of its version were
+	// written (struct tag absent:"null"): readers read it as null in a file that lacks it.
+	MayBeAbsent bool
 }
 
 // Kind is the scalar kind of a column (or of a list's elements).
@@ -147,7 +150,18 @@ func newTable[T Row](name string, version int, doc string) *Table {
 		if doc == "" {
 			panic(fmt.Sprintf("schema: %s.%s has no doc tag", t.row.Name(), f.Name))
 		}
-		t.columns = append(t.columns, Column{Name: colName, Type: typ, Doc: doc, Index: i, Optional: typ.Optional})
+		absent := false
+		switch a := f.Tag.Get("absent"); a {
+		case "":
+		case "null":
+			if !typ.Optional {
+				panic(fmt.Sprintf("schema: %s.%s: only optional columns may be absent", t.row.Name(), f.Name))
+			}
+			absent = true
+		default:
+			panic(fmt.Sprintf("schema: %s.%s: absent tag %q, want null", t.row.Name(), f.Name, a))
+		}
+		t.columns = append(t.columns, Column{Name: colName, Type: typ, Doc: doc, Index: i, Optional: typ.Optional, MayBeAbsent: absent})
 	}
 	return t
 }

@@ -230,6 +230,9 @@ func (r *Reader[T]) initParquet() error {
 	}
 	for _, col := range r.table.Columns() {
 		fl, ok := fields[col.Name]
+		if !ok && col.MayBeAbsent {
+			continue // parquet-go reads a column the file lacks as null
+		}
 		var found foundType
 		if ok {
 			found = parquetType(fl)
@@ -345,6 +348,10 @@ func (r *Reader[T]) initArrow() error {
 	setters := make([]setFunc, len(cols))
 	for i, col := range cols {
 		idx := s.FieldIndices(col.Name)
+		if len(idx) == 0 && col.MayBeAbsent {
+			index[i] = -1 // left null
+			continue
+		}
 		var found foundType
 		if len(idx) > 0 {
 			found = arrowType(s.Field(idx[0]))
@@ -393,6 +400,9 @@ func (r *Reader[T]) initArrow() error {
 			}
 			v := reflect.ValueOf(&buf[n]).Elem()
 			for i, col := range cols {
+				if index[i] < 0 {
+					continue
+				}
 				if err := setters[i](rec.Column(index[i]), pos, v.Field(col.Index)); err != nil {
 					return n, inputErr(path, col.Name, "row %d: %v", rowBase+int64(pos), err)
 				}

@@ -339,3 +339,54 @@ func TestAbortLeavesNoFile(t *testing.T) {
 		t.Fatalf("abort left %v", entries)
 	}
 }
+
+// hypothesisV1 is a hypotheses/v1 row as written before the origin column was added.
+type hypothesisV1 struct {
+	ID             string   `parquet:"id"`
+	Text           string   `parquet:"text"`
+	Property       string   `parquet:"property"`
+	Direction      string   `parquet:"direction"`
+	Kind           string   `parquet:"kind"`
+	Proposer       string   `parquet:"proposer"`
+	Regions        []int32  `parquet:"regions,list"`
+	EvidenceIDs    []string `parquet:"evidence_ids,list"`
+	ProposerPrompt string   `parquet:"proposer_prompt_hash"`
+	ShareA         *float64 `parquet:"share_a,optional"`
+	ShareB         *float64 `parquet:"share_b,optional"`
+}
+
+func TestAbsentColumn(t *testing.T) {
+	// A column that may be absent (hypotheses.origin) reads as null from a file that lacks it; a
+	// file that has it keeps its values.
+	dir := t.TempDir()
+	old := filepath.Join(dir, "old.parquet")
+	share := 0.5
+	writeForeign(t, old, []hypothesisV1{{ID: "h1", Text: "t", Property: "contains 'otter'", Direction: schema.DirectionBA, Kind: "lexical",
+		Proposer: "builtin", Regions: []int32{-1}, EvidenceIDs: []string{"g1"}, ShareA: &share}}, "hypotheses/v1")
+	got, err := ReadAll[schema.Hypothesis](old, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Origin != nil || got[0].ID != "h1" || got[0].ShareA == nil || *got[0].ShareA != 0.5 || got[0].ShareB != nil {
+		t.Errorf("old file read as %+v", got)
+	}
+	origin := schema.OriginLens
+	rows := []schema.Hypothesis{{ID: "h2", Direction: schema.DirectionAB, Regions: []int32{}, EvidenceIDs: []string{}, Origin: &origin}}
+	for _, path := range []string{filepath.Join(dir, "new.parquet"), "-"} {
+		var stream bytes.Buffer
+		writeRows(t, path, &stream, rows)
+		if path == "-" {
+			path = filepath.Join(dir, "new.arrows")
+			os.WriteFile(path, stream.Bytes(), 0o644)
+		}
+		got, err := ReadAll[schema.Hypothesis](path, nil)
+		if err != nil || len(got) != 1 || got[0].Origin == nil || *got[0].Origin != schema.OriginLens {
+			t.Errorf("%s: %+v, %v", path, got, err)
+		}
+	}
+	for _, c := range schema.Hypotheses.Columns() {
+		if c.MayBeAbsent != (c.Name == "origin") {
+			t.Errorf("column %s: MayBeAbsent = %v", c.Name, c.MayBeAbsent)
+		}
+	}
+}
