@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -79,6 +80,8 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	system, user := req.Messages[0].Content, req.Messages[len(req.Messages)-1].Content
 	var answer string
 	switch {
+	case strings.Contains(system, "activation difference lens"):
+		answer = proposeLens(user)
 	case strings.Contains(system, "You write hypotheses"):
 		answer = propose(user)
 	case strings.Contains(system, "careful, impartial judge") && strings.Contains(system, "numbered pairs"):
@@ -148,6 +151,42 @@ func propose(user string) string {
 	}
 	j, _ := json.Marshal(map[string]any{"hypotheses": out})
 	return "```json\n" + string(j) + "\n```"
+}
+
+// lensTokenRE is one token of a lens line: "tok" (z 9.5*), the * marking a significant one.
+var lensTokenRE = regexp.MustCompile(`("(?:[^"\\]|\\.)*") \(z [^)]*?(\*?)\)`)
+
+// proposeLens answers a lens proposal as a reader of the lens would: "contains 'word'" for each
+// significant promoted word (B>A) and suppressed word (A>B), first seen first.
+func proposeLens(user string) string {
+	type h struct {
+		Property  string `json:"property"`
+		Direction string `json:"direction"`
+	}
+	out := []h{}
+	seen := map[string]bool{}
+	for _, line := range strings.Split(user, "\n") {
+		dir := ""
+		switch {
+		case strings.HasPrefix(line, "  promoted: "):
+			dir = "B>A"
+		case strings.HasPrefix(line, "  suppressed: "):
+			dir = "A>B"
+		default:
+			continue
+		}
+		for _, m := range lensTokenRE.FindAllStringSubmatch(line, -1) {
+			tok, err := strconv.Unquote(m[1])
+			terms := lexical.Terms("'" + strings.TrimSpace(tok) + "'")
+			if err != nil || m[2] != "*" || len(terms) != 1 || seen[terms[0]] {
+				continue
+			}
+			seen[terms[0]] = true
+			out = append(out, h{"contains '" + terms[0] + "'", dir})
+		}
+	}
+	j, _ := json.Marshal(map[string]any{"hypotheses": out})
+	return string(j)
 }
 
 // fault returns which broken answer the next judge request gets: 0 to 2, or -1 for none.
