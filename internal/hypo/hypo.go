@@ -9,9 +9,15 @@
 // different ones. Near-duplicate properties (cosine ≥ Params.Dedup of their word-count vectors)
 // are kept once. A region of mbd-match for which the proposer writes nothing still becomes a
 // hypothesis, described by exemplars (see exemplarProposal), so that a difference seen only in the
-// embedding space is not dropped before validation. Every hypothesis records the generation ids it was written from (evidence_ids:
-// these never validate it), its regions, its proposer, and a hash of the proposer's input. Only
-// discovery-split texts are read; validation-split texts are never shown.
+// embedding space is not dropped before validation. Every hypothesis records the generation ids
+// it was written from (evidence_ids: these never validate it), its regions, its proposer, a hash
+// of the proposer's input and its origin (texts, region, exemplar, steered: Region.Origin; lens
+// for ProposeLens, lens.go). Only discovery-split texts are read; validation-split texts are
+// never shown.
+//
+// Steered texts (Steered) — generated with the lens's mean difference added as a steering vector —
+// are a region of their own: A's discovery texts against the steered texts in B's place, so that
+// whatever the steering makes a model say more is proposed as a B>A property.
 package hypo
 
 import (
@@ -112,7 +118,7 @@ func Propose(ctx context.Context, sess roles.Session, regions []Region, p Params
 				properties = append(properties, pr.Property)
 				row := schema.Hypothesis{ID: ID(pr.Property, pr.Direction), Text: pr.Text, Property: pr.Property, Direction: pr.Direction,
 					Kind: pr.Kind, Proposer: sess.Ref(), Regions: []int32{rg.ID}, EvidenceIDs: evidence,
-					ProposerPrompt: hex.EncodeToString(h[:8]), ShareA: finite(pr.ShareA), ShareB: finite(pr.ShareB)}
+					ProposerPrompt: hex.EncodeToString(h[:8]), ShareA: finite(pr.ShareA), ShareB: finite(pr.ShareB), Origin: origin(rg.origin(pr.Kind))}
 				hyps = append(hyps, kept{row, w})
 			}
 		}

@@ -224,7 +224,8 @@ func TestProposeBuiltin(t *testing.T) {
 		t.Fatalf("no otter hypothesis: %+v", res.Hypotheses)
 	}
 	h := res.Hypotheses[i]
-	if h.Direction != schema.DirectionBA || h.Kind != "lexical" || h.ShareB == nil || *h.ShareB != 0.5 || *h.ShareA != 0 || len(h.EvidenceIDs) != 80 {
+	if h.Direction != schema.DirectionBA || h.Kind != "lexical" || h.ShareB == nil || *h.ShareB != 0.5 || *h.ShareA != 0 || len(h.EvidenceIDs) != 80 ||
+		h.Origin == nil || *h.Origin != schema.OriginTexts {
 		t.Errorf("otter hypothesis %+v", h)
 	}
 }
@@ -263,7 +264,7 @@ func TestProposeExemplar(t *testing.T) {
 			t.Fatalf("%s: %d hypotheses: %+v", tc.name, len(res.Hypotheses), res.Hypotheses)
 		}
 		h := res.Hypotheses[0]
-		if h.Kind != "exemplar" || h.Direction != tc.want || *h.ShareB != 0.3 || !strings.Contains(h.Text, "region 3") {
+		if h.Kind != "exemplar" || h.Direction != tc.want || *h.ShareB != 0.3 || !strings.Contains(h.Text, "region 3") || h.Origin == nil || *h.Origin != schema.OriginExemplar {
 			t.Errorf("%s: %+v", tc.name, h)
 		}
 		if v := lexical.JudgePair(h.Property, "Tune the guitar and practice the melody.", "Cook the rice in salted water."); v != lexical.First {

@@ -23,6 +23,34 @@ type Region struct {
 	// Outside holds the discovery texts of both models that are not in the region (nil for
 	// region -1).
 	Outside []Text
+	// Origin is what the region's hypotheses are recorded as coming from (schema.OriginTexts,
+	// OriginRegion, OriginSteered); "" means texts for region -1, region otherwise.
+	Origin string
+}
+
+// origin is the origin of a hypothesis of kind proposed for the region.
+func (r Region) origin(kind string) string {
+	switch {
+	case kind == "exemplar":
+		return schema.OriginExemplar
+	case r.Origin != "":
+		return r.Origin
+	case r.ID < 0:
+		return schema.OriginTexts
+	}
+	return schema.OriginRegion
+}
+
+// Steered returns the region that contrasts A's texts (a) with steered texts, which stand in B's
+// place: the discovery-split rows of steered, whatever their model label.
+func Steered(a []Text, steered []schema.Generation) Region {
+	r := Region{ID: -1, A: a, ShareA: math.NaN(), ShareB: math.NaN(), Origin: schema.OriginSteered}
+	for _, g := range steered {
+		if g.Split == schema.SplitDiscovery {
+			r.B = append(r.B, Text{g.ID, g.Model, g.PromptID, g.Prompt, g.Completion})
+		}
+	}
+	return r
 }
 
 // Discovery returns the discovery-split texts of gens, in order, and the model labels present in
@@ -42,7 +70,7 @@ func Discovery(gens []schema.Generation) ([]Text, map[string]bool) {
 // All returns region -1 (the texts of models a and b, in order) and every text by id.
 func All(texts []Text, a, b string) (Region, map[string]Text) {
 	byID := map[string]Text{}
-	all := Region{ID: -1, ShareA: math.NaN(), ShareB: math.NaN()}
+	all := Region{ID: -1, ShareA: math.NaN(), ShareB: math.NaN(), Origin: schema.OriginTexts}
 	for _, t := range texts {
 		byID[t.ID] = t
 		switch t.Model {
@@ -76,7 +104,7 @@ func Differing(ms []schema.Match, cl []schema.Cluster, n int, a, b string, byID 
 		if m.Category == schema.CategorySame || len(out) == n {
 			continue
 		}
-		r := Region{ID: m.Region, ShareA: share(m.CountA, m.TotalA), ShareB: share(m.CountB, m.TotalB)}
+		r := Region{ID: m.Region, ShareA: share(m.CountA, m.TotalA), ShareB: share(m.CountB, m.TotalB), Origin: schema.OriginRegion}
 		if m.ClusterA != nil {
 			r.A = members[key{a, *m.ClusterA}]
 		}
