@@ -107,6 +107,7 @@ func (o LensOptions) Validate() error {
 	}
 	c.CountIn("--positions", o.Positions, 1, maxLensPositions)
 	c.CountIn("--flips", o.Flips, 0, maxLensFlips)
+	c.Must(o.Flips != 1, "--flips 1: want 0 (no null) or at least 2 (a spread to compare with)")
 	c.CountIn("--top", o.Top, 1, maxLensTop)
 	c.CountIn("--components", o.Components, 0, maxLensComponents)
 	c.Open("--alpha", o.Alpha, 0, 1)

@@ -25,6 +25,7 @@ func TestValidateLens(t *testing.T) {
 		{Name: "positions 0", Edit: func(o *LensOptions) { o.Positions = 0 }, Want: "--positions 0: want an integer in [1, 256]"},
 		{Name: "positions huge", Edit: func(o *LensOptions) { o.Positions = 1 << 20 }, Want: "--positions 1048576"},
 		{Name: "flips negative", Edit: func(o *LensOptions) { o.Flips = -1 }, Want: "--flips -1: want an integer in [0, 10000]"},
+		{Name: "flips 1", Edit: func(o *LensOptions) { o.Flips = 1 }, Want: "--flips 1: want 0 (no null) or at least 2"},
 		{Name: "top 0", Edit: func(o *LensOptions) { o.Top = 0 }, Want: "--top 0: want an integer in [1, 1000]"},
 		{Name: "components negative", Edit: func(o *LensOptions) { o.Components = -2 }, Want: "--components -2"},
 		{Name: "alpha 1", Edit: func(o *LensOptions) { o.Alpha = 1 }, Want: "--alpha 1: want a number in (0, 1)"},

@@ -42,8 +42,8 @@ type CaptureOptions struct {
 const (
 	MaxPositions = 4096
 	MaxFlips     = 100000
-	// maxCaptureFloats bounds Capture's sums (Flips+1 vectors per layer and position).
-	maxCaptureFloats = 1 << 30
+	// maxCaptureFloats bounds Capture's sums (Flips+1 vectors per layer and position): 2 GiB.
+	maxCaptureFloats = 1 << 28
 	// maxOutputBytes bounds the logits llama.cpp keeps when the last layer is read (its output
 	// rows only exist for tokens that ask for logits).
 	maxOutputBytes = 256 << 20
@@ -84,7 +84,7 @@ func (m *Model) CheckCapture(o CaptureOptions) error {
 		return errors.New("capture: flips without a sign function")
 	}
 	if n := int64(o.Flips+1) * int64(len(o.Layers)) * int64(o.Positions) * int64(m.Dim()); n > maxCaptureFloats {
-		return fmt.Errorf("capture: %d layers x %d positions x %d flips of width %d need %d GB; read fewer", len(o.Layers), o.Positions, o.Flips, m.Dim(), n*8>>30)
+		return fmt.Errorf("capture: %d layers x %d positions x %d flips of width %d need %.1f GiB of sums; read fewer", len(o.Layers), o.Positions, o.Flips, m.Dim(), float64(n*8)/(1<<30))
 	}
 	return nil
 }
