@@ -17,8 +17,8 @@
 #
 # Settings (environment): SOURCE (models or synth), TRAITS (all), STRENGTHS ("0.1 0.2 0.3 0.6"),
 # SEEDS ("1 2"), DETECTABLE (0.05: a trait whose rate rises by less is not counted as detectable),
-# PROMPTS (300), MIN_Z (synth: the describer's threshold, mbd-hypo --min-z), MODELS_DIR, BIN (bin),
-# OUT (out).
+# PROMPTS (300), MIN_Z (synth: the describer's threshold, mbd-hypo --min-z), VALIDATE_FLAGS (synth:
+# more mbd-validate flags), MODELS_DIR, BIN (bin), OUT (out).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -79,7 +79,7 @@ synth)
 				"$bin/mbd-cluster" --embeddings embeddings.parquet gens-a.parquet gens-b.parquet -o clusters.parquet --centroids centroids.parquet
 				"$bin/mbd-match" --clusters clusters.parquet --centroids centroids.parquet gens-a.parquet gens-b.parquet -o matches.parquet
 				"$bin/mbd-hypo" ${MIN_Z:+--min-z "$MIN_Z"} --matches matches.parquet --clusters clusters.parquet gens-a.parquet gens-b.parquet -o hypotheses.parquet
-				"$bin/mbd-validate" --seed "$seed" --hypotheses hypotheses.parquet --prompts prompts.parquet \
+				"$bin/mbd-validate" ${VALIDATE_FLAGS:-} --seed "$seed" --hypotheses hypotheses.parquet --prompts prompts.parquet \
 					--model-a "synth:base?seed=$((100 * seed + 3))" --model-b "synth:$t=$s?seed=$((100 * seed + 4))" -o validations.parquet
 				"$bin/mbd-synth" truths --trait "$t" --strength 1 -n 300 -o truths.parquet
 				"$bin/mbd-truth" score --json --truths truths.parquet --hypotheses hypotheses.parquet --validations validations.parquet --reference gens-a.parquet -o recovery.parquet >recovery.json
