@@ -143,7 +143,7 @@ type Hypothesis struct {
 	Regions        []int32  `parquet:"regions,list" doc:"Regions (matches.region) the hypothesis was written from; -1 stands for all discovery texts."`
 	EvidenceIDs    []string `parquet:"evidence_ids,list" doc:"Generation ids shown to the proposer; these never validate the hypothesis."`
 	ProposerPrompt string   `parquet:"proposer_prompt_hash" doc:"First 16 hex digits of SHA-256 of the texts and instructions given to the proposer."`
-	ShareA         *float64 `parquet:"share_a,optional" doc:"Share of the proposer's A texts showing the property by the builtin judge; null when unknown (llm proposals, length)."`
+	ShareA         *float64 `parquet:"share_a,optional" doc:"Share of the proposer's A texts showing the property by the builtin judge (for lens hypotheses: of A's discovery texts given with the lens); null when unknown (llm proposals, length, a lens without texts)."`
 	ShareB         *float64 `parquet:"share_b,optional" doc:"Same for B's texts."`
 	Origin         *string  `parquet:"origin,optional" absent:"null" doc:"What the hypothesis was proposed from: texts (all discovery texts), region (a differing region of mbd-match), exemplar (a region described by exemplars), lens (the tokens an activation difference lens promotes or suppresses) or steered (texts generated with the difference as a steering vector, against A's texts)."`
 }
