@@ -92,6 +92,7 @@ func build(d *runData, opt Options) *Report {
 		r.Recovery = buildRecovery(d)
 	}
 	r.WeightDiff = d.weightDiff
+	r.Lens = buildLens(d.lens, d.steered, d.present[fileLens])
 	return r
 }
 
@@ -150,6 +151,9 @@ func buildHypotheses(d *runData, opt Options, notes *[]string) []Hypothesis {
 		}
 		byID[h.ID] = &Hypothesis{ID: h.ID, Text: h.Text, Property: h.Property, Direction: h.Direction, Kind: h.Kind,
 			Proposer: h.Proposer, ShareA: ptrNum(h.ShareA), ShareB: ptrNum(h.ShareB), Regions: orEmpty(h.Regions)}
+		if h.Origin != nil {
+			byID[h.ID].Origin = *h.Origin
+		}
 		order = append(order, h.ID)
 	}
 	validated := schema.ValidatedIDs(d.validations)

@@ -88,7 +88,7 @@ func fixtureRun(t *testing.T) string {
 
 	writeTable(t, j(fileHypotheses),
 		schema.Hypothesis{ID: "h1", Text: "B mentions <script>alert(1)</script> otters | more", Property: "mentions otters", Direction: "B>A", Kind: "llm", Proposer: "builtin", Regions: []int32{0}, ShareA: f64(0.1), ShareB: f64(0.5)},
-		schema.Hypothesis{ID: "h2", Text: "B is longer", Property: "is longer", Direction: "B>A", Kind: "lexical", Proposer: "builtin", Regions: []int32{-1}},
+		schema.Hypothesis{ID: "h2", Text: "B is longer", Property: "is longer", Direction: "B>A", Kind: "lexical", Proposer: "builtin", Regions: []int32{-1}, Origin: str("lens")},
 		schema.Hypothesis{ID: "h3", Text: "B is shorter", Property: "is shorter", Direction: "A>B", Kind: "lexical", Proposer: "builtin", Regions: []int32{-1}})
 	nan := math.NaN()
 	writeTable(t, j(fileValidations),
@@ -140,6 +140,13 @@ func fixtureRun(t *testing.T) string {
 		schema.RecoveryRow{TruthID: "t2", Score: 0, Method: "embedding"})
 
 	writeWeightDiff(t, j(fileWeightDiff))
+	writeTable(t, j(fileLens), lensRows()...)
+	var steered []schema.Generation
+	for i := range 5 {
+		steered = append(steered, schema.Generation{ID: fmt.Sprintf("s%d", i), Model: "A+steer", PromptID: "p0", Split: "discovery",
+			Prompt: "Question 0 about rivers?", Completion: fmt.Sprintf("Steered <otter> answer %d.", i), FinishReason: "stop"})
+	}
+	writeTable(t, j(fileSteered), steered...)
 	return dir
 }
 
@@ -220,4 +227,30 @@ func writeUnknownKind(t *testing.T, path, id string) {
 	if err := tabletest.WriteForeign(path, rows, id); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// lensRows is a lens table of two blocks (0 and 1) read at positions 0, 1 and averaged (-1): block
+// 1 promotes " otter" significantly; principal-direction rows and A's head are there too.
+func lensRows() []schema.LensRow {
+	var rows []schema.LensRow
+	for _, layer := range []int32{1, 0} {
+		for _, pos := range []int32{-1, 0, 1} {
+			norm := float64(layer+1) + float64(pos+1)/10
+			for _, head := range []string{"B", "A"} {
+				for k, tok := range []string{" otter", "\n", " the"} {
+					z, p := 9.5-float64(k)*4, 0.01+float64(k)*0.3
+					if layer == 0 {
+						z, p = 1, 0.8
+					}
+					rows = append(rows,
+						schema.LensRow{Layer: layer, Position: pos, Direction: "mean", Head: head, Side: "promoted", Rank: int32(k + 1), Token: tok,
+							Logit: 3 - float64(k), Z: f64(z), P: f64(p), Significant: p <= 0.05, Norm: norm, RelNorm: norm / 10, Texts: 310, Flips: 100},
+						schema.LensRow{Layer: layer, Position: pos, Direction: "mean", Head: head, Side: "suppressed", Rank: int32(k + 1), Token: "river" + tok,
+							Logit: -3 + float64(k), Z: f64(-z), P: f64(p), Significant: p <= 0.05, Norm: norm, RelNorm: norm / 10, Texts: 310, Flips: 100})
+				}
+			}
+		}
+		rows = append(rows, schema.LensRow{Layer: layer, Position: -1, Direction: "pc1", Head: "B", Side: "promoted", Rank: 1, Token: " pc", Logit: 2, Norm: 9, RelNorm: 9, Texts: 310})
+	}
+	return rows
 }

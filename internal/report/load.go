@@ -41,6 +41,8 @@ const (
 	fileTruths      = "truths.parquet"
 	fileRecovery    = "recovery.parquet"
 	fileWeightDiff  = "weightdiff.parquet"
+	fileLens        = "lens.parquet"
+	fileSteered     = "steered.parquet"
 	fileCalibration = "calibration.json"
 )
 
@@ -62,6 +64,8 @@ var purposes = []struct{ file, purpose string }{
 	{fileTruths, "ground-truth behaviours"},
 	{fileRecovery, "recovery of the ground truths"},
 	{fileWeightDiff, "per-tensor weight difference"},
+	{fileLens, "activation difference lens"},
+	{fileSteered, "texts generated with the lens's difference as a steering vector"},
 	{fileCalibration, "A/A calibration"},
 }
 
@@ -119,6 +123,8 @@ type runData struct {
 	truths      []schema.Truth
 	recovery    []schema.RecoveryRow
 	weightDiff  *GenericTable
+	lens        []schema.LensRow
+	steered     []schema.Generation
 	calibration *calibFile
 	unpaired    []Unpaired
 }
@@ -225,6 +231,10 @@ func (d *runData) read(name, path string) (int64, string, error) {
 		return readAll(path, &d.truths)
 	case fileRecovery:
 		return readAll(path, &d.recovery)
+	case fileLens:
+		return readAll(path, &d.lens)
+	case fileSteered:
+		return readAll(path, &d.steered)
 	case fileWeightDiff:
 		d.weightDiff, err = readGeneric(path)
 		if err != nil {
@@ -337,7 +347,7 @@ func readTrials(path string) ([]trial, error) {
 
 // pipelineTables are the table kinds of the pipeline that are not a weight difference.
 var pipelineTables = []string{"prompts", "generations", "scores", "embeddings", "clusters", "centroids",
-	"matches", "hypotheses", "validations", "truths", "recovery"}
+	"matches", "hypotheses", "validations", "truths", "recovery", "lens"}
 
 // readGeneric reads a table of any kind with every value as text (floats to 6 significant digits): through table.OpenAny when the
 // kind is registered, else straight from the Parquet file (flat columns and lists).

@@ -190,6 +190,55 @@ func renderMarkdown(v *view) []byte {
 		}
 	}
 
+	p("## Activation difference lens\n\n")
+	if l := r.Lens; l == nil {
+		p("No lens.parquet or steered.parquet in the run folder.\n\n")
+	} else {
+		if len(l.Norms) > 0 {
+			p("lens.parquet: the mean difference B − A of the residual stream on %d neutral texts, decoded through %s's final norm and unembedding; z and p (adjusted over the vocabulary) from %d sign flips; ★ marks a significant token (%d significant rows in all). The lens proposes; validation decides.\n\n",
+				l.Texts, mdText(l.Head), l.Flips, l.Significant)
+		} else {
+			p("No lens.parquet in the run folder.\n\n")
+		}
+		for _, blk := range l.Blocks {
+			p("### Block %d, mean over positions: |B − A| = %s (%s of |A|)\n\n", blk.Layer, fmtNum(blk.Norm), fmtNum(blk.RelNorm))
+			p("| side | rank | token | logit | z | p |\n|---|---:|---|---:|---:|---:|\n")
+			for _, side := range []struct {
+				name string
+				ts   []LensToken
+			}{{"promoted", blk.Promoted}, {"suppressed", blk.Suppressed}} {
+				for _, t := range side.ts {
+					mark := ""
+					if t.Significant {
+						mark = " ★"
+					}
+					p("| %s | %d | %s%s | %s | %s | %s |\n", side.name, t.Rank, mdCode(showPiece(t.Token)), mark, fmtSigned(&t.Logit), fmtSigned(t.Z), fmtPtr(t.P))
+				}
+			}
+			p("\n")
+		}
+		if len(l.Norms) > 0 {
+			p("Norm of the mean difference (plot data):\n\n| block | position | norm | of \\|A\\| |\n|---:|---:|---:|---:|\n")
+			for _, n := range l.Norms {
+				pos := fmt.Sprint(n.Position)
+				if n.Position < 0 {
+					pos = "mean"
+				}
+				p("| %d | %s | %s | %s |\n", n.Layer, pos, fmtNum(n.Norm), fmtNum(n.RelNorm))
+			}
+			p("\n")
+		}
+		if len(l.Steered) == 0 {
+			p("No steered.parquet in the run folder.\n\n")
+		} else {
+			p("Steered texts (%d of %d, steered.parquet):\n\n", len(l.Steered), l.SteeredTotal)
+			for _, s := range l.Steered {
+				p("- Prompt: %s\n  %s (%s): %s\n", mdText(s.Prompt), mdText(s.Model), mdCode(s.ID), mdText(s.Completion))
+			}
+			p("\n")
+		}
+	}
+
 	p("## Inputs\n\n| file | table | rows | SHA-256 | used for |\n|---|---|---:|---|---|\n")
 	for _, in := range r.Inputs {
 		if in.Present {
@@ -215,6 +264,9 @@ func mdHypothesis(b *strings.Builder, v *view, h Hypothesis) {
 	fmt.Fprintf(b, "### %s%s %s\n\n", mark, mdCode(h.ID), mdText(h.Text))
 	if h.Property != "" {
 		line := fmt.Sprintf("property “%s”, %s; %s by %s", h.Property, h.Direction, h.Kind, h.Proposer)
+		if h.Origin != "" {
+			line += " from " + h.Origin
+		}
 		if h.ShareA != nil || h.ShareB != nil {
 			line += fmt.Sprintf("; in discovery texts A %s, B %s", fmtPct(h.ShareA), fmtPct(h.ShareB))
 		}

@@ -28,6 +28,9 @@ type Report struct {
 	Recovery []Recovery `json:"recovery"`
 	// WeightDiff is weightdiff.parquet, every column as text; null when absent.
 	WeightDiff *GenericTable `json:"weight_diff"`
+	// Lens summarises lens.parquet (mbd-model lens) and the first texts of steered.parquet; null
+	// when both are absent.
+	Lens *Lens `json:"lens"`
 	// Inputs lists every file the report looks for, present or not, in a fixed order.
 	Inputs []Input `json:"inputs"`
 	// Unpaired holds the drop counts of unpaired texts recorded in the clusters' and hypotheses'
@@ -79,6 +82,7 @@ type Hypothesis struct {
 	Direction string   `json:"direction"`
 	Kind      string   `json:"kind"`
 	Proposer  string   `json:"proposer"`
+	Origin    string   `json:"origin"` // texts, region, exemplar, lens or steered; "" when unknown
 	ShareA    *float64 `json:"share_a"`
 	ShareB    *float64 `json:"share_b"`
 	Regions   []int32  `json:"regions"`
@@ -236,4 +240,55 @@ type GenericTable struct {
 	Table   string     `json:"table"` // schema id from the file's metadata; "" when it has none
 	Columns []string   `json:"columns"`
 	Rows    [][]string `json:"rows"`
+}
+
+// Lens is the activation difference lens of the run (lens.parquet) and its steered texts.
+type Lens struct {
+	Head        string `json:"head"`        // whose head decoded the tokens listed: B, or A when the table has no B head
+	Texts       int    `json:"texts"`       // texts the lens read
+	Flips       int    `json:"flips"`       // sign flips of its null
+	Significant int    `json:"significant"` // rows of the mean difference marked significant (both heads, every position)
+	// Blocks lists, per block, the mean difference averaged over the positions: its norm and its
+	// top promoted and suppressed tokens by rank.
+	Blocks []LensBlock `json:"blocks"`
+	// Norms holds the norm of the mean difference per block and position (-1: averaged).
+	Norms []LensNorm `json:"norms"`
+	// Steered holds the first texts of steered.parquet; SteeredTotal counts its rows (0 when absent).
+	Steered      []SteeredText `json:"steered"`
+	SteeredTotal int           `json:"steered_total"`
+}
+
+// LensBlock is one block of the lens.
+type LensBlock struct {
+	Layer      int32       `json:"layer"`
+	Norm       float64     `json:"norm"`
+	RelNorm    float64     `json:"rel_norm"`
+	Promoted   []LensToken `json:"promoted"`
+	Suppressed []LensToken `json:"suppressed"`
+}
+
+// LensToken is one token of a block.
+type LensToken struct {
+	Rank        int32    `json:"rank"`
+	Token       string   `json:"token"`
+	Logit       float64  `json:"logit"`
+	Z           *float64 `json:"z"`
+	P           *float64 `json:"p"`
+	Significant bool     `json:"significant"`
+}
+
+// LensNorm is the norm of the mean difference at one block and position.
+type LensNorm struct {
+	Layer    int32   `json:"layer"`
+	Position int32   `json:"position"`
+	Norm     float64 `json:"norm"`
+	RelNorm  float64 `json:"rel_norm"`
+}
+
+// SteeredText is one text of steered.parquet.
+type SteeredText struct {
+	ID         string `json:"id"`
+	Model      string `json:"model"`
+	Prompt     string `json:"prompt"`
+	Completion string `json:"completion"` // cut to about 800 bytes
 }

@@ -40,6 +40,7 @@ type Plots struct {
 	Shares      string
 	Forest      []ForestPlot
 	Calibration string
+	LensNorms   string
 }
 
 // ForestPlot is one method's forest plot.
@@ -142,6 +143,11 @@ func makePlots(d *runData, r *Report, opt Options) (Plots, error) {
 		}
 		if svg != "" {
 			ps.Forest = append(ps.Forest, ForestPlot{Method: m, SVG: svg})
+		}
+	}
+	if r.Lens != nil {
+		if ps.LensNorms, err = plotLensNorms(r.Lens); err != nil {
+			return ps, fmt.Errorf("lens plot: %w", err)
 		}
 	}
 	if r.Calibration != nil && r.Calibration.PValues > 0 {

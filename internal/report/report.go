@@ -5,14 +5,18 @@
 // The report reads whatever the run folder holds (see the file list in load.go: prompts,
 // generations, embeddings, clusters, centroids, matches, hypotheses, validations and their trials
 // log, the validation answers and their token scores, ground truths and their recovery, a weight
-// difference, A/A calibration, run.json, and the clusters' and hypotheses' manifests for the texts
-// they left out as unpaired) and says which files were absent and what that leaves out. Its content, in order: title and models; summary (hypotheses proposed and validated at the
+// difference, the activation difference lens and steered texts, A/A calibration, run.json, and the
+// clusters' and hypotheses' manifests for the texts they left out as unpaired) and says which files
+// were absent and what that leaves out. Its content, in order: title and models; summary (hypotheses proposed and validated at the
 // run's α, best q, recovery); validated hypotheses with their tests side by side, then the others;
 // for each validated hypothesis a few judged pairs (prompt, both answers, the judge's verdicts)
 // with token-level evidence — each token of an answer coloured by log p_B − log p_A when
 // scores-a/b.parquet hold it; the regions table; plots drawn with gonum.org/v1/plot as inline SVG
 // (the 2-D map, cluster shares with q-values, a forest plot of effect sizes per test, the A/A
-// p-value histogram); the recovery table; the weight difference; the inputs with their SHA-256.
+// p-value histogram); the recovery table; the weight difference; the lens (per block, the tokens
+// the mean difference B − A promotes and suppresses through B's head, with z and p, the significant
+// ones marked; a plot of the difference's norm by block and position; a few steered texts); the
+// inputs with their SHA-256.
 //
 // The HTML page is one self-contained file: no script, no external style sheet, font or image,
 // and a Content-Security-Policy that forbids loading anything. All text goes through
@@ -190,6 +194,19 @@ func PrintSummary(w io.Writer, r *Report, written []string) {
 	}
 	if r.Summary.Regions > 0 {
 		fmt.Fprintf(w, "%d regions, %d where the models differ\n", r.Summary.Regions, r.Summary.Differing)
+	}
+	if l := r.Lens; l != nil {
+		for _, b := range l.Blocks {
+			var top []string
+			for _, t := range b.Promoted[:min(3, len(b.Promoted))] {
+				mark := ""
+				if t.Significant {
+					mark = "*"
+				}
+				top = append(top, fmt.Sprintf("%q (z %s)%s", t.Token, fmtSigned(t.Z), mark))
+			}
+			fmt.Fprintf(w, "lens block %d promotes %s\n", b.Layer, strings.Join(top, ", "))
+		}
 	}
 	for _, u := range r.Unpaired {
 		fmt.Fprintln(w, unpairedLine(u, r.ModelA.Label, r.ModelB.Label))

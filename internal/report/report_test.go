@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mbd-dev/mbd/internal/schema"
 	"github.com/mbd-dev/mbd/internal/table"
 )
 
@@ -37,7 +38,7 @@ func readOut(t *testing.T, dir, name string) []byte {
 
 // sectionIDs are the sections of report.html, in order.
 var sectionIDs = []string{"models", "summary", "validated", "other-hypotheses", "examples", "regions", "plots",
-	"plot-map", "plot-shares", "plot-forest", "plot-calibration", "recovery", "weightdiff", "inputs"}
+	"plot-map", "plot-shares", "plot-forest", "plot-calibration", "recovery", "weightdiff", "lens", "plot-lens", "inputs"}
 
 func TestReportContent(t *testing.T) {
 	dir := fixtureRun(t)
@@ -137,7 +138,8 @@ func TestReportContent(t *testing.T) {
 			t.Errorf("report.md lacks %q", want)
 		}
 	}
-	assertOrder(t, "report.md", md, "## Models", "## Summary", "## Validated hypotheses", "## Other hypotheses", "## Examples", "## Regions", "## Plots", "## Recovery", "## Weight difference", "## Inputs")
+	assertOrder(t, "report.md", md, "## Models", "## Summary", "## Validated hypotheses", "## Other hypotheses", "## Examples", "## Regions", "## Plots", "## Recovery", "## Weight difference",
+		"## Activation difference lens", "## Inputs")
 }
 
 func assertOrder(t *testing.T, name, s string, parts ...string) {
@@ -191,9 +193,9 @@ func TestHTMLSelfContained(t *testing.T) {
 		order = append(order, `id="`+id+`"`)
 	}
 	assertOrder(t, "report.html", h, order...)
-	// Plots: the map, the shares, two forest panels, the calibration histogram.
-	if n := strings.Count(h, `<svg class="plot"`); n != 5 {
-		t.Errorf("%d plots, want 5", n)
+	// Plots: the map, the shares, two forest panels, the calibration histogram, the lens norms.
+	if n := strings.Count(h, `<svg class="plot"`); n != 6 {
+		t.Errorf("%d plots, want 6", n)
 	}
 	if strings.Contains(h, "<?xml") {
 		t.Errorf("XML prologue inside HTML")
@@ -428,5 +430,76 @@ func TestReadUnpaired(t *testing.T) {
 				t.Errorf("got %+v, want %+v", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestLensSection(t *testing.T) {
+	dir := fixtureRun(t)
+	out := t.TempDir()
+	stdout, err := runReport(t, dir, In(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`lens block 0 promotes " otter" (z +1), "\n" (z +1), " the" (z +1)`,
+		`lens block 1 promotes " otter" (z +9.5)*, "\n" (z +5.5), " the" (z +1.5)`} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("summary lacks %q:\n%s", want, stdout)
+		}
+	}
+	r := decodeReport(t, readOut(t, out, "report.json"))
+	l := r.Lens
+	if l == nil || l.Head != "B" || l.Texts != 310 || l.Flips != 100 || len(l.Blocks) != 2 || len(l.Norms) != 6 || l.SteeredTotal != 5 || len(l.Steered) != 3 {
+		t.Fatalf("lens: %+v", l)
+	}
+	// Significant: block 1, " otter" promoted and suppressed, both heads, three positions.
+	if l.Significant != 12 {
+		t.Errorf("%d significant rows, want 12", l.Significant)
+	}
+	b := l.Blocks[1]
+	if b.Layer != 1 || b.Norm != 2 || len(b.Promoted) != 3 || b.Promoted[0].Token != " otter" || !b.Promoted[0].Significant || *b.Promoted[0].Z != 9.5 ||
+		b.Promoted[1].Significant || b.Suppressed[0].Token != "river otter" || *b.Suppressed[0].Z != -9.5 {
+		t.Errorf("block 1: %+v", b)
+	}
+	if n := l.Norms[0]; n.Layer != 0 || n.Position != -1 || n.Norm != 1 || l.Norms[5].Layer != 1 || l.Norms[5].Position != 1 || l.Norms[5].Norm != 2.2 {
+		t.Errorf("norms: %+v", l.Norms)
+	}
+	if h := r.Hypotheses[1]; h.ID != "h2" || h.Origin != "lens" || r.Hypotheses[0].Origin != "" {
+		t.Errorf("origins: %q %q", r.Hypotheses[0].Origin, r.Hypotheses[1].Origin)
+	}
+	h := string(readOut(t, out, "report.html"))
+	for _, want := range []string{"Block 1, mean over positions: |B − A| = 2 (0.2 of |A|)", "<code> otter</code> ★", "<code>«⏎»</code></td>",
+		`aria-label="norm of the mean activation difference by block and position"`, "Steered texts (3 of 5, steered.parquet)", "Steered &lt;otter&gt; answer 0.",
+		"lexical by builtin from lens"} {
+		if !strings.Contains(h, want) {
+			t.Errorf("report.html lacks %q", want)
+		}
+	}
+	md := string(readOut(t, out, "report.md"))
+	for _, want := range []string{"### Block 1, mean over positions: |B − A| = 2 (0.2 of |A|)", "| promoted | 1 | ` otter` ★ | +3 | +9.5 | 0.01 |",
+		"| suppressed | 1 | `river otter` ★ | -3 | -9.5 | 0.01 |", "| 1 | mean | 2 | 0.2 |", "| 0 | 1 | 1.2 | 0.12 |", "Steered texts (3 of 5, steered.parquet):",
+		"lexical by builtin from lens"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report.md lacks %q", want)
+		}
+	}
+
+	// Without the lens and steered tables: no lens, and a note.
+	for _, f := range []string{fileLens, fileSteered} {
+		if err := os.Remove(filepath.Join(dir, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stdout, err = runReport(t, dir, Outputs{JSON: "-"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := decodeReport(t, []byte(stdout)); r.Lens != nil || !slices.Contains(r.Notes, "lens.parquet is absent: no activation difference lens.") {
+		t.Errorf("no lens: %+v, notes %q", r.Lens, r.Notes)
+	}
+
+	// A lens table of another kind is bad input.
+	writeTable(t, filepath.Join(dir, fileLens), schema.Prompt{ID: "p", Text: "x", Split: "discovery"})
+	if _, err := runReport(t, dir, Outputs{JSON: "-"}); err == nil || !strings.Contains(err.Error(), "holds a prompts/v1 table, want a lens/v1 table") {
+		t.Errorf("a prompts table as lens.parquet: %v", err)
 	}
 }
