@@ -256,30 +256,31 @@ func ProposeLens(ctx context.Context, sess roles.Session, rows []schema.LensRow,
 	return res, nil
 }
 
-// Merge appends to hs the hypotheses of more that are not near-duplicates of one already there:
-// the same id, or the same direction and either a quoted term in common (when both quote terms:
-// "contains 'otter'" and "contains 'boat'" differ, however alike their words) or a word-count
-// cosine of the properties ≥ dedup.
+// Merge appends to hs the hypotheses of more that are not near-duplicates (duplicate) of one
+// already there, or that have the same id.
 func Merge(hs, more []schema.Hypothesis, dedup float64) []schema.Hypothesis {
 	for _, m := range more {
-		w, terms := lexical.WordCounts(m.Property), lexical.Terms(m.Property)
 		dup := slices.ContainsFunc(hs, func(h schema.Hypothesis) bool {
-			if h.ID == m.ID {
-				return true
-			}
-			if h.Direction != m.Direction {
-				return false
-			}
-			if ht := lexical.Terms(h.Property); len(ht) > 0 && len(terms) > 0 {
-				return slices.ContainsFunc(ht, func(t string) bool { return slices.Contains(terms, t) })
-			}
-			return lexical.Cosine(lexical.WordCounts(h.Property), w) >= dedup
+			return h.ID == m.ID || duplicate(h.Property, h.Direction, m.Property, m.Direction, dedup)
 		})
 		if !dup {
 			hs = append(hs, m)
 		}
 	}
 	return hs
+}
+
+// duplicate reports whether two properties are near-duplicates: the same direction and, when both
+// quote terms, a term in common ("contains 'otter'" and "contains 'boat'" differ, however alike
+// their words), otherwise a word-count cosine ≥ dedup.
+func duplicate(p1, d1, p2, d2 string, dedup float64) bool {
+	if d1 != d2 {
+		return false
+	}
+	if t1, t2 := lexical.Terms(p1), lexical.Terms(p2); len(t1) > 0 && len(t2) > 0 {
+		return slices.ContainsFunc(t1, func(t string) bool { return slices.Contains(t2, t) })
+	}
+	return lexical.Cosine(lexical.WordCounts(p1), lexical.WordCounts(p2)) >= dedup
 }
 
 // Shares fills the unknown shares of hs with the shares of the texts of a and of b that show the
