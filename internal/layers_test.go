@@ -22,10 +22,10 @@ var layers = []struct {
 }{
 	{"ground", []string{"assign", "atomicfile", "gguf", "manifest", "progress", "records", "schema",
 		"stats", "table", "table/tabletest", "vec", "version"}},
-	{"service", []string{"assistant", "bpe", "cluster", "embed", "endpoint", "lexical", "llm",
+	{"service", []string{"assistant", "bpe", "cluster", "embed", "endpoint", "hub", "hub/hubtest", "lexical", "llm",
 		"llm/backends", "llm/llamacpp", "llm/openaicompat", "llm/openaicompat/vllmtest", "llm/synthmodel",
-		"roles", "roles/rolestest", "synth", "tinymodel", "train"}},
-	{"stage", []string{"clustering", "finetune", "gen", "hypo", "lens", "match", "modelconvert", "prompts",
+		"modelconvert", "modelconvert/hftest", "roles", "roles/rolestest", "synth", "tinymodel", "train"}},
+	{"stage", []string{"clustering", "finetune", "gen", "hypo", "lens", "match", "prompts",
 		"report", "scoring", "tableinfo", "truth", "validate", "weightdiff"}},
 	{"command", []string{"cli", "cli/clitest", "cmd/*", "e2e"}},
 }
