@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -180,3 +181,19 @@ func Inputs(dir string) []string {
 	}
 	return files
 }
+
+// Needed reports whether a repository file (a slash-separated name) is one the converter reads
+// when the weights are safetensors: config.json, the top-level *.safetensors files and the
+// tokenizer and configuration files. A downloader fetches these and nothing else.
+func Needed(name string) bool {
+	if name == "config.json" || slices.Contains(optionalFiles, name) {
+		return true
+	}
+	ok, _ := path.Match("*.safetensors", name)
+	return ok
+}
+
+// Version names the converter: the github.com/ollama/ollama version (go.mod, checked by
+// TestVersion) and a revision of how this package uses it. A cached conversion made by another
+// version is redone.
+const Version = "ollama-v0.17.4.1"
