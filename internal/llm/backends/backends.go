@@ -1,6 +1,8 @@
 // Package backends opens a model from its reference string:
 //
 //	gguf:PATH[?system=FILE&chat=auto|on|off&lora=ADAPTER&lora-scale=S&quant=TYPE&ctx=N&parallel=N&batch=N&threads=N&gpu-layers=N]
+//	hf:ORG/REPO[@REVISION][?gguf options]            (a safetensors checkpoint on the Hugging Face Hub)
+//	hf:ORG/REPO/FILE.gguf[@REVISION][?gguf options]  (a GGUF file on the Hub)
 //	openai-compat:URL#MODEL[?chat=1&system=FILE]
 //	openai:MODEL
 //	synth:SPEC[?seed=N]   (the synthetic world's ideal text source; see package synthmodel)
@@ -10,9 +12,17 @@
 // quant= quantizes the file once (cached beside it as NAME.type.gguf for NAME.gguf, redone when
 // the file is newer than the copy) and loads the quantized copy.
 //
+// hf: downloads from the Hugging Face Hub into its cache (package hub; HF_TOKEN, HF_ENDPOINT,
+// HF_HOME, HF_HUB_CACHE, HF_HUB_OFFLINE), converts a safetensors checkpoint to GGUF once
+// (modelconvert, cached by repository, commit and converter version), then runs it as gguf: does,
+// with the same options. The revision defaults to main. Fetch does the download and conversion
+// and returns the reference pinned to its commit sha (hf:ORG/REPO@<sha>), which commands record.
+//
 // Check parses a reference and checks every option's range without touching a file or a server,
 // so a command can refuse a bad reference before any work; Files lists the local files a
-// reference reads, so a command can record (and fingerprint) them.
+// reference reads, so a command can record (and fingerprint) them. For hf: references Files
+// fetches first (the GGUF it lists is in a cache), while LocalFiles never touches the network: it
+// lists only the system prompt and adapter files.
 package backends
 
 import (
@@ -43,6 +53,16 @@ func Open(ref string) (llm.Model, error) {
 			return nil, fmt.Errorf("model reference %q: %w", ref, err)
 		}
 		return llamacpp.Load(opts)
+	case "hf":
+		h, loc, err := openHF(ref, rest)
+		if err != nil {
+			return nil, err
+		}
+		opts, err := hfOptions(h, loc)
+		if err != nil {
+			return nil, fmt.Errorf("model reference %q: %w", ref, err)
+		}
+		return llamacpp.Load(opts)
 	case "openai-compat", "openai":
 		return openRemote(ref)
 	default: // synth
@@ -66,6 +86,10 @@ func Check(ref string) error {
 		if _, err := parseGGUF(rest); err != nil {
 			return fmt.Errorf("model reference %q: %w", ref, err)
 		}
+	case "hf":
+		if _, err := parseHF(rest); err != nil {
+			return fmt.Errorf("model reference %q: %w", ref, err)
+		}
 	case "openai-compat", "openai":
 		_, err = openaicompat.ParseRef(ref)
 		return err
@@ -81,6 +105,13 @@ func Check(ref string) error {
 // or names no local file. Tools register them as inputs that no output may overwrite
 // (cli.Paths.Shared); checking the reference itself is Check's job.
 func LocalFiles(ref string) []string {
+	if scheme, rest, err := split(ref); err == nil && scheme == "hf" {
+		h, err := parseHF(rest)
+		if err != nil {
+			return nil
+		}
+		return slices.DeleteFunc([]string{h.g.system, h.g.opts.LoRA}, func(f string) bool { return f == "" })
+	}
 	files, err := Files(ref)
 	if err != nil {
 		return nil
@@ -90,7 +121,8 @@ func LocalFiles(ref string) []string {
 
 // Files lists the local files that decide what the model of ref answers: the GGUF file, its
 // system prompt and LoRA adapter, or an API model's system prompt file. A remote model's weights
-// are not among them.
+// are not among them. An hf: reference is fetched first (Fetch); its GGUF is the downloaded file
+// or the cached conversion.
 func Files(ref string) ([]string, error) {
 	scheme, rest, err := split(ref)
 	if err != nil {
@@ -104,6 +136,12 @@ func Files(ref string) ([]string, error) {
 			return nil, fmt.Errorf("model reference %q: %w", ref, err)
 		}
 		files = []string{g.opts.Path, g.system, g.opts.LoRA}
+	case "hf":
+		h, loc, err := openHF(ref, rest)
+		if err != nil {
+			return nil, err
+		}
+		files = []string{loc.path, h.g.system, h.g.opts.LoRA}
 	case "openai-compat", "openai":
 		cfg, err := openaicompat.ParseRef(ref)
 		if err != nil {
@@ -117,13 +155,13 @@ func Files(ref string) ([]string, error) {
 func split(ref string) (scheme, rest string, err error) {
 	scheme, rest, ok := strings.Cut(ref, ":")
 	if !ok {
-		return "", "", fmt.Errorf("model reference %q: want gguf:PATH, openai-compat:URL#MODEL, openai:MODEL or synth:SPEC", ref)
+		return "", "", fmt.Errorf("model reference %q: want gguf:PATH, hf:ORG/REPO, openai-compat:URL#MODEL, openai:MODEL or synth:SPEC", ref)
 	}
 	switch scheme {
-	case "gguf", "openai-compat", "openai", "synth":
+	case "gguf", "hf", "openai-compat", "openai", "synth":
 		return scheme, rest, nil
 	}
-	return "", "", fmt.Errorf("model reference %q: unknown scheme %q (want gguf, openai-compat, openai or synth)", ref, scheme)
+	return "", "", fmt.Errorf("model reference %q: unknown scheme %q (want gguf, hf, openai-compat, openai or synth)", ref, scheme)
 }
 
 // ggufRef is a parsed gguf: reference, before its files are read.
@@ -202,6 +240,12 @@ func ParseGGUF(rest string) (llamacpp.Options, error) {
 	if err != nil {
 		return g.opts, err
 	}
+	return g.options("")
+}
+
+// options reads the system prompt and, with quant=, quantizes the file once into out (by default
+// NAME.type.gguf beside NAME.gguf) and points Path at the copy.
+func (g ggufRef) options(out string) (llamacpp.Options, error) {
 	opts := g.opts
 	if g.system != "" {
 		b, err := os.ReadFile(g.system)
@@ -212,7 +256,9 @@ func ParseGGUF(rest string) (llamacpp.Options, error) {
 	}
 	if t := g.quant; t != "" {
 		path := opts.Path
-		out := fmt.Sprintf("%s.%s.gguf", strings.TrimSuffix(path, ".gguf"), strings.ToLower(t))
+		if out == "" {
+			out = fmt.Sprintf("%s.%s.gguf", strings.TrimSuffix(path, ".gguf"), strings.ToLower(t))
+		}
 		// Quantize unless a copy newer than the source exists (a rebuilt source gets a new copy).
 		src, err := os.Stat(path)
 		if err != nil {
