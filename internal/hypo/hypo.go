@@ -6,9 +6,8 @@
 // an LLM, Params.Samples per side, prompt-stratified: prompts that both models answered come first,
 // so that the two sides differ in the model rather than in the question — and proposes up to
 // Params.PerRegion hypotheses; further rounds show it the properties proposed so far and ask for
-// different ones. Near-duplicate properties are kept once: of the same direction, with a quoted
-// term in common when both quote terms, otherwise with a cosine ≥ Params.Dedup of their
-// word-count vectors. A region of mbd-match for which the proposer writes nothing still becomes a
+// different ones. Near-duplicate properties (cosine ≥ Params.Dedup of their word-count vectors)
+// are kept once. A region of mbd-match for which the proposer writes nothing still becomes a
 // hypothesis, described by exemplars (see exemplarProposal), so that a difference seen only in the
 // embedding space is not dropped before validation. Every hypothesis records the generation ids
 // it was written from (evidence_ids: these never validate it), its regions, its proposer, a hash
@@ -65,7 +64,8 @@ func Propose(ctx context.Context, sess roles.Session, regions []Region, p Params
 		sess.Assistant = b
 	}
 	type kept struct {
-		row schema.Hypothesis
+		row   schema.Hypothesis
+		words map[string]float64
 	}
 	var hyps []kept
 	var properties []string
@@ -108,8 +108,9 @@ func Propose(ctx context.Context, sess roles.Session, regions []Region, p Params
 				}
 			}
 			for _, pr := range ps {
+				w := lexical.WordCounts(pr.Property)
 				dup := slices.ContainsFunc(hyps, func(k kept) bool {
-					return duplicate(k.row.Property, k.row.Direction, pr.Property, pr.Direction, p.Dedup)
+					return k.row.Direction == pr.Direction && lexical.Cosine(k.words, w) >= p.Dedup
 				})
 				if dup {
 					continue
@@ -118,7 +119,7 @@ func Propose(ctx context.Context, sess roles.Session, regions []Region, p Params
 				row := schema.Hypothesis{ID: ID(pr.Property, pr.Direction), Text: pr.Text, Property: pr.Property, Direction: pr.Direction,
 					Kind: pr.Kind, Proposer: sess.Ref(), Regions: []int32{rg.ID}, EvidenceIDs: evidence,
 					ProposerPrompt: hex.EncodeToString(h[:8]), ShareA: finite(pr.ShareA), ShareB: finite(pr.ShareB), Origin: origin(rg.origin(pr.Kind))}
-				hyps = append(hyps, kept{row})
+				hyps = append(hyps, kept{row, w})
 			}
 		}
 		if done != nil {

@@ -142,7 +142,7 @@ func Run(ctx context.Context, env *cli.Env, o Options) error {
 	}
 	a, b := cmp.Or(o.Labels.A, "A"), cmp.Or(o.Labels.B, "B")
 	var regions []hypo.Region
-	var all hypo.Region
+	var all, steeredRegion hypo.Region
 	var dropped match.Dropped
 	if len(o.Generations) > 0 {
 		var gens []schema.Generation
@@ -183,11 +183,9 @@ func Run(ctx context.Context, env *cli.Env, o Options) error {
 			if err != nil {
 				return err
 			}
-			rg := hypo.Steered(all.A, steered)
-			if len(rg.B) == 0 {
+			if steeredRegion = hypo.Steered(all.A, steered); len(steeredRegion.B) == 0 {
 				return &table.InputError{Path: o.Steered, Column: "split", Msg: "no discovery-split texts (steered texts are read from the discovery split, as every proposer input)"}
 			}
-			regions = append(regions, rg)
 		}
 	}
 
@@ -198,14 +196,25 @@ func Run(ctx context.Context, env *cli.Env, o Options) error {
 	defer sess.Close()
 
 	var res hypo.Result
+	params := hypo.Params{Rounds: o.Rounds, PerRegion: o.PerRegion, Samples: o.Samples, Dedup: o.Dedup, Seed: o.Seed, MinZ: o.MinZ}
 	if len(regions) > 0 {
 		bar := env.Progress("describing", "regions", int64(len(regions)))
-		res, err = hypo.Propose(ctx, sess, regions, hypo.Params{Rounds: o.Rounds, PerRegion: o.PerRegion, Samples: o.Samples,
-			Dedup: o.Dedup, Seed: o.Seed, MinZ: o.MinZ}, env.Log, func() { bar.Add(1) })
+		res, err = hypo.Propose(ctx, sess, regions, params, env.Log, func() { bar.Add(1) })
 		if err != nil {
 			return err
 		}
 		bar.Done()
+	}
+	if o.Steered != "" && !res.BudgetReached {
+		// Proposed on their own and merged (hypo.Merge), as the lens's hypotheses are.
+		sr, err := hypo.Propose(ctx, sess, []hypo.Region{steeredRegion}, params, env.Log, nil)
+		if err != nil {
+			return err
+		}
+		res.Hypotheses = hypo.Merge(res.Hypotheses, sr.Hypotheses, o.Dedup)
+		res.Invalid += sr.Invalid
+		res.BudgetReached = sr.BudgetReached
+		regions = append(regions, steeredRegion)
 	}
 	lensProposed := 0
 	if o.Lens != "" && !res.BudgetReached {
