@@ -48,7 +48,7 @@ func (c *Client) Download(ctx context.Context, repo, rev string, want func(name 
 	}
 	info, err := c.Info(ctx, repo, rev)
 	if err != nil {
-		if errors.Is(err, errUnreachable) {
+		if errors.Is(err, ErrNetwork) {
 			if s, cerr := c.Cached(repo, rev, want); cerr == nil {
 				c.warn("the Hub cannot be reached: using the cache", "repo", repo, "revision", rev, "err", err)
 				return s, nil
@@ -308,7 +308,7 @@ func (c *Client) fetchBlob(ctx context.Context, u, inc string, size int64, name 
 		}
 		resp, err := c.do(ctx, http.MethodGet, u, header, nil)
 		if err != nil {
-			if errors.Is(err, errUnreachable) && try < maxTries {
+			if errors.Is(err, ErrNetwork) && try < maxTries {
 				time.Sleep(time.Duration(try) * time.Second)
 				continue
 			}
@@ -328,7 +328,7 @@ func (c *Client) fetchBlob(ctx context.Context, u, inc string, size int64, name 
 			}
 			continue
 		default:
-			err := fmt.Errorf("%s: downloading answered HTTP %d", name, resp.StatusCode)
+			err := errorf(ErrServer, "%s: downloading answered HTTP %d", name, resp.StatusCode)
 			if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
 				err = errorf(ErrAccess, "%s: access denied while downloading (HTTP %d): set HF_TOKEN to a token that can read it", name, resp.StatusCode)
 			}

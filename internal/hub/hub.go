@@ -116,8 +116,8 @@ var (
 	ErrOffline  = errors.New("not in the cache")  // offline and the cache cannot answer
 	ErrChecksum = errors.New("checksum mismatch") // a file's SHA-256 differs from the Hub's, twice
 	ErrDiskFull = errors.New("disk full")         // ENOSPC while writing the cache
-
-	errUnreachable = errors.New("unreachable") // a request failed before any answer
+	ErrServer   = errors.New("server error")      // another error answer
+	ErrNetwork  = errors.New("unreachable")       // a request failed before any answer
 )
 
 // Error is a one-line error of the Hub or the cache; Kind says which.
@@ -261,7 +261,7 @@ func (c *Client) do(ctx context.Context, method, u string, header http.Header, n
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, errorf(errUnreachable, "cannot reach the Hub at %s (set HF_HUB_OFFLINE=1 to use the cache): %v", c.Endpoint, unwrapURL(err))
+		return nil, errorf(ErrNetwork, "cannot reach the Hub at %s (set HF_HUB_OFFLINE=1 to use the cache): %v", c.Endpoint, unwrapURL(err))
 	}
 	return resp, nil
 }
@@ -322,5 +322,5 @@ func (c *Client) statusError(resp *http.Response, repo, rev, file string) error 
 	if file != "" {
 		what += " " + file
 	}
-	return fmt.Errorf("%s: the Hub answered HTTP %d%s", what, resp.StatusCode, msg)
+	return errorf(ErrServer, "%s: the Hub answered HTTP %d%s", what, resp.StatusCode, msg)
 }

@@ -147,6 +147,17 @@ func (s *Server) Requests(method, path string) int {
 	return s.counts[method+" "+path]
 }
 
+// AllRequests is the number of requests of any kind.
+func (s *Server) AllRequests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, c := range s.counts {
+		n += c
+	}
+	return n
+}
+
 // ContentRequests is the number of GETs that sent (or would have sent) file content.
 func (s *Server) ContentRequests() int {
 	s.mu.Lock()
