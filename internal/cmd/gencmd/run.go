@@ -40,7 +40,9 @@ with the same arguments, and gives the same table as an uninterrupted run. --sha
 prompts whose id hash falls in shard i of N (tables of all shards together hold every prompt).
 
 Model references: gguf:PATH[?system=FILE&chat=auto|on|off&quant=TYPE&ctx=N&parallel=N&threads=N],
-openai-compat:URL#MODEL[?chat=1&system=FILE], openai:MODEL.
+hf:ORG/REPO[@REV][?same options] (downloaded from the Hugging Face Hub, converted once; see
+"mbd-model pull"), hf:ORG/REPO/FILE.gguf[@REV][?...], openai-compat:URL#MODEL[?chat=1&system=FILE],
+openai:MODEL.
 
 Examples:
   mbd-gen run --model gguf:base.gguf --label A --samples 4 prompts.parquet -o gens-a.parquet
@@ -100,6 +102,13 @@ func RunRun(ctx context.Context, env *cli.Env, o RunOptions) error {
 	if len(jobs) == 0 {
 		return &table.InputError{Path: in, Msg: "no prompts selected (check --split and --shard)"}
 	}
+	// An hf: model is downloaded (and converted) first; its reference, pinned to the commit, is
+	// what the rows, the journal and the manifest record.
+	fetched, err := backends.Fetch(ctx, ref, env.Log)
+	if err != nil {
+		return cli.BadRef("--model", err)
+	}
+	ref = fetched.Ref
 	// The model's files are part of the run's identity: a model replaced under the same name
 	// must not continue another model's journal.
 	files, err := backends.Files(ref)

@@ -1,5 +1,6 @@
 // Package modelcmd is the command line of mbd-model: info and quantize (llama.cpp), score
-// (scoring.Generations), create (tinymodel), convert (modelconvert), diff (weightdiff) and lens
+// (scoring.Generations), create (tinymodel), convert (modelconvert), pull (backends.Fetch: Hugging
+// Face Hub downloads), diff (weightdiff) and lens
 // (llamacpp.Model.Capture, lens.Analyze). Each
 // subcommand has typed options with a Validate method and a Run function; bad input (a file that
 // is not GGUF, a bad model reference, an output that is an input) ends with status 2.
@@ -29,16 +30,17 @@ import (
 func Main(ctx context.Context, args []string, stdio cli.IO) int {
 	return cli.Run(ctx, &ucli.Command{
 		Name:  "mbd-model",
-		Usage: "inspect, quantize, create, score, convert and compare models",
+		Usage: "inspect, quantize, create, score, convert, pull and compare models",
 		Description: `Examples:
   mbd-model create --corpus notes.txt --layers 2 --embd 64 -o tiny.gguf
   mbd-model info tiny.gguf
   mbd-model quantize --type Q8_0 tiny.gguf tiny-q8.gguf
   mbd-model score --model gguf:tiny.gguf generations.parquet -o scores.parquet
   mbd-model convert ./SmolLM2-135M -o smollm2.gguf
+  mbd-model pull hf:HuggingFaceTB/SmolLM2-135M
   mbd-model diff tiny.gguf tiny-q8.gguf
   mbd-model lens --model-a gguf:base.gguf --model-b gguf:tuned.gguf -o lens.parquet`,
-		Commands: []*ucli.Command{infoCommand(), quantizeCommand(), scoreCommand(), createCommand(), convertCommand(), diffCommand(), lensCommand()},
+		Commands: []*ucli.Command{infoCommand(), quantizeCommand(), scoreCommand(), createCommand(), convertCommand(), pullCommand(), diffCommand(), lensCommand()},
 	}, args, stdio)
 }
 

@@ -70,12 +70,17 @@ func RunScore(ctx context.Context, env *cli.Env, o ScoreOptions) error {
 			return cli.BadRef("--model", err)
 		}
 	}
-	model, err := backends.Open(o.Model)
+	fetched, err := backends.Fetch(ctx, o.Model, env.Log) // an hf: model, pinned to its commit
+	if err != nil {
+		return cli.BadRef("--model", err)
+	}
+	ref := fetched.Ref
+	model, err := backends.Open(ref)
 	if err != nil {
 		return cli.BadRef("--model", err)
 	}
 	defer model.Close()
-	files, err := backends.Files(o.Model)
+	files, err := backends.Files(ref)
 	if err != nil {
 		return cli.BadRef("--model", err)
 	}
@@ -85,12 +90,12 @@ func RunScore(ctx context.Context, env *cli.Env, o ScoreOptions) error {
 		}
 	}
 	bar := env.Progress("score", "texts", int64(len(gens)))
-	rows, err := scoring.Generations(ctx, model, o.Model, gens, o.Batch, func(n int) { bar.Add(int64(n)) })
+	rows, err := scoring.Generations(ctx, model, ref, gens, o.Batch, func(n int) { bar.Add(int64(n)) })
 	if err != nil {
 		return err
 	}
 	bar.Done()
-	env.Manifest.Param("model", o.Model)
+	env.Manifest.Param("model", ref)
 	if err := cli.WriteTable(env, o.Output, rows); err != nil {
 		return err
 	}

@@ -217,6 +217,18 @@ func Run(ctx context.Context, env *cli.Env, o Options) error {
 	}
 	defer sess.Close()
 	var ma, mb llm.Model // nil on recorded answers without scoring models
+	for _, m := range []struct {
+		flag string
+		ref  *string
+	}{{"--model-a", &o.ModelA}, {"--model-b", &o.ModelB}} {
+		if *m.ref != "" { // an hf: model is downloaded first and recorded pinned to its commit
+			f, err := backends.Fetch(ctx, *m.ref, env.Log)
+			if err != nil {
+				return cli.BadRef(m.flag, err)
+			}
+			*m.ref = f.Ref
+		}
+	}
 	if o.ModelA != "" {
 		m, err := backends.Open(o.ModelA)
 		if err != nil {
