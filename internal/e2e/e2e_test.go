@@ -27,7 +27,9 @@ import (
 	"github.com/mbd-dev/mbd/internal/cmd/tablecmd"
 	"github.com/mbd-dev/mbd/internal/cmd/truthcmd"
 	"github.com/mbd-dev/mbd/internal/cmd/validatecmd"
+	"github.com/mbd-dev/mbd/internal/hub/hubtest"
 	"github.com/mbd-dev/mbd/internal/manifest"
+	"github.com/mbd-dev/mbd/internal/modelconvert/hftest"
 	"github.com/mbd-dev/mbd/internal/roles/rolestest"
 	"github.com/mbd-dev/mbd/internal/table"
 )
@@ -60,6 +62,8 @@ func TestScripts(t *testing.T) {
 	fake := rolestest.New()
 	fake.Faults = 9
 	t.Cleanup(fake.Close) // after the parallel scripts, not when Run returns
+	// A fake Hugging Face Hub for hf: references: $HF_ENDPOINT.
+	hubSrv := fakeHub(t)
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
@@ -70,9 +74,11 @@ func TestScripts(t *testing.T) {
 		Setup: func(e *testscript.Env) error {
 			e.Setenv("ASSISTANT", "openai-compat:"+fake.URL+"/v1#fake")
 			e.Setenv("MBD_ROOT", root) // the repository: mk/pipeline.mk, testdata/
+			e.Setenv("HF_ENDPOINT", hubSrv.URL)
 			return nil
 		},
-		Cmds: map[string]func(*testscript.TestScript, bool, []string){"status": status, "inputs": inputs},
+		Cmds: map[string]func(*testscript.TestScript, bool, []string){"status": status, "inputs": inputs,
+			"hub": func(ts *testscript.TestScript, neg bool, args []string) { hubCmd(ts, neg, args, hubSrv) }},
 	})
 }
 
@@ -126,5 +132,51 @@ func inputs(ts *testscript.TestScript, neg bool, args []string) {
 		if !found {
 			ts.Fatalf("%s does not record input %s", args[0], path)
 		}
+	}
+}
+
+// fakeHub serves tiny-org/tiny-llama (a tiny Llama checkpoint in safetensors), the same as the
+// private tiny-org/private-llama (token hf_test_token) and tiny-org/tiny-gguf (tiny.gguf).
+func fakeHub(t *testing.T) *hubtest.Server {
+	s := hubtest.New()
+	t.Cleanup(s.Close)
+	m, err := hftest.WriteLlama(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, private := range map[string]bool{"tiny-org/tiny-llama": false, "tiny-org/private-llama": true} {
+		if _, err := s.CommitDir(name, "main", m.HFDir, private); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gguf, err := os.ReadFile(m.Ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Commit("tiny-org/tiny-gguf", "main", map[string][]byte{"tiny.gguf": gguf, "README.md": []byte("# tiny\n")}, false)
+	return s
+}
+
+// hub reset forgets the fake Hub's request counts; hub content N fails unless N requests for file
+// content came since; hub requests N, unless N requests of any kind came.
+func hubCmd(ts *testscript.TestScript, neg bool, args []string, s *hubtest.Server) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: hub reset | hub content N | hub requests N")
+	}
+	switch {
+	case args[0] == "reset" && len(args) == 1:
+		s.Reset()
+	case (args[0] == "content" || args[0] == "requests") && len(args) == 2:
+		want, err := strconv.Atoi(args[1])
+		ts.Check(err)
+		got := s.ContentRequests()
+		if args[0] == "requests" {
+			got = s.AllRequests()
+		}
+		if got != want {
+			ts.Fatalf("the fake Hub got %d %s requests, want %d", got, args[0], want)
+		}
+	default:
+		ts.Fatalf("usage: hub reset | hub content N | hub requests N")
 	}
 }
