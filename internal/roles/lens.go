@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"math"
 	"strings"
-
-	"github.com/mbd-dev/mbd/internal/schema"
 )
 
 // LensToken is one token a lens direction promotes or suppresses.
@@ -46,43 +44,7 @@ func (l LLM) ProposeFromLens(ctx context.Context, blocks []LensBlock, earlier []
 		fmt.Fprintf(&b, "  promoted: %s\n", lensTokens(bl.Promoted))
 		fmt.Fprintf(&b, "  suppressed: %s\n", lensTokens(bl.Suppressed))
 	}
-	if len(earlier) > 0 {
-		fmt.Fprintf(&b, "\nAlready proposed (write different ones):\n")
-		for _, e := range earlier {
-			fmt.Fprintf(&b, "- %s\n", e)
-		}
-	}
-	fmt.Fprintf(&b, "\nWrite up to %d hypotheses about how B's answers differ from A's.", n)
-	var v struct {
-		Hypotheses []struct {
-			Property  string `json:"property"`
-			Direction string `json:"direction"`
-		} `json:"hypotheses"`
-	}
-	ok, err := l.ask(ctx, proposeLensSystem, b.String(), 0.7, 0, &v)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, ErrInvalidAnswer
-	}
-	var out []Proposal
-	for _, h := range v.Hypotheses {
-		p := strings.TrimSpace(h.Property)
-		if p == "" || (h.Direction != schema.DirectionBA && h.Direction != schema.DirectionAB) {
-			continue // a malformed item is dropped, the rest kept
-		}
-		more, less := "B", "A"
-		if h.Direction == schema.DirectionAB {
-			more, less = "A", "B"
-		}
-		out = append(out, Proposal{Property: p, Direction: h.Direction, Kind: "llm", ShareA: math.NaN(), ShareB: math.NaN(),
-			Text: fmt.Sprintf("%s's answers more often than %s's: %s (from the activation difference lens)", more, less, p)})
-		if len(out) == n {
-			break
-		}
-	}
-	return out, nil
+	return l.proposals(ctx, proposeLensSystem, &b, earlier, n, " (from the activation difference lens)")
 }
 
 // lensTokens renders tokens as "'tok' (z 9.5*)", quoted as Go strings so that white space and

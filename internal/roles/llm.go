@@ -100,20 +100,27 @@ func (l LLM) Propose(ctx context.Context, as, bs []Sample, earlier []string, n i
 	for i, s := range bs {
 		fmt.Fprintf(&b, "\n[B%d] Prompt: %s\nAnswer: %s\n", i+1, l.cut(s.Prompt), l.cut(s.Text))
 	}
+	return l.proposals(ctx, proposeSystem, &b, earlier, n, "")
+}
+
+// proposals finishes a proposer request whose evidence is in b (the hypotheses already proposed,
+// how many to write), asks it and keeps the well-formed hypotheses, up to n; suffix ends each
+// hypothesis's text.
+func (l LLM) proposals(ctx context.Context, system string, b *strings.Builder, earlier []string, n int, suffix string) ([]Proposal, error) {
 	if len(earlier) > 0 {
-		fmt.Fprintf(&b, "\nAlready proposed (write different ones):\n")
+		fmt.Fprintf(b, "\nAlready proposed (write different ones):\n")
 		for _, e := range earlier {
-			fmt.Fprintf(&b, "- %s\n", e)
+			fmt.Fprintf(b, "- %s\n", e)
 		}
 	}
-	fmt.Fprintf(&b, "\nWrite up to %d hypotheses about how B's answers differ from A's.", n)
+	fmt.Fprintf(b, "\nWrite up to %d hypotheses about how B's answers differ from A's.", n)
 	var v struct {
 		Hypotheses []struct {
 			Property  string `json:"property"`
 			Direction string `json:"direction"`
 		} `json:"hypotheses"`
 	}
-	ok, err := l.ask(ctx, proposeSystem, b.String(), 0.7, 0, &v)
+	ok, err := l.ask(ctx, system, b.String(), 0.7, 0, &v)
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +138,7 @@ func (l LLM) Propose(ctx context.Context, as, bs []Sample, earlier []string, n i
 			more, less = "A", "B"
 		}
 		out = append(out, Proposal{Property: p, Direction: h.Direction, Kind: "llm", ShareA: math.NaN(), ShareB: math.NaN(),
-			Text: fmt.Sprintf("%s's answers more often than %s's: %s", more, less, p)})
+			Text: fmt.Sprintf("%s's answers more often than %s's: %s%s", more, less, p, suffix)})
 		if len(out) == n {
 			break
 		}
