@@ -40,6 +40,12 @@ func (m *Model) newContext(embeddings bool) (*lctx, error) {
 		C.llama_free(c)
 		return nil, fmt.Errorf("%s: cannot apply the LoRA adapter %s", o.Path, o.LoRA)
 	}
+	if !embeddings {
+		if err := m.applySteering(c); err != nil {
+			C.llama_free(c)
+			return nil, err
+		}
+	}
 	// llama.cpp caps the batch at the context it was asked for (n_batch <= n_ctx) and asserts on
 	// a larger decode, so the batch is what it reports; it rounds each sequence's context up
 	// (to 256 tokens), and the sequences get what was asked for, so that a run does not depend on

@@ -137,6 +137,7 @@ type Model struct {
 	emb   *lctx                        // embeddings, created on first use
 	tmpl  string                       // chat template in use, "" for none
 	lora  *C.struct_llama_adapter_lora // nil without an adapter
+	steer *Steering                    // control vector of the generation context, nil for none
 }
 
 var initOnce sync.Once
