@@ -1,7 +1,7 @@
 // Package modelcmd is the command line of mbd-model: info and quantize (llama.cpp), score
 // (scoring.Generations), create (tinymodel), convert (modelconvert), pull (backends.Fetch: Hugging
-// Face Hub downloads), diff (weightdiff) and lens
-// (llamacpp.Model.Capture, lens.Analyze). Each
+// Face Hub downloads), diff (weightdiff), lens (llamacpp.Model.Capture, lens.Analyze) and steer
+// (the lens's mean difference as a llamacpp control vector, gen.Chunk). Each
 // subcommand has typed options with a Validate method and a Run function; bad input (a file that
 // is not GGUF, a bad model reference, an output that is an input) ends with status 2.
 package modelcmd
@@ -39,8 +39,9 @@ func Main(ctx context.Context, args []string, stdio cli.IO) int {
   mbd-model convert ./SmolLM2-135M -o smollm2.gguf
   mbd-model pull hf:HuggingFaceTB/SmolLM2-135M
   mbd-model diff tiny.gguf tiny-q8.gguf
-  mbd-model lens --model-a gguf:base.gguf --model-b gguf:tuned.gguf -o lens.parquet`,
-		Commands: []*ucli.Command{infoCommand(), quantizeCommand(), scoreCommand(), createCommand(), convertCommand(), pullCommand(), diffCommand(), lensCommand()},
+  mbd-model lens --model-a gguf:base.gguf --model-b gguf:tuned.gguf -o lens.parquet
+  mbd-model steer --model-a gguf:base.gguf --model-b gguf:tuned.gguf --prompts prompts.parquet -o steered.parquet`,
+		Commands: []*ucli.Command{infoCommand(), quantizeCommand(), scoreCommand(), createCommand(), convertCommand(), pullCommand(), diffCommand(), lensCommand(), steerCommand()},
 	}, args, stdio)
 }
 
