@@ -12,6 +12,9 @@
 // llm.Sampling.Check), and a request that does not fit in its sequence's Options.Ctx tokens is
 // refused before decoding (llm.ContextError): no flag or reference reaches a GGML_ASSERT.
 //
+// Capture reads the residual stream after chosen blocks (capture.go); SetSteering adds a control
+// vector to it for Generate and Score (steer.go).
+//
 // GPU: cgo cannot compile CUDA. ggml's CUDA backend is built separately as a shared library (CMake on
 // the module's sources, target ggml-cuda) and loaded at run time with LoadBackend (or the
 // MBD_GGML_BACKEND environment variable, a path to libggml-cuda.so); with Options.GPULayers > 0 the
