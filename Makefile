@@ -11,22 +11,27 @@ OUT := out
 OLLAMA_DIR = $(eval OLLAMA_DIR := $$(shell $(GO) mod download -json github.com/ollama/ollama | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$$$/\1/p'))$(OLLAMA_DIR)
 GO_TARGETS := build vet unit race fuzz interop env
 $(GO_TARGETS): export CGO_CPPFLAGS = -I$(OLLAMA_DIR)/llama/llama.cpp/include -I$(OLLAMA_DIR)/ml/backend/ggml/ggml/include
-$(BIN)/mbd-%: export CGO_CPPFLAGS = -I$(OLLAMA_DIR)/llama/llama.cpp/include -I$(OLLAMA_DIR)/ml/backend/ggml/ggml/include
+$(BIN)/.build/%.ok: export CGO_CPPFLAGS = -I$(OLLAMA_DIR)/llama/llama.cpp/include -I$(OLLAMA_DIR)/ml/backend/ggml/ggml/include
 export CGO_CFLAGS ?= -O3 -march=x86-64-v3
 export CGO_CXXFLAGS ?= -O3 -march=x86-64-v3 -Wno-stringop-overflow
 
 .PHONY: build demo demo-synth demo-small calibrate models power power-small test unit race fuzz interop check-format vet env clean
 
+# The tools are built in $(BIN)/.build and copied to $(BIN) only when they changed (install -C), so
+# a tool keeps its time while its code is the same, and make diff reruns only the stages whose
+# tool changed.
 build:
-	$(GO) build -ldflags="-s -w" -o $(BIN)/ ./cmd/...
+	$(GO) build -ldflags="-s -w" -o $(BIN)/.build/ ./cmd/...
+	@cd $(BIN)/.build && for t in mbd-*; do case $$t in *.ok) ;; *) install -C $$t ../$$t && touch $$t.ok ;; esac; done
 
-# One tool, when a Go source is newer than it (the pipeline's stages depend on their tools). go
-# build leaves an up-to-date binary untouched: touch marks it checked.
+# One tool, when a Go source is newer than its last check (the pipeline's stages depend on it).
 MBD_BUILD := 1
 GO_SOURCES := $(shell find cmd internal -name '*.go' ! -name '*_test.go' 2>/dev/null) go.mod go.sum
-$(BIN)/mbd-%: $(GO_SOURCES)
-	$(GO) build -ldflags="-s -w" -o $@ ./cmd/mbd-$*
+$(BIN)/.build/%.ok: $(GO_SOURCES)
+	$(GO) build -ldflags="-s -w" -o $(BIN)/.build/$* ./cmd/$*
+	install -C $(BIN)/.build/$* $(BIN)/$*
 	@touch $@
+$(BIN)/mbd-%: $(BIN)/.build/mbd-%.ok ;
 
 # The pipeline on two models: make diff A=REF B=REF RUN=out/NAME (mk/pipeline.mk says more).
 include mk/pipeline.mk

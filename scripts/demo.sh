@@ -16,8 +16,9 @@
 # A pair named TRAIT@STRENGTH (e.g. polite@0.3) is base vs that variant of the suite (make power
 # runs those).
 #
-# Each pair gets a run folder out/demo/PAIR/ with every table, a report (report.html, .md, .json)
-# and, where the truth is known, the recovery table; out/demo/summary.md sums up.
+# Each pair is one make diff (mk/pipeline.mk): a run folder out/demo/PAIR/ with every table, a
+# report (report.html, .md, .json) and, where the truth is known, the recovery table; a rerun
+# redoes only what changed (make -n diff ... shows the commands). out/demo/summary.md sums up.
 #
 # The assistant (proposer and judge) is builtin, offline — or an LLM when a key is in the
 # environment: OPENAI_API_KEY → openai:gpt-4o-mini, else ANTHROPIC_API_KEY → anthropic:claude-3-5-haiku-latest,
@@ -45,7 +46,6 @@ if [ -z "${ASSISTANT:-}" ]; then
 	elif [ -n "${GEMINI_API_KEY:-}" ]; then ASSISTANT=gemini:gemini-2.0-flash
 	else ASSISTANT=builtin; fi
 fi
-asst="--assistant $ASSISTANT --budget ${BUDGET:-5}"
 echo "demo: assistant $ASSISTANT"
 start=$(date +%s)
 mkdir -p "$out"
@@ -64,41 +64,26 @@ echo "End every answer with a question to the user." >"$out/system-prompt.txt"
 opts="parallel=16"
 gen="--temperature 1 --max-tokens 320"
 
-# run PAIR A_REF B_REF TRUTHS|- "TRUTH TEXT"
+# run PAIR A_REF B_REF TRUTHS|- "TRUTH TEXT": make diff (mk/pipeline.mk) with the demo's settings;
+# a rerun redoes only what changed.
 run() {
-	local pair=$1 a=$2 b=$3 truths=$4 truth=$5 d="$out/$1" t0
+	local pair=$1 a=$2 b=$3 truths=$4 truth=$5 t0 bseed=$((5 + 2 * SEED))
 	t0=$(date +%s)
 	echo "== $pair: A=$a B=$b"
-	rm -rf "$d"
-	mkdir -p "$d"
-	cd "$d"
-	node -e 'const [t, a, b, truth] = process.argv.slice(1); console.log(JSON.stringify({title: "mbd demo: " + t, model_a: a, model_b: b, truth}))' \
-		"$pair" "$a" "$b" "$truth" >run.json
-	"$bin/mbd-synth" prompts --seed $((11 + SEED)) -n "$PROMPTS" --validation-fraction 0.5 -o prompts.parquet
-	"$bin/mbd-gen" run --split discovery --model "$a" --label A --seed $((5 + 2 * SEED)) $gen prompts.parquet -o gens-a.parquet
-	local bseed=$((5 + 2 * SEED))
 	[ "$a" = "$b" ] && bseed=$((6 + 2 * SEED)) # A/A: the same model, other sampling seeds
-	"$bin/mbd-gen" run --split discovery --model "$b" --label B --seed $bseed $gen prompts.parquet -o gens-b.parquet
-	"$bin/mbd-embed" gens-a.parquet gens-b.parquet -o embeddings.parquet
-	"$bin/mbd-cluster" --embeddings embeddings.parquet gens-a.parquet gens-b.parquet -o clusters.parquet --centroids centroids.parquet
-	"$bin/mbd-match" --clusters clusters.parquet --centroids centroids.parquet gens-a.parquet gens-b.parquet -o matches.parquet
-	"$bin/mbd-hypo" $asst --matches matches.parquet --clusters clusters.parquet gens-a.parquet gens-b.parquet -o hypotheses.parquet
-	"$bin/mbd-validate" $asst $gen --seed $((1 + SEED)) --hypotheses hypotheses.parquet --prompts prompts.parquet --model-a "$a" --model-b "$b" -o validations.parquet --answers answers.parquet
-	"$bin/mbd-model" score --model "$a" answers.parquet -o scores-a.parquet
-	"$bin/mbd-model" score --model "$b" answers.parquet -o scores-b.parquet
 	local fa=${a#gguf:} fb=${b#gguf:}
 	fa=${fa%%\?*} fb=${fb%%\?*}
 	case $b in *quant=Q4_0*) fb="${fb%.gguf}.q4_0.gguf" ;; esac
-	"$bin/mbd-model" diff -o weightdiff.parquet "$fa" "$fb" >/dev/null
-	if [ "$truths" != - ]; then
-		cp "$truths" truths.parquet
-		"$bin/mbd-truth" score $asst --truths truths.parquet --hypotheses hypotheses.parquet --validations validations.parquet --reference gens-a.parquet -o recovery.parquet
-		"$bin/mbd-truth" score $asst --json --truths truths.parquet --hypotheses hypotheses.parquet --validations validations.parquet --reference gens-a.parquet -o recovery.parquet >recovery.json
-	fi
-	if [ "$pair" = aa ] && [ -f "$top/calibrate/calibration.json" ]; then cp "$top/calibrate/calibration.json" .; fi
-	"$bin/mbd-report" . >report.txt
-	echo "   $pair done in $(($(date +%s) - t0)) s: $d/report.html"
-	cd "$root"
+	local cal=
+	[ "$pair" = aa ] && [ -f "$top/calibrate/calibration.json" ] && cal=$top/calibrate/calibration.json
+	[ "$truths" = - ] && truths=
+	# PROMPTS= : the demo's PROMPTS (a count, in the environment) is not make diff's prompts file.
+	make -s --no-print-directory -C "$root" diff BIN="$bin" RUN="$out/$pair" A="$a" B="$b" PROMPTS= \
+		TITLE="mbd demo: $pair" TRUTH="$truth" TRUTHS="$truths" CALIBRATION="$cal" \
+		ASSISTANT="$ASSISTANT" BUDGET="${BUDGET:-5}" SCORES=1 WEIGHTS="$fa $fb" \
+		PROMPTS_CMD="$bin/mbd-synth prompts --seed $((11 + SEED)) -n $PROMPTS --validation-fraction 0.5" \
+		GEN_FLAGS="$gen" GEN_SEED_A=$((5 + 2 * SEED)) GEN_SEED_B=$bseed VALIDATE_FLAGS="$gen --seed $((1 + SEED))"
+	echo "   $pair done in $(($(date +%s) - t0)) s: $out/$pair/report.html"
 }
 
 # The prompt-induced truth: the question trait's description, from a hidden system prompt.
