@@ -85,21 +85,7 @@ Examples:
 // Validate checks the options of lens.
 func (o LensOptions) Validate() error {
 	var c cli.Check
-	for _, m := range []struct{ flag, ref string }{{"--model-a", o.ModelA}, {"--model-b", o.ModelB}} {
-		switch {
-		case m.ref == "":
-			c.Failf("no model: give %s gguf:PATH", m.flag)
-		case !strings.HasPrefix(m.ref, "gguf:"):
-			c.Failf("%s %q: the lens reads a GGUF model's activations in-process: want gguf:PATH", m.flag, m.ref)
-		default:
-			c.Add(cli.BadRef(m.flag, backends.Check(m.ref)))
-			if _, q, ok := strings.Cut(m.ref, "?"); ok {
-				if v, err := url.ParseQuery(q); err == nil && v.Has("system") {
-					c.Failf("%s %q: the lens reads plain text, without a chat template or system prompt: drop system=", m.flag, m.ref)
-				}
-			}
-		}
-	}
+	checkActivationRefs(&c, o.ModelA, o.ModelB, "the lens reads a GGUF model's activations in-process")
 	c.Add(cli.NeedOutput(o.Output, "PATH (or -o - for stdout)"))
 	c.Count("--texts", o.Texts, 0)
 	if o.Prompts == "" {
@@ -188,30 +174,14 @@ func RunLens(ctx context.Context, env *cli.Env, o LensOptions) error {
 	if o.Texts > 0 && o.Texts < len(texts) {
 		texts = texts[:o.Texts]
 	}
-	opts := make([]llamacpp.Options, 2)
+	opts, err := openActivationRefs(env, o.ModelA, o.ModelB)
+	if err != nil {
+		return err
+	}
 	heads := make([]*lens.Head, 2)
-	for i, ref := range []string{o.ModelA, o.ModelB} {
-		flag := []string{"--model-a", "--model-b"}[i]
-		path, _, _ := strings.Cut(strings.TrimPrefix(ref, "gguf:"), "?")
-		if err := checkModel(path); err != nil {
-			return cli.BadRef(flag, err)
-		}
-		lo, err := backends.ParseGGUF(strings.TrimPrefix(ref, "gguf:"))
-		if err != nil {
-			return cli.BadRef(flag, err)
-		}
-		opts[i] = lo
-		if heads[i], err = lens.ReadHead(lo.Path); err != nil {
-			return cli.BadRef(flag, err)
-		}
-		files, err := backends.Files(ref)
-		if err != nil {
-			return cli.BadRef(flag, err)
-		}
-		for _, f := range files {
-			if _, err := cli.RecordFile(env, f, 0); err != nil {
-				return cli.BadRef(flag, err)
-			}
+	for i := range heads {
+		if heads[i], err = lens.ReadHead(opts[i].Path); err != nil {
+			return cli.BadRef(modelFlags[i], err)
 		}
 	}
 	if err := lens.Compatible(heads[0], heads[1]); err != nil {
@@ -315,4 +285,56 @@ func writeLensSummary(w io.Writer, rows []schema.LensRow) error {
 		}
 	}
 	return nil
+}
+
+// modelFlags name the two models of lens and steer.
+var modelFlags = [2]string{"--model-a", "--model-b"}
+
+// checkActivationRefs checks the two model references of a command that reads the models'
+// activations in-process (lens, steer; why says so in the error): GGUF files, read as plain
+// text, so without a system prompt.
+func checkActivationRefs(c *cli.Check, a, b, why string) {
+	for i, ref := range []string{a, b} {
+		flag := modelFlags[i]
+		switch {
+		case ref == "":
+			c.Failf("no model: give %s gguf:PATH", flag)
+		case !strings.HasPrefix(ref, "gguf:"):
+			c.Failf("%s %q: %s: want gguf:PATH", flag, ref, why)
+		default:
+			c.Add(cli.BadRef(flag, backends.Check(ref)))
+			if _, q, ok := strings.Cut(ref, "?"); ok {
+				if v, err := url.ParseQuery(q); err == nil && v.Has("system") {
+					c.Failf("%s %q: activations are read on plain text, without a chat template or system prompt: drop system=", flag, ref)
+				}
+			}
+		}
+	}
+}
+
+// openActivationRefs checks the two models' files, parses their references into llama.cpp
+// options and records the files they read in the manifest.
+func openActivationRefs(env *cli.Env, a, b string) ([2]llamacpp.Options, error) {
+	var opts [2]llamacpp.Options
+	for i, ref := range []string{a, b} {
+		path, _, _ := strings.Cut(strings.TrimPrefix(ref, "gguf:"), "?")
+		if err := checkModel(path); err != nil {
+			return opts, cli.BadRef(modelFlags[i], err)
+		}
+		lo, err := backends.ParseGGUF(strings.TrimPrefix(ref, "gguf:"))
+		if err != nil {
+			return opts, cli.BadRef(modelFlags[i], err)
+		}
+		opts[i] = lo
+		files, err := backends.Files(ref)
+		if err != nil {
+			return opts, cli.BadRef(modelFlags[i], err)
+		}
+		for _, f := range files {
+			if _, err := cli.RecordFile(env, f, 0); err != nil {
+				return opts, cli.BadRef(modelFlags[i], err)
+			}
+		}
+	}
+	return opts, nil
 }

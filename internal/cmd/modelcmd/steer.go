@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -92,21 +91,7 @@ Examples:
 // Validate checks the options of steer.
 func (o SteerOptions) Validate() error {
 	var c cli.Check
-	for _, m := range []struct{ flag, ref string }{{"--model-a", o.ModelA}, {"--model-b", o.ModelB}} {
-		switch {
-		case m.ref == "":
-			c.Failf("no model: give %s gguf:PATH", m.flag)
-		case !strings.HasPrefix(m.ref, "gguf:"):
-			c.Failf("%s %q: steering reads and changes a GGUF model's activations in-process: want gguf:PATH", m.flag, m.ref)
-		default:
-			c.Add(cli.BadRef(m.flag, backends.Check(m.ref)))
-			if _, q, ok := strings.Cut(m.ref, "?"); ok {
-				if v, err := url.ParseQuery(q); err == nil && v.Has("system") {
-					c.Failf("%s %q: the difference is read on plain text, without a chat template or system prompt: drop system=", m.flag, m.ref)
-				}
-			}
-		}
-	}
+	checkActivationRefs(&c, o.ModelA, o.ModelB, "steering reads and changes a GGUF model's activations in-process")
 	c.Must(o.Prompts != "", "no prompts: give --prompts TABLE (its discovery-split prompts are answered)")
 	c.OneOf("--steer", o.Steer, "A", "B")
 	c.Add(cli.NeedOutput(o.Output, "PATH (or -o - for stdout)"))
@@ -211,25 +196,9 @@ func RunSteer(ctx context.Context, env *cli.Env, o SteerOptions) error {
 	if o.Texts > 0 {
 		texts = texts[:o.Texts]
 	}
-	flags := []string{"--model-a", "--model-b"}
-	opts := make([]llamacpp.Options, 2)
-	for i, ref := range []string{o.ModelA, o.ModelB} {
-		path, _, _ := strings.Cut(strings.TrimPrefix(ref, "gguf:"), "?")
-		if err := checkModel(path); err != nil {
-			return cli.BadRef(flags[i], err)
-		}
-		if opts[i], err = backends.ParseGGUF(strings.TrimPrefix(ref, "gguf:")); err != nil {
-			return cli.BadRef(flags[i], err)
-		}
-		files, err := backends.Files(ref)
-		if err != nil {
-			return cli.BadRef(flags[i], err)
-		}
-		for _, f := range files {
-			if _, err := cli.RecordFile(env, f, 0); err != nil {
-				return cli.BadRef(flags[i], err)
-			}
-		}
+	opts, err := openActivationRefs(env, o.ModelA, o.ModelB)
+	if err != nil {
+		return err
 	}
 
 	// Capture A, then B; the steered model stays loaded when it is B.
@@ -251,7 +220,7 @@ func RunSteer(ctx context.Context, env *cli.Env, o SteerOptions) error {
 	for i := range 2 {
 		m, err := llamacpp.Load(opts[i])
 		if err != nil {
-			return cli.BadRef(flags[i], err)
+			return cli.BadRef(modelFlags[i], err)
 		}
 		sh := shape{arch: m.Info().Arch, layers: m.Layers(), dim: m.Dim(), vocab: m.TokenTexts()}
 		if i == 0 {
