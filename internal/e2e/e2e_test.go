@@ -138,22 +138,19 @@ func inputs(ts *testscript.TestScript, neg bool, args []string) {
 // fakeHub serves tiny-org/tiny-llama (a tiny Llama checkpoint in safetensors), the same as the
 // private tiny-org/private-llama (token hf_test_token) and tiny-org/tiny-gguf (tiny.gguf).
 func fakeHub(t *testing.T) *hubtest.Server {
-	s := hubtest.New()
-	t.Cleanup(s.Close)
 	m, err := hftest.WriteLlama(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
-	}
-	for name, private := range map[string]bool{"tiny-org/tiny-llama": false, "tiny-org/private-llama": true} {
-		if _, err := s.CommitDir(name, "main", m.HFDir, private); err != nil {
-			t.Fatal(err)
-		}
 	}
 	gguf, err := os.ReadFile(m.Ref)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Commit("tiny-org/tiny-gguf", "main", map[string][]byte{"tiny.gguf": gguf, "README.md": []byte("# tiny\n")}, false)
+	s, err := hubtest.NewTiny(m.HFDir, gguf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
 	return s
 }
 

@@ -73,6 +73,21 @@ func New() *Server {
 	return s
 }
 
+// NewTiny starts a fake Hub with the repositories the tests use: tiny-org/tiny-llama (the Hugging
+// Face checkpoint in hfDir), tiny-org/private-llama (the same, private: token Token) and
+// tiny-org/tiny-gguf (gguf as tiny.gguf, and a README).
+func NewTiny(hfDir string, gguf []byte) (*Server, error) {
+	s := New()
+	for name, private := range map[string]bool{"tiny-org/tiny-llama": false, "tiny-org/private-llama": true} {
+		if _, err := s.CommitDir(name, "main", hfDir, private); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	s.Commit("tiny-org/tiny-gguf", "main", map[string][]byte{"tiny.gguf": gguf, "README.md": []byte("# tiny\n")}, false)
+	return s, nil
+}
+
 // Close stops the server.
 func (s *Server) Close() { s.srv.Close() }
 

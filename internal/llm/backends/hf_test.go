@@ -58,22 +58,19 @@ func TestParseHF(t *testing.T) {
 // environment variables and the user cache at temporary folders.
 func hubEnv(t *testing.T) *hubtest.Server {
 	t.Helper()
-	s := hubtest.New()
-	t.Cleanup(s.Close)
 	m, err := hftest.WriteLlama(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
-	}
-	for name, private := range map[string]bool{"tiny-org/tiny-llama": false, "tiny-org/private-llama": true} {
-		if _, err := s.CommitDir(name, "main", m.HFDir, private); err != nil {
-			t.Fatal(err)
-		}
 	}
 	gguf, err := os.ReadFile(tinyModel(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Commit("tiny-org/tiny-gguf", "main", map[string][]byte{"tiny.gguf": gguf, "README.md": []byte("# tiny\n")}, false)
+	s, err := hubtest.NewTiny(m.HFDir, gguf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
 	dir := t.TempDir()
 	t.Setenv("HF_ENDPOINT", s.URL)
 	t.Setenv("HF_HOME", filepath.Join(dir, "hf"))
