@@ -5,10 +5,10 @@ OUT := out
 
 # ggml (llama.cpp) is compiled through cgo from the ollama module: without these flags
 # ggml-cpu has no AVX and runs 4-5x slower; -march=native fails to link. internal/llm/llamacpp
-# refuses to build without them. CGO_CPPFLAGS points at the module's headers: found (and the
-# module downloaded) only by the targets that compile, once per make, so that reading this file
-# downloads nothing.
-OLLAMA_DIR = $(eval OLLAMA_DIR := $$(shell $(GO) mod download -json github.com/ollama/ollama | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$$$/\1/p'))$(OLLAMA_DIR)
+# refuses to build without them. CGO_CPPFLAGS points at the module's headers, in the module cache
+# at the version go.mod requires (go build downloads the module there when it is missing); it is
+# computed only by the targets that compile, so reading this file runs nothing and downloads nothing.
+OLLAMA_DIR = $(shell $(GO) env GOMODCACHE)/github.com/ollama/ollama@$(shell sed -n 's|^[[:space:]]*github.com/ollama/ollama \(v[^[:space:]]*\).*|\1|p' go.mod)
 GO_TARGETS := build vet unit race fuzz interop env
 $(GO_TARGETS): export CGO_CPPFLAGS = -I$(OLLAMA_DIR)/llama/llama.cpp/include -I$(OLLAMA_DIR)/ml/backend/ggml/ggml/include
 $(BIN)/.build/%.ok: export CGO_CPPFLAGS = -I$(OLLAMA_DIR)/llama/llama.cpp/include -I$(OLLAMA_DIR)/ml/backend/ggml/ggml/include
