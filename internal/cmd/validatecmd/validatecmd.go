@@ -218,32 +218,25 @@ func Run(ctx context.Context, env *cli.Env, o Options) error {
 	defer sess.Close()
 	var ma, mb llm.Model // nil on recorded answers without scoring models
 	for _, m := range []struct {
-		flag string
-		ref  *string
-	}{{"--model-a", &o.ModelA}, {"--model-b", &o.ModelB}} {
-		if *m.ref != "" { // an hf: model is downloaded first and recorded pinned to its commit
-			f, err := backends.Fetch(ctx, *m.ref, env.Log)
-			if err != nil {
-				return cli.BadRef(m.flag, err)
-			}
-			*m.ref = f.Ref
+		flag  string
+		ref   *string
+		model *llm.Model
+	}{{"--model-a", &o.ModelA, &ma}, {"--model-b", &o.ModelB, &mb}} {
+		if *m.ref == "" {
+			continue
 		}
-	}
-	if o.ModelA != "" {
-		m, err := backends.Open(o.ModelA)
+		// An hf: model is downloaded first and recorded pinned to its commit.
+		f, err := backends.Fetch(ctx, *m.ref, env.Log)
 		if err != nil {
-			return cli.BadRef("--model-a", err)
+			return cli.BadRef(m.flag, err)
 		}
-		defer m.Close()
-		ma = m
-	}
-	if o.ModelB != "" {
-		m, err := backends.Open(o.ModelB)
+		*m.ref = f.Ref
+		opened, err := backends.Open(*m.ref)
 		if err != nil {
-			return cli.BadRef("--model-b", err)
+			return cli.BadRef(m.flag, err)
 		}
-		defer m.Close()
-		mb = m
+		defer opened.Close()
+		*m.model = opened
 	}
 	if len(hyps) == 0 {
 		env.Log.Warn("no hypotheses: writing an empty validations table", "hypotheses", o.Hypotheses)
