@@ -100,7 +100,7 @@ cmd_validate = $(VALIDATE) $(asst) $(VALIDATE_FLAGS) --hypotheses $(R)/hypothese
 cmd_scores_a = $(SCORE) --model $(call q,$(A)) $(R)/answers.parquet -o $(R)/scores-a.parquet
 cmd_scores_b = $(SCORE) --model $(call q,$(B)) $(R)/answers.parquet -o $(R)/scores-b.parquet
 cmd_weights = $(T)mbd-model diff -o $(R)/weightdiff.parquet $(WEIGHTS)
-cmd_recovery = $(TRUTH_CMD) $(asst) --truths $(R)/truths.parquet --hypotheses $(R)/hypotheses.parquet --validations $(R)/validations.parquet --reference $(R)/gens-a.parquet -o $(R)/recovery.parquet
+cmd_recovery = $(TRUTH_CMD) $(asst) --json --truths $(R)/truths.parquet --hypotheses $(R)/hypotheses.parquet --validations $(R)/validations.parquet --reference $(R)/gens-a.parquet -o $(R)/recovery.parquet
 cmd_report = $(REPORT) $(REPORT_FLAGS) $(R)
 
 # The run's outputs: what the report reads.
@@ -174,8 +174,7 @@ $(R)/calibration.json: $(CALIBRATION)
 	cp $(CALIBRATION) $@
 
 $(R)/recovery.parquet: $(R)/truths.parquet $(R)/hypotheses.parquet $(R)/validations.parquet $(R)/gens-a.parquet $(call stamp,recovery) $(call prog,$(TRUTH_CMD))
-	$(cmd_recovery)
-	$(TRUTH_CMD) $(asst) --json --truths $(R)/truths.parquet --hypotheses $(R)/hypotheses.parquet --validations $(R)/validations.parquet --reference $(R)/gens-a.parquet -o $(R)/recovery.parquet >$(R)/recovery.json
+	$(cmd_recovery) >$(R)/recovery.json
 
 # The stamps: each holds its stage's command line and is rewritten, while the Makefile is read,
 # only when that changes — so a changed command makes its stage (and the stages below) out of date,
