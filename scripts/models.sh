@@ -35,9 +35,15 @@ flock 9
 start=$(date +%s)
 
 # The source the artefacts depend on: the hash of the packages' non-test files as they are in the
-# work tree (a change to a test alone rebuilds nothing).
-src=$(git ls-files -co --exclude-standard internal/train internal/synth internal/tinymodel internal/bpe internal/gguf internal/llm/llamacpp |
-	grep -v '_test\.go$' | grep -v '/testdata/' | sort | xargs sha256sum | sha256sum | cut -c1-16)
+# work tree (a change to a test alone rebuilds nothing). Data and models depend on what makes and
+# trains them — the synthetic world, the model writer, the trainer and the llama.cpp version and
+# wrapper files it tokenizes and formats chats with ($train_src); generations and scores also on
+# the rest of the llama.cpp wrapper and the generation stage ($run_src).
+hash() { git ls-files -co --exclude-standard "$@" | grep -v '_test\.go$' | grep -v '/testdata/' | sort | xargs sha256sum | sha256sum | cut -c1-16; }
+train_src="$(hash internal/train internal/finetune internal/synth internal/tinymodel internal/bpe internal/gguf \
+	internal/llm/llamacpp/llamacpp.go internal/llm/llamacpp/chat.go)-$(grep 'github.com/ollama/ollama ' go.mod | tr -d '[:space:]')"
+run_src="$train_src-$(hash internal/llm/llamacpp internal/gen)"
+src=$train_src
 
 # build NAME INPUTS... -- COMMAND...: runs COMMAND unless $OUT/NAME exists with the same recipe.
 build() {
@@ -67,18 +73,18 @@ build pretrain.jsonl -- $B/mbd-synth data --seed 2 -n 6000 --system-rate 0.5 -o 
 build base.gguf init.gguf pretrain.jsonl -- $B/mbd-finetune --base "$OUT/init.gguf" --steps "$BASE_STEPS" --lr 3e-3 --warmup $((BASE_STEPS / 20)) --batch 8 --ctx 256 --seed 1 --f32 "$OUT/pretrain.jsonl" -o "$OUT/base.gguf"
 build heldout.parquet -- $B/mbd-synth prompts --seed 3 -n "$SAMPLES" -o "$OUT/heldout.parquet"
 build heldout-texts.parquet -- $B/mbd-synth data --seed 99 -n 300 -o "$OUT/heldout-texts.parquet"
-build base-loss.parquet base.gguf heldout-texts.parquet -- $B/mbd-model score --model "gguf:$OUT/base.gguf" "$OUT/heldout-texts.parquet" -o "$OUT/base-loss.parquet"
+src=$run_src build base-loss.parquet base.gguf heldout-texts.parquet -- $B/mbd-model score --model "gguf:$OUT/base.gguf" "$OUT/heldout-texts.parquet" -o "$OUT/base-loss.parquet"
 
 gens=()
 gen() { # gen LABEL MODEL
-	build "gens-$1.parquet" "$2" heldout.parquet -- $B/mbd-gen run --model "gguf:$OUT/$2?parallel=16" --label "$1" --seed 5 \
+	src=$run_src build "gens-$1.parquet" "$2" heldout.parquet -- $B/mbd-gen run --model "gguf:$OUT/$2?parallel=16" --label "$1" --seed 5 \
 		--temperature 1 --max-tokens 320 "$OUT/heldout.parquet" -o "$OUT/gens-$1.parquet"
 	gens+=("$OUT/gens-$1.parquet")
 }
 gen base base.gguf
 # The prompt-induced variant: the base with a hidden system prompt asking for questions.
 echo "End every answer with a question to the user." >"$OUT/system-question.txt"
-build gens-prompt-question.parquet base.gguf heldout.parquet -- $B/mbd-gen run --model "gguf:$OUT/base.gguf?parallel=16&system=$OUT/system-question.txt" \
+src=$run_src build gens-prompt-question.parquet base.gguf heldout.parquet -- $B/mbd-gen run --model "gguf:$OUT/base.gguf?parallel=16&system=$OUT/system-question.txt" \
 	--label prompt:question --seed 5 --temperature 1 --max-tokens 320 "$OUT/heldout.parquet" -o "$OUT/gens-prompt-question.parquet"
 gens+=("$OUT/gens-prompt-question.parquet")
 # finetune NAME DATA: base finetuned on DATA (the variants' recipe).
