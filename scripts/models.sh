@@ -41,7 +41,7 @@ start=$(date +%s)
 # the rest of the llama.cpp wrapper and the generation stage ($run_src).
 hash() { git ls-files -co --exclude-standard "$@" | grep -v '_test\.go$' | grep -v '/testdata/' | sort | xargs sha256sum | sha256sum | cut -c1-16; }
 train_src="$(hash internal/train internal/finetune internal/synth internal/tinymodel internal/bpe internal/gguf \
-	internal/llm/llamacpp/llamacpp.go internal/llm/llamacpp/chat.go)-$(grep 'github.com/ollama/ollama ' go.mod | tr -d '[:space:]')"
+	internal/llm/llamacpp/vocab.go internal/llm/llamacpp/chat.go)-$(grep 'github.com/ollama/ollama ' go.mod | tr -d '[:space:]')"
 run_src="$train_src-$(hash internal/llm/llamacpp internal/gen)"
 src=$train_src
 
