@@ -2,8 +2,8 @@
 // vendored in the Go module github.com/ollama/ollama (llama/llama.cpp/src and
 // ml/backend/ggml/ggml/src). This file is our own thin wrapper over llama.h.
 //
-// One Model holds one loaded model and, created on first use, one context for generation and scoring
-// and one for embeddings; calls are serialised by a mutex (llama.cpp contexts are not thread-safe), and
+// One Model holds one loaded model and, created on first use, one context for generation (llama.cpp's
+// fast path unless Options.Exact), one for scoring (F32) and one for embeddings; calls are serialised by a mutex (llama.cpp contexts are not thread-safe), and
 // parallelism comes from batching: Generate decodes up to Options.Parallel sequences per llama_decode
 // call, refilling a sequence's slot as soon as it finishes, the way llama.cpp's "parallel" example does.
 // Scheduling depends only on the requests, so the same requests and seeds give the same texts.
@@ -16,9 +16,10 @@
 // vector to it for Generate and Score (steer.go).
 //
 // GPU: cgo cannot compile CUDA. ggml's CUDA backend is built separately as a shared library (CMake on
-// the module's sources, target ggml-cuda) and loaded at run time with LoadBackend (or the
-// MBD_GGML_BACKEND environment variable, a path to libggml-cuda.so); with Options.GPULayers > 0 the
-// model's layers are then offloaded to it. CPU stays the default.
+// the module's sources, target ggml-cuda: scripts/gpu/build-cuda.sh) and loaded at run time with
+// LoadBackend (or the MBD_GGML_BACKEND environment variable: cuda, or a path to libggml-cuda.so),
+// which refuses a library built from other ggml sources (backend.go); with Options.GPULayers > 0
+// the model's layers are then offloaded to it. CPU stays the default.
 package llamacpp
 
 /*
@@ -61,11 +62,15 @@ type Options struct {
 	Batch int
 	// Threads for decoding. Default: the number of CPUs.
 	Threads int
-	// GPULayers is the number of layers to offload once a GPU backend is loaded.
+	// GPULayers is the number of layers to offload to the GPU backend's devices (GPULayersAll:
+	// every layer and the output); more than 0 needs a loaded GPU backend.
 	GPULayers int
 	// LoRA is a llama.cpp LoRA adapter GGUF applied to the model, at LoRAScale (default 1).
 	LoRA      string
 	LoRAScale float64
+	// Exact runs generation in F32 like scoring (no flash attention, F32 KV cache), so that
+	// generation-time log-probs match Score's; by default generation takes llama.cpp's fast path.
+	Exact bool
 }
 
 // Limits of Options. llama.cpp holds at most 256 sequences (LLAMA_MAX_SEQ) and runs at most 512
@@ -136,41 +141,50 @@ type Model struct {
 	opts  Options
 	model *C.struct_llama_model
 	vocab *C.struct_llama_vocab
-	gen   *lctx                        // generation and scoring, created on first use
+	gen   *lctx                        // generation, created on first use
+	score *lctx                        // scoring (F32), created on first use; gen when Exact
 	emb   *lctx                        // embeddings, created on first use
 	tmpl  string                       // chat template in use, "" for none
 	lora  *C.struct_llama_adapter_lora // nil without an adapter
 	steer *Steering                    // control vector of the generation context, nil for none
 }
 
-var initOnce sync.Once
+var (
+	llamaOnce  sync.Once
+	initOnce   sync.Once
+	backendErr error // the MBD_GGML_BACKEND library that could not be loaded
+)
 
-func backendInit() {
-	initOnce.Do(func() {
+// llamaInit sets the log callbacks and initialises llama.cpp, once.
+func llamaInit() {
+	llamaOnce.Do(func() {
 		C.mbd_set_log()
 		C.llama_backend_init()
-		if p := os.Getenv("MBD_GGML_BACKEND"); p != "" {
-			if err := LoadBackend(p); err != nil {
-				slog.Warn("GPU backend not loaded", "path", p, "err", err)
-			}
-		}
 	})
 }
 
-// LoadBackend loads a ggml backend shared library (such as libggml-cuda.so) and registers it, so that
-// models loaded afterwards with GPULayers > 0 run on it.
-func LoadBackend(path string) error {
-	cpath := C.CString(path)
-	defer C.free(unsafe.Pointer(cpath))
-	if C.ggml_backend_load(cpath) == nil {
-		return fmt.Errorf("load ggml backend %s: %s", path, lastLogError())
-	}
-	return nil
+// backendInit initialises llama.cpp once and loads the backend MBD_GGML_BACKEND names (a path,
+// or a name such as cuda for the build script's cache: ResolveBackend). It returns the error of
+// that backend, the same on every call.
+func backendInit() error {
+	llamaInit()
+	initOnce.Do(func() {
+		if p := os.Getenv("MBD_GGML_BACKEND"); p != "" {
+			path, err := ResolveBackend(p)
+			if err == nil {
+				err = LoadBackend(path)
+			}
+			if err != nil {
+				backendErr = &BackendError{Err: fmt.Errorf("MBD_GGML_BACKEND=%s: %w", p, err)}
+			}
+		}
+	})
+	return backendErr
 }
 
 // SystemInfo is llama.cpp's description of the CPU features it was compiled with.
 func SystemInfo() string {
-	backendInit()
+	_ = backendInit() // the description does not depend on a GPU backend
 	return C.GoString(C.llama_print_system_info())
 }
 
@@ -193,13 +207,22 @@ func load(opts Options, vocabOnly bool) (*Model, error) {
 	if err := checkGGUF(opts.Path); err != nil {
 		return nil, err
 	}
-	backendInit()
+	if err := backendInit(); err != nil {
+		return nil, err
+	}
+	if opts.GPULayers > 0 && !vocabOnly && gpuDevices() == 0 {
+		return nil, backendErrorf("%s: gpu-layers=%s but no GPU backend is loaded (set MBD_GGML_BACKEND=cuda, or to the path of libggml-cuda.so; mbd-model info --devices lists the devices)", opts.Path, gpuLayersString(opts.GPULayers))
+	}
 	cpath := C.CString(opts.Path)
 	defer C.free(unsafe.Pointer(cpath))
 	clearLogErrors()
 	m := C.mbd_load(cpath, C.int32_t(opts.GPULayers), C.bool(vocabOnly))
 	if m == nil {
 		return nil, fmt.Errorf("%s: llama.cpp cannot load the model: %s", opts.Path, lastLogError())
+	}
+	if opts.GPULayers > 0 && !vocabOnly {
+		devices, layers := offloadSummary(takeLoadLines())
+		slog.Info("model offloaded", "path", opts.Path, "devices", strings.Join(devices, "; "), "layers", layers)
 	}
 	mod := &Model{opts: opts, model: m, vocab: C.llama_model_get_vocab(m)}
 	if opts.LoRA != "" {
@@ -255,12 +278,11 @@ func checkGGUF(path string) error {
 func (m *Model) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, c := range []*lctx{m.gen, m.emb} {
-		if c != nil {
-			c.free()
-		}
+	m.freeGen()
+	if m.emb != nil {
+		m.emb.free()
 	}
-	m.gen, m.emb = nil, nil
+	m.emb = nil
 	if m.model != nil {
 		C.llama_model_free(m.model)
 		m.model = nil
@@ -359,7 +381,9 @@ func Quantize(in, out, typ string, threads int) error {
 	if err := checkGGUF(in); err != nil {
 		return err
 	}
-	backendInit()
+	if err := backendInit(); err != nil {
+		return err
+	}
 	cin, cout := C.CString(in), C.CString(out)
 	defer C.free(unsafe.Pointer(cin))
 	defer C.free(unsafe.Pointer(cout))
@@ -390,6 +414,7 @@ var logState struct {
 	sync.Mutex
 	line   strings.Builder
 	errors []string
+	load   []string // lines about devices and offloading, since the last clearLogErrors
 }
 
 //export mbdLog
@@ -412,12 +437,24 @@ func mbdLog(level C.int, text *C.char) {
 			logState.errors = logState.errors[1:]
 		}
 	}
+	if strings.Contains(line, "using device ") || strings.Contains(line, "layers to GPU") {
+		logState.load = append(logState.load, line)
+	}
 	slog.Debug("llama.cpp: " + line)
+}
+
+func takeLoadLines() []string {
+	logState.Lock()
+	defer logState.Unlock()
+	l := logState.load
+	logState.load = nil
+	return l
 }
 
 func clearLogErrors() {
 	logState.Lock()
 	logState.errors = nil
+	logState.load = nil
 	logState.Unlock()
 }
 

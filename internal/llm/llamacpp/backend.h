@@ -1,0 +1,13 @@
+// C helpers for loading a ggml backend library (backend.go).
+#ifndef MBD_LLAMACPP_BACKEND_H
+#define MBD_LLAMACPP_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "ggml-backend.h"
+
+void *mbd_dl_open(const char *path, char *err, size_t n);
+bool mbd_dl_has(void *h, const char *sym);
+void mbd_dl_set_log(void *h);
+
+#endif
