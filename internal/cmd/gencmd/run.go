@@ -39,10 +39,11 @@ OUTPUT.journal, so a run that crashed or was killed continues where it stopped w
 with the same arguments, and gives the same table as an uninterrupted run. --shard i/N takes the
 prompts whose id hash falls in shard i of N (tables of all shards together hold every prompt).
 
-Model references: gguf:PATH[?system=FILE&chat=auto|on|off&quant=TYPE&ctx=N&parallel=N&threads=N],
+Model references: gguf:PATH[?system=FILE&chat=auto|on|off&quant=TYPE&exact=1&ctx=N&parallel=N&threads=N],
 hf:ORG/REPO[@REV][?same options] (downloaded from the Hugging Face Hub, converted once; see
 "mbd-model pull"), hf:ORG/REPO/FILE.gguf[@REV][?...], openai-compat:URL#MODEL[?chat=1&system=FILE],
-openai:MODEL.
+openai:MODEL. A gguf: model generates on llama.cpp's fast path (flash attention, F16 KV cache);
+exact=1 generates in F32, as scoring does. The manifest records the path (generation_path).
 
 Examples:
   mbd-gen run --model gguf:base.gguf --label A --samples 4 prompts.parquet -o gens-a.parquet
@@ -195,6 +196,14 @@ func generate(ctx context.Context, env *cli.Env, jobs []gen.Job, p gen.Params, j
 	defer model.Close()
 	if err := gen.Fit(model, jobs, p.Sampling.MaxTokens); err != nil {
 		return 0, err
+	}
+	// A local model generates on llama.cpp's fast path or, with exact=1, in F32 as it scores.
+	if gp, ok := model.(interface{ GenerationPath() (string, error) }); ok {
+		path, err := gp.GenerationPath()
+		if err != nil {
+			return 0, err
+		}
+		env.Manifest.Param("generation_path", path)
 	}
 	bar := env.Progress("generate", "completions", int64(len(jobs)))
 	bar.Add(int64(min(j.Chunks()*p.Chunk, len(jobs))))

@@ -14,6 +14,8 @@ import (
 	"github.com/mbd-dev/mbd/internal/cli"
 	"github.com/mbd-dev/mbd/internal/cli/clitest"
 	"github.com/mbd-dev/mbd/internal/gen"
+	"github.com/mbd-dev/mbd/internal/llm/llamacpp"
+	"github.com/mbd-dev/mbd/internal/manifest"
 	"github.com/mbd-dev/mbd/internal/schema"
 	"github.com/mbd-dev/mbd/internal/table"
 	"github.com/mbd-dev/mbd/internal/tinymodel"
@@ -84,6 +86,22 @@ func TestRunGenerates(t *testing.T) {
 	}
 	// The manifest records the prompts table and the model file, each with its SHA-256.
 	clitest.Inputs(t, out+".json", "", prompts, model)
+	// It records the generation path: llama.cpp's fast path by default, F32 with exact=1.
+	for _, tt := range []struct{ ref, want string }{{ref, llamacpp.PathFast}, {ref + "&exact=1", llamacpp.PathExact}} {
+		o := filepath.Join(t.TempDir(), "p.parquet")
+		if tt.ref != ref {
+			clitest.OK(t, Main, "", "run", "--model", tt.ref, "--label", "A", "--max-tokens", "4", "--split", "validation", prompts, "-o", o)
+		} else {
+			o = out
+		}
+		mf, err := manifest.Read(o + ".json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := mf.Params["generation_path"]; got != tt.want {
+			t.Errorf("%s: generation_path %v, want %s", tt.ref, got, tt.want)
+		}
+	}
 	// Shards partition the prompts.
 	var total int
 	for i := 1; i <= 3; i++ {

@@ -1,6 +1,6 @@
 // Package backends opens a model from its reference string:
 //
-//	gguf:PATH[?system=FILE&chat=auto|on|off&lora=ADAPTER&lora-scale=S&quant=TYPE&ctx=N&parallel=N&batch=N&threads=N&gpu-layers=N]
+//	gguf:PATH[?system=FILE&chat=auto|on|off&lora=ADAPTER&lora-scale=S&quant=TYPE&exact=1&ctx=N&parallel=N&batch=N&threads=N&gpu-layers=N]
 //	hf:ORG/REPO[@REVISION][?gguf options]            (a safetensors checkpoint on the Hugging Face Hub)
 //	hf:ORG/REPO/FILE.gguf[@REVISION][?gguf options]  (a GGUF file on the Hub)
 //	openai-compat:URL#MODEL[?chat=1&system=FILE]
@@ -10,7 +10,8 @@
 // gguf: runs in-process through llama.cpp. system= makes a prompt-induced variant (a hidden system
 // prompt read from FILE); lora= applies a llama.cpp LoRA adapter (mbd-finetune --lora-adapter);
 // quant= quantizes the file once (cached beside it as NAME.type.gguf for NAME.gguf, redone when
-// the file is newer than the copy) and loads the quantized copy.
+// the file is newer than the copy) and loads the quantized copy. Generation takes llama.cpp's fast
+// path (flash attention, F16 KV cache) and scoring runs in F32; exact=1 generates in F32 too.
 //
 // hf: downloads from the Hugging Face Hub into its cache (package hub; HF_TOKEN, HF_ENDPOINT,
 // HF_HOME, HF_HUB_CACHE, HF_HUB_OFFLINE), converts a safetensors checkpoint to GGUF once
@@ -206,6 +207,15 @@ func parseGGUF(rest string) (ggufRef, error) {
 				return g, fmt.Errorf("lora-scale=%q: want a number", v)
 			}
 			o.LoRAScale = f
+		case "exact":
+			switch v {
+			case "1", "true":
+				o.Exact = true
+			case "0", "false":
+				o.Exact = false
+			default:
+				return g, fmt.Errorf("exact=%q: want 1 or 0", v)
+			}
 		case "quant":
 			if !llamacpp.KnownQuant(v) {
 				return g, fmt.Errorf("quant=%q: want one of %s", v, strings.Join(llamacpp.QuantTypes(), ", "))
@@ -214,7 +224,7 @@ func parseGGUF(rest string) (ggufRef, error) {
 		default:
 			p, ok := ints[key]
 			if !ok {
-				return g, fmt.Errorf("unknown option %q (want system, chat, lora, lora-scale, quant, ctx, parallel, batch, threads, gpu-layers)", key)
+				return g, fmt.Errorf("unknown option %q (want system, chat, lora, lora-scale, quant, exact, ctx, parallel, batch, threads, gpu-layers)", key)
 			}
 			n, err := strconv.Atoi(v)
 			least := 1

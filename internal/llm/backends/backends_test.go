@@ -144,7 +144,7 @@ func TestOpenRefs(t *testing.T) {
 
 func TestCheckAndFiles(t *testing.T) {
 	for _, ref := range []string{
-		"gguf:m.gguf", "gguf:m.gguf?ctx=64&parallel=256&batch=1&threads=512&gpu-layers=0&chat=off&quant=Q8_0&lora=a.gguf&lora-scale=-0.5",
+		"gguf:m.gguf", "gguf:m.gguf?ctx=64&parallel=256&batch=1&threads=512&gpu-layers=0&chat=off&quant=Q8_0&lora=a.gguf&lora-scale=-0.5", "gguf:m.gguf?exact=1",
 		"openai-compat:http://localhost:8000/v1#m?chat=1&system=s.txt", "openai:gpt-4o-mini", "synth:animal=0.5?seed=2",
 	} {
 		if err := Check(ref); err != nil {
@@ -168,6 +168,7 @@ func TestCheckAndFiles(t *testing.T) {
 		"gguf:m.gguf?quant=Q9":                  `quant="Q9": want one of`,
 		"gguf:m.gguf?system=":                   "system=: want a file name",
 		"gguf:m.gguf?colour=red":                `unknown option "colour"`,
+		"gguf:m.gguf?exact=yes":                 `exact="yes": want 1 or 0`,
 		"synth:animal=NaN":                      "not a number in [0, 1]",
 		"openai-compat:http://h/v1":             "missing #model-name",
 		"openai-compat:ftp://h/v1#m":            "must start with http:// or https://",

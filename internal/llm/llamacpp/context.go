@@ -3,6 +3,24 @@ package llamacpp
 /*
 #include <stdlib.h>
 #include "helpers.h"
+
+// mbd_fast_context is a generation context on llama.cpp's fast path: flash attention where the
+// backend supports it (auto) and an F16 KV cache, llama.cpp's defaults.
+static struct llama_context *mbd_fast_context(struct llama_model *m, uint32_t n_ctx, uint32_t n_batch, uint32_t n_seq, int32_t threads) {
+	struct llama_context_params p = llama_context_default_params();
+	p.n_ctx = n_ctx;
+	p.n_batch = n_batch;
+	p.n_ubatch = n_batch;
+	p.n_seq_max = n_seq;
+	p.n_threads = threads;
+	p.n_threads_batch = threads;
+	p.kv_unified = false;
+	p.no_perf = true;
+	p.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_AUTO;
+	p.type_k = GGML_TYPE_F16;
+	p.type_v = GGML_TYPE_F16;
+	return llama_init_from_model(m, p);
+}
 */
 import "C"
 
@@ -27,14 +45,50 @@ type lctx struct {
 	nVocab   int
 	memory   C.llama_memory_t
 	embedDim int
+	path     string // PathFast, PathFastNoFlash or PathExact
 }
 
-func (m *Model) newContext(embeddings bool) (*lctx, error) {
+// Context kinds: generation on the fast path, F32 (scoring, and generation with Options.Exact),
+// and embeddings (F32, mean pooling).
+type ctxKind int
+
+const (
+	kindFast ctxKind = iota
+	kindExact
+	kindEmbed
+)
+
+// Generation paths, as GenerationPath reports them.
+const (
+	// PathFast is llama.cpp's fast path: flash attention and an F16 KV cache.
+	PathFast = "fast"
+	// PathFastNoFlash is the fast path on a backend without flash attention: an F16 KV cache.
+	PathFastNoFlash = "fast-no-flash-attn"
+	// PathExact is F32 attention and an F32 KV cache, as for scoring (Options.Exact).
+	PathExact = "exact"
+)
+
+func (m *Model) newContext(kind ctxKind) (*lctx, error) {
 	o := m.opts
 	nCtx := o.Ctx * o.Parallel
-	c := C.mbd_context(m.model, C.uint32_t(nCtx), C.uint32_t(o.Batch), C.uint32_t(o.Parallel), C.int32_t(o.Threads), C.bool(embeddings))
+	embeddings := kind == kindEmbed
+	clearLogErrors()
+	var c *C.struct_llama_context
+	if kind == kindFast {
+		c = C.mbd_fast_context(m.model, C.uint32_t(nCtx), C.uint32_t(o.Batch), C.uint32_t(o.Parallel), C.int32_t(o.Threads))
+	} else {
+		c = C.mbd_context(m.model, C.uint32_t(nCtx), C.uint32_t(o.Batch), C.uint32_t(o.Parallel), C.int32_t(o.Threads), C.bool(embeddings))
+	}
 	if c == nil {
 		return nil, fmt.Errorf("%s: cannot create a llama.cpp context (ctx %d x %d sequences): %s", o.Path, o.Ctx, o.Parallel, lastLogError())
+	}
+	path := PathExact
+	if kind == kindFast {
+		// llama.cpp resolves flash_attn=auto while creating the context and says so only in its log.
+		path = PathFast
+		if strings.Contains(lastLogError(), "Flash Attention was auto, set to disabled") {
+			path = PathFastNoFlash
+		}
 	}
 	if m.lora != nil && C.llama_set_adapter_lora(c, m.lora, C.float(o.LoRAScale)) != 0 {
 		C.llama_free(c)
@@ -59,6 +113,7 @@ func (m *Model) newContext(embeddings bool) (*lctx, error) {
 		seqCtx: min(o.Ctx, int(C.llama_n_ctx(c))/o.Parallel),
 		nVocab: int(C.llama_vocab_n_tokens(m.vocab)),
 		memory: C.llama_get_memory(c),
+		path:   path,
 	}
 	if embeddings {
 		cx.embedDim = int(C.llama_model_n_embd(m.model))
@@ -97,16 +152,55 @@ func (c *lctx) logprob(batchIndex int, tok int32) float64 {
 	return float64(C.mbd_logprob(logits, C.int32_t(c.nVocab), C.llama_token(tok)))
 }
 
-// genContext is the context for generation and scoring, created on first use.
-func (m *Model) genContext() (*lctx, error) { return m.lazyContext(&m.gen, false) }
+// genContext is the context for generation, created on first use: on the fast path, or F32 with
+// Options.Exact.
+func (m *Model) genContext() (*lctx, error) {
+	if m.opts.Exact {
+		return m.lazyContext(&m.gen, kindExact)
+	}
+	return m.lazyContext(&m.gen, kindFast)
+}
 
-// lazyContext returns *c, creating it on first use (an embedding context when embeddings).
-func (m *Model) lazyContext(c **lctx, embeddings bool) (*lctx, error) {
+// scoreContext is the F32 context for scoring, created on first use; with Options.Exact it is the
+// generation context.
+func (m *Model) scoreContext() (*lctx, error) {
+	if m.opts.Exact {
+		return m.genContext()
+	}
+	return m.lazyContext(&m.score, kindExact)
+}
+
+// freeGen frees the generation and scoring contexts; they are rebuilt on their next use.
+func (m *Model) freeGen() {
+	if m.score != nil && m.score != m.gen {
+		m.score.free()
+	}
+	if m.gen != nil {
+		m.gen.free()
+	}
+	m.gen, m.score = nil, nil
+}
+
+// GenerationPath says how Generate computes: PathFast, PathFastNoFlash or PathExact. The fast
+// path's flash attention depends on the backend, so it is known once the generation context
+// exists; GenerationPath creates it when it does not.
+func (m *Model) GenerationPath() (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, err := m.genContext()
+	if err != nil {
+		return "", err
+	}
+	return c.path, nil
+}
+
+// lazyContext returns *c, creating it of kind on first use.
+func (m *Model) lazyContext(c **lctx, kind ctxKind) (*lctx, error) {
 	if m.model == nil {
 		return nil, errors.New("model is closed")
 	}
 	if *c == nil {
-		nc, err := m.newContext(embeddings)
+		nc, err := m.newContext(kind)
 		if err != nil {
 			return nil, err
 		}
@@ -287,7 +381,7 @@ func stopAt(text []byte, stops []string) (int, bool) {
 func (m *Model) Score(ctx context.Context, reqs []llm.ScoreRequest) ([]llm.ScoreResult, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	c, err := m.genContext()
+	c, err := m.scoreContext()
 	if err != nil {
 		return nil, err
 	}
@@ -369,7 +463,7 @@ func (m *Model) Score(ctx context.Context, reqs []llm.ScoreRequest) ([]llm.Score
 func (m *Model) Embed(ctx context.Context, texts []string) ([][]float32, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	c, err := m.lazyContext(&m.emb, true)
+	c, err := m.lazyContext(&m.emb, kindEmbed)
 	if err != nil {
 		return nil, err
 	}
@@ -415,12 +509,12 @@ func (m *Model) Embed(ctx context.Context, texts []string) ([][]float32, error) 
 	return out, nil
 }
 
-// rawLogits decodes tokens as one sequence and returns the logits at every position (for tests that
-// check Score against a direct log-softmax).
+// rawLogits decodes tokens as one sequence in the scoring context and returns the logits at every
+// position (for tests that check Score against a direct log-softmax).
 func (m *Model) rawLogits(tokens []int32) ([][]float32, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	c, err := m.genContext()
+	c, err := m.scoreContext()
 	if err != nil {
 		return nil, err
 	}

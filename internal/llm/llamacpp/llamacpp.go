@@ -2,8 +2,8 @@
 // vendored in the Go module github.com/ollama/ollama (llama/llama.cpp/src and
 // ml/backend/ggml/ggml/src). This file is our own thin wrapper over llama.h.
 //
-// One Model holds one loaded model and, created on first use, one context for generation and scoring
-// and one for embeddings; calls are serialised by a mutex (llama.cpp contexts are not thread-safe), and
+// One Model holds one loaded model and, created on first use, one context for generation (llama.cpp's
+// fast path unless Options.Exact), one for scoring (F32) and one for embeddings; calls are serialised by a mutex (llama.cpp contexts are not thread-safe), and
 // parallelism comes from batching: Generate decodes up to Options.Parallel sequences per llama_decode
 // call, refilling a sequence's slot as soon as it finishes, the way llama.cpp's "parallel" example does.
 // Scheduling depends only on the requests, so the same requests and seeds give the same texts.
@@ -68,6 +68,9 @@ type Options struct {
 	// LoRA is a llama.cpp LoRA adapter GGUF applied to the model, at LoRAScale (default 1).
 	LoRA      string
 	LoRAScale float64
+	// Exact runs generation in F32 like scoring (no flash attention, F32 KV cache), so that
+	// generation-time log-probs match Score's; by default generation takes llama.cpp's fast path.
+	Exact bool
 }
 
 // Limits of Options. llama.cpp holds at most 256 sequences (LLAMA_MAX_SEQ) and runs at most 512
@@ -138,7 +141,8 @@ type Model struct {
 	opts  Options
 	model *C.struct_llama_model
 	vocab *C.struct_llama_vocab
-	gen   *lctx                        // generation and scoring, created on first use
+	gen   *lctx                        // generation, created on first use
+	score *lctx                        // scoring (F32), created on first use; gen when Exact
 	emb   *lctx                        // embeddings, created on first use
 	tmpl  string                       // chat template in use, "" for none
 	lora  *C.struct_llama_adapter_lora // nil without an adapter
@@ -274,12 +278,11 @@ func checkGGUF(path string) error {
 func (m *Model) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, c := range []*lctx{m.gen, m.emb} {
-		if c != nil {
-			c.free()
-		}
+	m.freeGen()
+	if m.emb != nil {
+		m.emb.free()
 	}
-	m.gen, m.emb = nil, nil
+	m.emb = nil
 	if m.model != nil {
 		C.llama_model_free(m.model)
 		m.model = nil

@@ -66,7 +66,8 @@ func (m *Model) CheckSteering(s Steering) error {
 }
 
 // SetSteering makes Generate and Score add the control vector s to the residual stream (nil
-// clears it). The generation context is rebuilt on its next use; embeddings are not steered.
+// clears it). The generation and scoring contexts are rebuilt on their next use; embeddings are
+// not steered.
 func (m *Model) SetSteering(s *Steering) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -83,10 +84,7 @@ func (m *Model) SetSteering(s *Steering) error {
 			cp.Vectors[i] = slices.Clone(v)
 		}
 	}
-	if m.gen != nil {
-		m.gen.free()
-		m.gen = nil
-	}
+	m.freeGen()
 	m.steer = cp
 	return nil
 }
