@@ -24,7 +24,7 @@ var layers = []struct {
 		"stats", "table", "table/tabletest", "vec", "version"}},
 	{"service", []string{"assistant", "bpe", "cluster", "embed", "endpoint", "hub", "hub/hubtest", "lexical", "llm",
 		"llm/backends", "llm/llamacpp", "llm/openaicompat", "llm/openaicompat/vllmtest", "llm/synthmodel",
-		"modelconvert", "modelconvert/hftest", "roles", "roles/rolestest", "synth", "tinymodel", "train"}},
+		"modelconvert", "modelconvert/hfref", "modelconvert/hftest", "roles", "roles/rolestest", "synth", "tinymodel", "train"}},
 	{"stage", []string{"clustering", "finetune", "gen", "hypo", "lens", "match", "prompts",
 		"report", "scoring", "tableinfo", "truth", "validate", "weightdiff"}},
 	{"command", []string{"cli", "cli/clitest", "cmd/*", "e2e"}},

@@ -1,7 +1,9 @@
 // Package hftest writes tiny Hugging Face checkpoints for tests: a small Llama model (tinymodel's
 // default shape, random weights) as a Hugging Face folder — config.json, an F32 model.safetensors,
 // a byte-level BPE tokenizer.json and tokenizer_config.json — and the same weights as a GGUF file
-// written directly, the reference a converted file must match.
+// written directly, the reference a converted file must match; and (WriteArch) tiny random
+// checkpoints in the Hugging Face formats of Llama, Mistral, Qwen2, Phi-3 and Gemma 2 and 3, for
+// parity tests against hfref's forward pass.
 package hftest
 
 import (
