@@ -4,6 +4,11 @@
 // weights as F32, nothing quantized. Check gives clear errors for the common mistakes (not a
 // directory, no config.json, an unsupported architecture, no weights, no tokenizer) before the
 // converter runs.
+//
+// Where the converter is wrong for llama.cpp, Convert corrects it (fix.go): an architecture it
+// lacks is handed over as the one it equals (MistralForCausalLM as LlamaForCausalLM), and metadata
+// or tensors it gets wrong are rewritten in its output. TestParity checks the result for each
+// tested architecture against a float64 forward pass of the Hugging Face checkpoint (hfref).
 package modelconvert
 
 import (
@@ -11,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -62,6 +68,11 @@ var Architectures = []string{
 	"NemotronHForCausalLM",
 }
 
+// supported lists Architectures and Aliases.
+func supported() string {
+	return strings.Join(slices.Concat(Architectures, slices.Sorted(maps.Keys(Aliases))), ", ")
+}
+
 // weightPatterns are the weight files ollama's convert reads, in the order it tries them.
 var weightPatterns = []string{"*.safetensors", "pytorch_model-*-of-*.bin", "pytorch_model.bin", "consolidated.*.pth"}
 
@@ -89,16 +100,17 @@ func Check(dir string) (arch string, warnings []string, err error) {
 	}
 	var cfg struct {
 		Architectures []string `json:"architectures"`
+		SlidingWindow any      `json:"sliding_window"`
 	}
 	if err := json.Unmarshal(b, &cfg); err != nil {
 		return "", nil, fmt.Errorf("%s: config.json: %v", dir, err)
 	}
 	if len(cfg.Architectures) == 0 {
-		return "", nil, fmt.Errorf("%s: config.json names no architecture (\"architectures\"); supported: %s", dir, strings.Join(Architectures, ", "))
+		return "", nil, fmt.Errorf("%s: config.json names no architecture (\"architectures\"); supported: %s", dir, supported())
 	}
 	arch = cfg.Architectures[0]
-	if !slices.Contains(Architectures, arch) {
-		return "", nil, fmt.Errorf("%s: unsupported architecture %q; supported: %s", dir, arch, strings.Join(Architectures, ", "))
+	if _, alias := Aliases[arch]; !alias && !slices.Contains(Architectures, arch) {
+		return "", nil, fmt.Errorf("%s: unsupported architecture %q; supported: %s", dir, arch, supported())
 	}
 	hasWeights := false
 	for _, p := range weightPatterns {
@@ -112,6 +124,9 @@ func Check(dir string) (arch string, warnings []string, err error) {
 	}
 	if !exists("tokenizer.json") && !exists("tokenizer.model") {
 		return "", nil, fmt.Errorf("%s: no tokenizer (want tokenizer.json or a SentencePiece tokenizer.model)", dir)
+	}
+	if sw, ok := cfg.SlidingWindow.(float64); ok && sw > 0 && arch == "MistralForCausalLM" {
+		warnings = append(warnings, fmt.Sprintf("sliding_window %d is not applied (llama.cpp runs Mistral as Llama): sequences past %d tokens differ", int(sw), int(sw)))
 	}
 	if !exists("tokenizer_config.json") {
 		warnings = append(warnings, "no tokenizer_config.json: the model gets no BOS/EOS token ids and no chat template")
@@ -129,11 +144,27 @@ func escapeGlob(s string) string {
 // atomically. A model the converter cannot read gives a *table.InputError naming dir, never a
 // crash; failing to write out is a plain error.
 func Convert(dir, out string) (err error) {
+	fx, err := planFixes(dir)
+	if err != nil {
+		return &table.InputError{Path: dir, Msg: "cannot convert", Err: err}
+	}
 	f, err := atomicfile.Create(out)
 	if err != nil {
 		return err
 	}
 	defer f.Abort()
+	// With fixes to the converter's output, it converts into a temporary file beside out, which
+	// is then rewritten into out.
+	target := f.File
+	if fx.rewrites() {
+		tmp, err := os.CreateTemp(filepath.Dir(out), ".mbd-convert-*.gguf")
+		if err != nil {
+			return err
+		}
+		defer os.Remove(tmp.Name())
+		defer tmp.Close()
+		target = tmp
+	}
 	defer func() {
 		// The converter indexes into parsed headers without checking them all; a malformed file must
 		// not crash the tool.
@@ -143,11 +174,16 @@ func Convert(dir, out string) (err error) {
 	}()
 	// ConvertModel writes tensors at offsets into the *os.File (WriteAt), so it needs the file
 	// itself, not a writer: atomicfile.File embeds it.
-	if err := convert.ConvertModel(os.DirFS(dir), f.File); err != nil {
-		if pe := (*fs.PathError)(nil); errors.As(err, &pe) && pe.Path == f.File.Name() {
+	if err := convert.ConvertModel(fx.fsys(dir), target); err != nil {
+		if pe := (*fs.PathError)(nil); errors.As(err, &pe) && pe.Path == target.Name() {
 			return err // writing the output failed
 		}
 		return &table.InputError{Path: dir, Msg: "cannot convert", Err: err}
+	}
+	if fx.rewrites() {
+		if err := fx.rewrite(target, f.File); err != nil {
+			return err
+		}
 	}
 	return f.Commit()
 }
@@ -196,4 +232,4 @@ func Needed(name string) bool {
 // Version names the converter: the github.com/ollama/ollama version (go.mod, checked by
 // TestVersion) and a revision of how this package uses it. A cached conversion made by another
 // version is redone.
-const Version = "ollama-v0.17.4.1"
+const Version = "ollama-v0.17.4.2"

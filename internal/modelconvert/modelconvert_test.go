@@ -229,7 +229,7 @@ func TestConvertErrors(t *testing.T) {
 		{"not a directory", file, []string{"not a directory"}},
 		{"no such directory", filepath.Join(t.TempDir(), "missing"), []string{"no such directory"}},
 		{"no config.json", noConfig, []string{"config.json"}},
-		{"unsupported architecture", unsupported, []string{`unsupported architecture "FancyNewForCausalLM"`, "LlamaForCausalLM", "Qwen2ForCausalLM"}},
+		{"unsupported architecture", unsupported, []string{`unsupported architecture "FancyNewForCausalLM"`, "LlamaForCausalLM", "Qwen2ForCausalLM", "MistralForCausalLM"}},
 		{"no architecture", noArch, []string{"no architecture", "LlamaForCausalLM"}},
 		{"no tokenizer", noTokenizer, []string{"no tokenizer", "tokenizer.json"}},
 		{"no weights", noWeights, []string{"no weights", "safetensors"}},
@@ -287,6 +287,11 @@ func TestArchitecturesKnownToOllama(t *testing.T) {
 	for _, arch := range Architectures {
 		if err := load(arch); err != nil && strings.Contains(err.Error(), "unsupported architecture") {
 			t.Errorf("%s: %v", arch, err)
+		}
+	}
+	for from, to := range Aliases {
+		if slices.Contains(Architectures, from) || !slices.Contains(Architectures, to) {
+			t.Errorf("alias %s -> %s: want an architecture the converter lacks, to one it has", from, to)
 		}
 	}
 	if err := load("FancyNewForCausalLM"); err == nil || !strings.Contains(err.Error(), "unsupported architecture") {
