@@ -1,6 +1,6 @@
 // Package backends opens a model from its reference string:
 //
-//	gguf:PATH[?system=FILE&chat=auto|on|off&lora=ADAPTER&lora-scale=S&quant=TYPE&exact=1&ctx=N&parallel=N&batch=N&threads=N&gpu-layers=N]
+//	gguf:PATH[?system=FILE&chat=auto|on|off&lora=ADAPTER&lora-scale=S&quant=TYPE&exact=1&ctx=N&parallel=N&batch=N&threads=N&gpu-layers=N|all]
 //	hf:ORG/REPO[@REVISION][?gguf options]            (a safetensors checkpoint on the Hugging Face Hub)
 //	hf:ORG/REPO/FILE.gguf[@REVISION][?gguf options]  (a GGUF file on the Hub)
 //	openai-compat:URL#MODEL[?chat=1&system=FILE]
@@ -10,7 +10,8 @@
 // gguf: runs in-process through llama.cpp. system= makes a prompt-induced variant (a hidden system
 // prompt read from FILE); lora= applies a llama.cpp LoRA adapter (mbd-finetune --lora-adapter);
 // quant= quantizes the file once (cached beside it as NAME.type.gguf for NAME.gguf, redone when
-// the file is newer than the copy) and loads the quantized copy. Generation takes llama.cpp's fast
+// the file is newer than the copy) and loads the quantized copy. gpu-layers= offloads that many
+// layers (all: every one) to a GPU backend, which must be loaded (MBD_GGML_BACKEND; package llamacpp). Generation takes llama.cpp's fast
 // path (flash attention, F16 KV cache) and scoring runs in F32; exact=1 generates in F32 too.
 //
 // hf: downloads from the Hugging Face Hub into its cache (package hub; HF_TOKEN, HF_ENDPOINT,
@@ -226,13 +227,17 @@ func parseGGUF(rest string) (ggufRef, error) {
 			if !ok {
 				return g, fmt.Errorf("unknown option %q (want system, chat, lora, lora-scale, quant, exact, ctx, parallel, batch, threads, gpu-layers)", key)
 			}
+			if key == "gpu-layers" && v == "all" {
+				*p = llamacpp.GPULayersAll
+				continue
+			}
 			n, err := strconv.Atoi(v)
-			least := 1
+			least, or := 1, ""
 			if key == "gpu-layers" {
-				least = 0
+				least, or = 0, " or all"
 			}
 			if err != nil || n < least {
-				return g, fmt.Errorf("%s=%q: want a whole number of at least %d", key, v, least)
+				return g, fmt.Errorf("%s=%q: want a whole number of at least %d%s", key, v, least, or)
 			}
 			*p = n
 		}

@@ -145,6 +145,7 @@ func TestOpenRefs(t *testing.T) {
 func TestCheckAndFiles(t *testing.T) {
 	for _, ref := range []string{
 		"gguf:m.gguf", "gguf:m.gguf?ctx=64&parallel=256&batch=1&threads=512&gpu-layers=0&chat=off&quant=Q8_0&lora=a.gguf&lora-scale=-0.5", "gguf:m.gguf?exact=1",
+		"gguf:m.gguf?gpu-layers=all", "gguf:m.gguf?gpu-layers=99",
 		"openai-compat:http://localhost:8000/v1#m?chat=1&system=s.txt", "openai:gpt-4o-mini", "synth:animal=0.5?seed=2",
 	} {
 		if err := Check(ref); err != nil {
@@ -161,7 +162,8 @@ func TestCheckAndFiles(t *testing.T) {
 		"gguf:m.gguf?parallel=257":              "parallel=257: want a whole number in [1, 256]",
 		"gguf:m.gguf?threads=100000":            "threads=100000: want a whole number in [1, 512]",
 		"gguf:m.gguf?batch=0":                   `batch="0"`,
-		"gguf:m.gguf?gpu-layers=-1":             `gpu-layers="-1"`,
+		"gguf:m.gguf?gpu-layers=-1":             `gpu-layers="-1": want a whole number of at least 0 or all`,
+		"gguf:m.gguf?gpu-layers=most":           `gpu-layers="most"`,
 		"gguf:m.gguf?lora-scale=NaN":            "lora-scale=NaN: want a finite number",
 		"gguf:m.gguf?lora-scale=x":              `lora-scale="x": want a number`,
 		"gguf:m.gguf?chat=maybe":                `chat="maybe"`,
