@@ -10,9 +10,10 @@
 // gguf: runs in-process through llama.cpp. system= makes a prompt-induced variant (a hidden system
 // prompt read from FILE); lora= applies a llama.cpp LoRA adapter (mbd-finetune --lora-adapter);
 // quant= quantizes the file once (cached beside it as NAME.type.gguf for NAME.gguf, redone when
-// the file is newer than the copy) and loads the quantized copy. gpu-layers= offloads that many
-// layers (all: every one) to a GPU backend, which must be loaded (MBD_GGML_BACKEND; package llamacpp). Generation takes llama.cpp's fast
+// the file is newer than the copy) and loads the quantized copy. Generation takes llama.cpp's fast
 // path (flash attention, F16 KV cache) and scoring runs in F32; exact=1 generates in F32 too.
+// gpu-layers= offloads that many layers (all: every one) to a GPU backend, which must be loaded
+// (MBD_GGML_BACKEND; package llamacpp).
 //
 // hf: downloads from the Hugging Face Hub into its cache (package hub; HF_TOKEN, HF_ENDPOINT,
 // HF_HOME, HF_HUB_CACHE, HF_HUB_OFFLINE), converts a safetensors checkpoint to GGUF once
