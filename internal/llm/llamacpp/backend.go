@@ -313,3 +313,37 @@ func gpuLayersString(n int) string {
 	}
 	return fmt.Sprint(n)
 }
+
+// Copy is a measured copy bandwidth.
+type Copy struct {
+	Device      string  `json:"device"`
+	Bytes       int64   `json:"bytes"`
+	Copies      int     `json:"copies"`
+	Seconds     float64 `json:"seconds"`
+	BytesPerSec float64 `json:"bytes_per_sec"` // bytes read plus bytes written, per second
+}
+
+// CopyBandwidth copies a tensor of n bytes to another on the first GPU device (the CPU when no
+// GPU backend is loaded), iters times, and counts each copy as 2n bytes moved (read and written),
+// the way device memory bandwidth is quoted.
+func CopyBandwidth(n int64, iters int) (Copy, error) {
+	if n <= 0 || iters <= 0 {
+		return Copy{}, fmt.Errorf("copy bandwidth: want positive bytes and copies, got %d and %d", n, iters)
+	}
+	if err := backendInit(); err != nil {
+		return Copy{}, err
+	}
+	dev := C.ggml_backend_dev_by_type(C.GGML_BACKEND_DEVICE_TYPE_GPU)
+	if dev == nil {
+		dev = C.ggml_backend_dev_by_type(C.GGML_BACKEND_DEVICE_TYPE_CPU)
+	}
+	c := Copy{Device: C.GoString(C.ggml_backend_dev_name(dev)), Bytes: n, Copies: iters}
+	c.Seconds = float64(C.mbd_copy_seconds(dev, C.size_t(n), C.int(iters)))
+	if c.Seconds < 0 {
+		return c, fmt.Errorf("copy bandwidth: %s cannot hold two tensors of %d bytes", c.Device, n)
+	}
+	if c.Seconds > 0 {
+		c.BytesPerSec = float64(2*n) * float64(iters) / c.Seconds
+	}
+	return c, nil
+}

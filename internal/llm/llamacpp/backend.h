@@ -9,5 +9,6 @@
 void *mbd_dl_open(const char *path, char *err, size_t n);
 bool mbd_dl_has(void *h, const char *sym);
 void mbd_dl_set_log(void *h);
+double mbd_copy_seconds(ggml_backend_dev_t dev, size_t n, int iters);
 
 #endif

@@ -239,3 +239,16 @@ func TestOffloadSummary(t *testing.T) {
 		t.Errorf("offloadSummary(nil) = %q, %q", d, l)
 	}
 }
+
+func TestCopyBandwidthCPU(t *testing.T) {
+	c, err := CopyBandwidth(1<<20, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Device != "CPU" || c.Bytes != 1<<20 || c.Copies != 3 || c.Seconds <= 0 || c.BytesPerSec <= 0 {
+		t.Errorf("CopyBandwidth = %+v", c)
+	}
+	if _, err := CopyBandwidth(0, 1); err == nil {
+		t.Error("CopyBandwidth(0, 1): no error")
+	}
+}
