@@ -33,6 +33,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/mbd-dev/mbd/internal/modelconvert/hftest"
 )
 
 // Server is a fake Hub.
@@ -74,8 +76,9 @@ func New() *Server {
 }
 
 // NewTiny starts a fake Hub with the repositories the tests use: tiny-org/tiny-llama (the Hugging
-// Face checkpoint in hfDir), tiny-org/private-llama (the same, private: token Token) and
-// tiny-org/tiny-gguf (gguf as tiny.gguf, and a README).
+// Face checkpoint in hfDir), tiny-org/private-llama (the same, private: token Token),
+// tiny-org/tiny-qwen2 (a tiny Qwen2 checkpoint, hftest.WriteArch) and tiny-org/tiny-gguf (gguf as
+// tiny.gguf, and a README).
 func NewTiny(hfDir string, gguf []byte) (*Server, error) {
 	s := New()
 	for name, private := range map[string]bool{"tiny-org/tiny-llama": false, "tiny-org/private-llama": true} {
@@ -83,6 +86,20 @@ func NewTiny(hfDir string, gguf []byte) (*Server, error) {
 			s.Close()
 			return nil, err
 		}
+	}
+	qwen, err := os.MkdirTemp("", "hubtest-qwen2-")
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	defer os.RemoveAll(qwen)
+	if _, err := hftest.WriteArch(qwen, "qwen2", 1); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if _, err := s.CommitDir("tiny-org/tiny-qwen2", "main", qwen, false); err != nil {
+		s.Close()
+		return nil, err
 	}
 	s.Commit("tiny-org/tiny-gguf", "main", map[string][]byte{"tiny.gguf": gguf, "README.md": []byte("# tiny\n")}, false)
 	return s, nil
