@@ -195,3 +195,57 @@ func TestCheckMistralWindow(t *testing.T) {
 		t.Errorf("Check with sliding_window 4096: %q, %v", warnings, err)
 	}
 }
+
+// TestParityDetects checks that the parity test sees the features it claims to cover: with one of
+// them removed from the reference, the log-probs differ by far more than the bound.
+func TestParityDetects(t *testing.T) {
+	for _, c := range []struct {
+		arch, llamaArch, what string
+		change                func(*hfref.Config)
+	}{
+		{"qwen2", "qwen2", "rope_theta 10000", func(c *hfref.Config) { c.RopeTheta = 10000 }},
+		{"mistral", "llama", "rope over hidden/heads dimensions", func(c *hfref.Config) { c.PartialRotaryFactor = 0.5 }},
+		{"phi3-partial", "phi3", "full rotary", func(c *hfref.Config) { c.PartialRotaryFactor = 1 }},
+		{"gemma2", "gemma2", "no sliding window", func(c *hfref.Config) { c.SlidingWindow = 0 }},
+		{"gemma2", "gemma2", "no attention soft-capping", func(c *hfref.Config) { c.AttnLogitSoftcapping = 0 }},
+		{"gemma2", "gemma2", "no final soft-capping", func(c *hfref.Config) { c.FinalLogitSoftcapping = 0 }},
+		{"gemma2", "gemma2", "query_pre_attn_scalar = hidden/heads", func(c *hfref.Config) { c.QueryPreAttnScalar = 16 }},
+		{"gemma3", "gemma3", "no sliding window", func(c *hfref.Config) { c.SlidingWindow = 0 }},
+		{"gemma3", "gemma3", "global rope base on local layers", func(c *hfref.Config) { c.RopeLocalBaseFreq = c.RopeTheta }},
+		{"gemma3", "gemma3", "no rope scaling", func(c *hfref.Config) { c.RopeScaling = nil }},
+	} {
+		t.Run(c.arch+"/"+c.what, func(t *testing.T) {
+			f32, ref := convertTiny(t, c.arch)
+			ref.GELUF16 = true
+			c.change(&ref.Cfg)
+			d, err := parity(f32, ref, c.llamaArch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d < 0.01 {
+				t.Errorf("reference with %s: max |Δ log-prob| = %.3g, want > 0.01", c.what, d)
+			}
+		})
+	}
+}
+
+// TestReferenceOnDirectGGUF checks hfref without the converter: on hftest's Llama checkpoint it
+// agrees with llama.cpp running the GGUF file written directly from the same weights.
+func TestReferenceOnDirectGGUF(t *testing.T) {
+	m := makeTinyLlama(t)
+	f32 := filepath.Join(t.TempDir(), "ref32.gguf")
+	if err := hftest.ToF32(m.Ref, f32); err != nil {
+		t.Fatal(err)
+	}
+	ref, err := hfref.Load(m.HFDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := parity(f32, ref, "llama")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d > parityTol {
+		t.Errorf("max |Δ log-prob| = %.3g, want ≤ %g", d, parityTol)
+	}
+}

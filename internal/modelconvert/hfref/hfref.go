@@ -96,6 +96,18 @@ func Load(dir string) (*Model, error) {
 	if err := json.Unmarshal(b, &m.Cfg); err != nil {
 		return nil, fmt.Errorf("%s: config.json: %v", dir, err)
 	}
+	if err := m.derive(); err != nil {
+		return nil, fmt.Errorf("%s: %v", dir, err)
+	}
+	m.weights, err = readSafetensors(filepath.Join(dir, "model.safetensors"))
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// derive sets the family, head and rotary dimensions and defaults from Cfg.
+func (m *Model) derive() error {
 	c := &m.Cfg
 	switch c.ModelType {
 	case "llama", "mistral", "qwen2":
@@ -107,7 +119,10 @@ func Load(dir string) (*Model, error) {
 	case "gemma3", "gemma3_text":
 		m.family = "gemma3"
 	default:
-		return nil, fmt.Errorf("%s: model_type %q: not known to hfref", dir, c.ModelType)
+		return fmt.Errorf("model_type %q: not known to hfref", c.ModelType)
+	}
+	if c.NumAttentionHeads <= 0 || c.HiddenSize <= 0 {
+		return fmt.Errorf("hidden_size %d, num_attention_heads %d", c.HiddenSize, c.NumAttentionHeads)
 	}
 	if c.NumKeyValueHeads == 0 {
 		c.NumKeyValueHeads = c.NumAttentionHeads
@@ -123,11 +138,7 @@ func Load(dir string) (*Model, error) {
 	if c.RopeTheta == 0 {
 		c.RopeTheta = 10000
 	}
-	m.weights, err = readSafetensors(filepath.Join(dir, "model.safetensors"))
-	if err != nil {
-		return nil, err
-	}
-	return m, nil
+	return nil
 }
 
 // readSafetensors reads every tensor of a .safetensors file as float64, row-major.
@@ -276,8 +287,11 @@ func (m *Model) rope(x []float64, pos int, base, scale float64) {
 }
 
 // Logits runs the tokens as one sequence from position 0 and returns the logits at every
-// position.
+// position. Changes to Cfg since Load apply.
 func (m *Model) Logits(tokens []int) [][]float64 {
+	if err := m.derive(); err != nil {
+		panic("hfref: " + err.Error())
+	}
 	c := m.Cfg
 	H, nh, nkv, hd := c.HiddenSize, c.NumAttentionHeads, c.NumKeyValueHeads, m.hd
 	gemma := m.family == "gemma2" || m.family == "gemma3"
