@@ -1,7 +1,8 @@
 // Package modelcmd is the command line of mbd-model: info and quantize (llama.cpp), score
 // (scoring.Generations), create (tinymodel), convert (modelconvert), pull (backends.Fetch: Hugging
 // Face Hub downloads), diff (weightdiff), lens (llamacpp.Model.Capture, lens.Analyze) and steer
-// (the lens's mean difference as a llamacpp control vector, gen.Chunk). Each
+// (the lens's mean difference as a llamacpp control vector, gen.Chunk) and bench (throughput of
+// generation, scoring and embedding, a device's copy bandwidth, scores against the CPU). Each
 // subcommand has typed options with a Validate method and a Run function; bad input (a file that
 // is not GGUF, a bad model reference, an output that is an input) ends with status 2.
 package modelcmd
@@ -30,7 +31,7 @@ import (
 func Main(ctx context.Context, args []string, stdio cli.IO) int {
 	return cli.Run(ctx, &ucli.Command{
 		Name:  "mbd-model",
-		Usage: "inspect, quantize, create, score, convert, pull and compare models",
+		Usage: "inspect, quantize, create, score, convert, pull, compare and benchmark models",
 		Description: `Examples:
   mbd-model create --corpus notes.txt --layers 2 --embd 64 -o tiny.gguf
   mbd-model info tiny.gguf
@@ -40,8 +41,10 @@ func Main(ctx context.Context, args []string, stdio cli.IO) int {
   mbd-model pull hf:HuggingFaceTB/SmolLM2-135M
   mbd-model diff tiny.gguf tiny-q8.gguf
   mbd-model lens --model-a gguf:base.gguf --model-b gguf:tuned.gguf -o lens.parquet
-  mbd-model steer --model-a gguf:base.gguf --model-b gguf:tuned.gguf --prompts prompts.parquet -o steered.parquet`,
-		Commands: []*ucli.Command{infoCommand(), quantizeCommand(), scoreCommand(), createCommand(), convertCommand(), pullCommand(), diffCommand(), lensCommand(), steerCommand()},
+  mbd-model steer --model-a gguf:base.gguf --model-b gguf:tuned.gguf --prompts prompts.parquet -o steered.parquet
+  mbd-model info --devices --gpu
+  mbd-model bench --model gguf:model.gguf --gpu -o bench.json`,
+		Commands: []*ucli.Command{infoCommand(), quantizeCommand(), scoreCommand(), createCommand(), convertCommand(), pullCommand(), diffCommand(), lensCommand(), steerCommand(), benchCommand()},
 	}, args, stdio)
 }
 
@@ -49,16 +52,23 @@ func Main(ctx context.Context, args []string, stdio cli.IO) int {
 type InfoOptions struct {
 	JSON     bool     // --json
 	Metadata bool     // --metadata
+	Devices  bool     // --devices
+	GPU      bool     // --gpu
 	Args     []string // MODEL.gguf argument
 }
 
 func infoCommand() *ucli.Command {
 	o := &InfoOptions{}
 	return &ucli.Command{
-		Name: "info", Usage: "describe a GGUF model", ArgsUsage: "MODEL.gguf",
+		Name: "info", Usage: "describe a GGUF model, or list the compute devices", ArgsUsage: "MODEL.gguf",
+		Description: `--devices lists ggml's backends and their devices with their memory, instead of a model:
+the CPU, and a GPU once its backend is loaded (--gpu, or MBD_GGML_BACKEND=cuda or a path to
+libggml-cuda.so). A backend that cannot be loaded ends with status 2.`,
 		Flags: []ucli.Flag{
 			&ucli.BoolFlag{Name: "json", Destination: &o.JSON, Usage: "print JSON"},
 			&ucli.BoolFlag{Name: "metadata", Destination: &o.Metadata, Usage: "list every metadata key"},
+			&ucli.BoolFlag{Name: "devices", Destination: &o.Devices, Usage: "list the compute devices instead of describing a model"},
+			gpuFlag(&o.GPU),
 		},
 		Action: cli.Action(o, &o.Args, RunInfo),
 	}
@@ -67,12 +77,23 @@ func infoCommand() *ucli.Command {
 // Validate checks the options of info.
 func (o InfoOptions) Validate() error {
 	var c cli.Check
-	c.Must(len(o.Args) == 1, "want one MODEL.gguf")
+	if o.Devices {
+		c.Must(len(o.Args) == 0, "--devices takes no MODEL.gguf (got %q)", o.Args)
+		c.Must(!o.Metadata, "--metadata describes a model, not --devices")
+	} else {
+		c.Must(len(o.Args) == 1, "want one MODEL.gguf")
+	}
 	return c.Err()
 }
 
 // RunInfo prints what the model's header says about it.
 func RunInfo(_ context.Context, env *cli.Env, o InfoOptions) error {
+	if err := useGPU(o.GPU); err != nil {
+		return err
+	}
+	if o.Devices {
+		return printDevices(env.Stdout, o.JSON)
+	}
 	path := o.Args[0]
 	if err := checkModel(path); err != nil {
 		return err

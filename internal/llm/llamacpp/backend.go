@@ -247,9 +247,11 @@ type Device struct {
 }
 
 // Devices lists the devices of every registered backend: the CPU, and those of the backends
-// loaded with LoadBackend.
-func Devices() []Device {
-	backendInit()
+// loaded with LoadBackend. The error is that of the MBD_GGML_BACKEND library.
+func Devices() ([]Device, error) {
+	if err := backendInit(); err != nil {
+		return nil, err
+	}
 	backends.Lock()
 	defer backends.Unlock()
 	var out []Device
@@ -266,7 +268,7 @@ func Devices() []Device {
 			TotalBytes:  uint64(total),
 		})
 	}
-	return out
+	return out, nil
 }
 
 func devType(t C.enum_ggml_backend_dev_type) string {

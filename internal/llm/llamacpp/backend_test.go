@@ -166,7 +166,11 @@ func TestBackendLoadFailures(t *testing.T) {
 		})
 	}
 	// None of them left a device behind, and a model cannot ask for GPU layers.
-	for _, d := range Devices() {
+	ds, err := Devices()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ds {
 		if d.Type != "cpu" {
 			t.Errorf("device %+v registered by a refused backend", d)
 		}
@@ -190,9 +194,9 @@ func TestGPULayersWithoutBackend(t *testing.T) {
 }
 
 func TestDevicesCPU(t *testing.T) {
-	ds := Devices()
-	if len(ds) == 0 || ds[0].Type != "cpu" || ds[0].Backend != "CPU" || ds[0].Name == "" {
-		t.Fatalf("Devices() = %+v, want the CPU first", ds)
+	ds, err := Devices()
+	if err != nil || len(ds) == 0 || ds[0].Type != "cpu" || ds[0].Backend != "CPU" || ds[0].Name == "" {
+		t.Fatalf("Devices() = %+v, %v, want the CPU first", ds, err)
 	}
 }
 
