@@ -210,3 +210,60 @@ func (x *fixes) rewrite(src *os.File, dst io.Writer) error {
 	}
 	return w.Close()
 }
+
+// configWarnings names what llama.cpp will compute differently from transformers for a
+// configuration that converts: settings its graphs fix rather than read. The real checkpoints have
+// the values it fixes.
+func configWarnings(arch string, b []byte) []string {
+	var cfg struct {
+		HiddenSize           int      `json:"hidden_size"`
+		NumHiddenLayers      int      `json:"num_hidden_layers"`
+		NumAttentionHeads    int      `json:"num_attention_heads"`
+		HeadDim              int      `json:"head_dim"`
+		SlidingWindow        *int     `json:"sliding_window"`
+		QueryPreAttnScalar   float64  `json:"query_pre_attn_scalar"`
+		SlidingWindowPattern int      `json:"sliding_window_pattern"`
+		LayerTypes           []string `json:"layer_types"`
+		RopeLocalBaseFreq    float64  `json:"rope_local_base_freq"`
+	}
+	if json.Unmarshal(b, &cfg) != nil {
+		return nil
+	}
+	var w []string
+	switch arch {
+	case "MistralForCausalLM":
+		if sw := cfg.SlidingWindow; sw != nil && *sw > 0 {
+			w = append(w, fmt.Sprintf("sliding_window %d is not applied (llama.cpp runs Mistral as Llama): sequences past %d tokens differ", *sw, *sw))
+		}
+	case "Gemma2ForCausalLM", "Gemma3ForCausalLM":
+		// llama.cpp scales queries by 1/sqrt(hidden/heads) for the 27B models (46 layers for
+		// Gemma 2, 62 for Gemma 3), else by 1/sqrt(head_dim); it reads no query_pre_attn_scalar.
+		// Local layers: every other one from the first (Gemma 2), five in six (Gemma 3).
+		big, period := 46, 2
+		if arch == "Gemma3ForCausalLM" {
+			big, period = 62, 6
+		}
+		if cfg.NumAttentionHeads > 0 && cfg.QueryPreAttnScalar > 0 {
+			scalar := cfg.HeadDim
+			if cfg.NumHiddenLayers == big {
+				scalar = cfg.HiddenSize / cfg.NumAttentionHeads
+			}
+			if scalar > 0 && float64(scalar) != cfg.QueryPreAttnScalar {
+				w = append(w, fmt.Sprintf("query_pre_attn_scalar %v: llama.cpp scales queries by 1/sqrt(%d) here", cfg.QueryPreAttnScalar, scalar))
+			}
+		}
+		for i, t := range cfg.LayerTypes {
+			if local := i%period < period-1; local != (t == "sliding_attention") {
+				w = append(w, fmt.Sprintf("layer_types: llama.cpp makes layer %d %s", i, map[bool]string{true: "sliding", false: "global"}[local]))
+				break
+			}
+		}
+		if p := cfg.SlidingWindowPattern; arch == "Gemma3ForCausalLM" && len(cfg.LayerTypes) == 0 && p > 0 && p != period {
+			w = append(w, fmt.Sprintf("sliding_window_pattern %d: llama.cpp uses %d", p, period))
+		}
+		if f := cfg.RopeLocalBaseFreq; arch == "Gemma3ForCausalLM" && f > 0 && f != 10000 {
+			w = append(w, fmt.Sprintf("rope_local_base_freq %v: llama.cpp uses 10000", f))
+		}
+	}
+	return w
+}

@@ -100,7 +100,6 @@ func Check(dir string) (arch string, warnings []string, err error) {
 	}
 	var cfg struct {
 		Architectures []string `json:"architectures"`
-		SlidingWindow any      `json:"sliding_window"`
 	}
 	if err := json.Unmarshal(b, &cfg); err != nil {
 		return "", nil, fmt.Errorf("%s: config.json: %v", dir, err)
@@ -125,9 +124,7 @@ func Check(dir string) (arch string, warnings []string, err error) {
 	if !exists("tokenizer.json") && !exists("tokenizer.model") {
 		return "", nil, fmt.Errorf("%s: no tokenizer (want tokenizer.json or a SentencePiece tokenizer.model)", dir)
 	}
-	if sw, ok := cfg.SlidingWindow.(float64); ok && sw > 0 && arch == "MistralForCausalLM" {
-		warnings = append(warnings, fmt.Sprintf("sliding_window %d is not applied (llama.cpp runs Mistral as Llama): sequences past %d tokens differ", int(sw), int(sw)))
-	}
+	warnings = append(warnings, configWarnings(arch, b)...)
 	if !exists("tokenizer_config.json") {
 		warnings = append(warnings, "no tokenizer_config.json: the model gets no BOS/EOS token ids and no chat template")
 	}

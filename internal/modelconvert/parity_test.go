@@ -179,20 +179,44 @@ func parity(path string, ref *hfref.Model, arch string) (float64, error) {
 	return worst, nil
 }
 
-// TestCheckMistralWindow: a Mistral checkpoint with a sliding window converts with a warning that
-// the window is not applied; without one, with none.
-func TestCheckMistralWindow(t *testing.T) {
-	ck, err := hftest.WriteArch(t.TempDir(), "mistral", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if arch, warnings, err := Check(ck.Dir); err != nil || arch != "MistralForCausalLM" || len(warnings) != 0 {
-		t.Errorf("Check: %q, %q, %v; want MistralForCausalLM without warnings", arch, warnings, err)
-	}
-	ck.Config["sliding_window"] = 4096
-	writeJSON(t, filepath.Join(ck.Dir, "config.json"), ck.Config)
-	if _, warnings, err := Check(ck.Dir); err != nil || len(warnings) != 1 || !strings.Contains(warnings[0], "sliding_window 4096 is not applied") {
-		t.Errorf("Check with sliding_window 4096: %q, %v", warnings, err)
+// TestCheckWarnings: the tiny checkpoints (real models' settings) convert without warnings; settings
+// that llama.cpp fixes rather than reads get one each.
+func TestCheckWarnings(t *testing.T) {
+	for _, c := range []struct {
+		arch, key string
+		value     any
+		want      string // "" for none
+	}{
+		{"mistral", "", nil, ""},
+		{"mistral", "sliding_window", 4096, "sliding_window 4096 is not applied"},
+		{"gemma2", "", nil, ""},
+		{"gemma2", "query_pre_attn_scalar", 16, "llama.cpp scales queries by 1/sqrt(32)"},
+		{"gemma2", "layer_types", []string{"full_attention", "sliding_attention"}, "llama.cpp makes layer 0 sliding"},
+		{"gemma3", "", nil, ""},
+		{"gemma3", "rope_local_base_freq", 20000, "rope_local_base_freq 20000: llama.cpp uses 10000"},
+		{"gemma3", "layer_types", []string{"sliding_attention", "full_attention", "sliding_attention", "sliding_attention", "sliding_attention", "full_attention"}, "llama.cpp makes layer 1 sliding"},
+		{"qwen2", "", nil, ""},
+		{"phi3", "", nil, ""},
+	} {
+		t.Run(c.arch+"/"+c.key, func(t *testing.T) {
+			ck, err := hftest.WriteArch(t.TempDir(), c.arch, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.key != "" {
+				ck.Config[c.key] = c.value
+				writeJSON(t, filepath.Join(ck.Dir, "config.json"), ck.Config)
+			}
+			_, warnings, err := Check(ck.Dir)
+			switch {
+			case err != nil:
+				t.Fatal(err)
+			case c.want == "" && len(warnings) != 0:
+				t.Errorf("warnings %q, want none", warnings)
+			case c.want != "" && (len(warnings) != 1 || !strings.Contains(warnings[0], c.want)):
+				t.Errorf("warnings %q, want one with %q", warnings, c.want)
+			}
+		})
 	}
 }
 
