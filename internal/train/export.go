@@ -94,10 +94,11 @@ func (m *Model) export(src *gguf.File, w *gguf.Writer, opts ExportOptions) error
 }
 
 // ExportLoRA writes the model's LoRA adapters as a llama.cpp LoRA adapter GGUF at path
-// (atomically): general.architecture "llama", general.type "adapter", adapter.type "lora",
+// (atomically): general.architecture the base model's ("llama" or "qwen2"; llama.cpp refuses an
+// adapter of another architecture), general.type "adapter", adapter.type "lora",
 // adapter.lora.alpha, and F32 tensors NAME.lora_a (ggml {in, r}) and NAME.lora_b (ggml {r, out})
 // for every adapted weight NAME, which llama.cpp (llama_adapter_lora_init, --lora) applies as
-// W + (alpha/r)·B·A on the base model. token_embd.weight is refused (llama.cpp expects its
+// W + (alpha/r)·B·A on the base model. Biases are never adapted. token_embd.weight is refused (llama.cpp expects its
 // adapter in another layout).
 func (m *Model) ExportLoRA(path string) error {
 	m.mu.Lock()
@@ -118,7 +119,7 @@ func (m *Model) ExportLoRA(path string) error {
 	defer f.Abort()
 	w := gguf.NewWriter(f)
 	for _, kv := range []gguf.KV{
-		{Key: "general.architecture", Value: "llama"},
+		{Key: "general.architecture", Value: m.hp.arch},
 		{Key: "general.type", Value: "adapter"},
 		{Key: "adapter.type", Value: "lora"},
 		{Key: "adapter.lora.alpha", Value: float32(st.cfg.LoRAAlpha)},

@@ -23,10 +23,13 @@ var backend = sync.OnceValues(func() (compute.Backend, error) {
 
 // hparams are the model's hyperparameters, read from the GGUF metadata.
 type hparams struct {
+	arch                                       string // general.architecture: "llama" or "qwen2"
 	nEmbd, nLayer, nHead, nHeadKV, nFF, nVocab int
 	headDim                                    int
 	eps, ropeBase                              float64
 	tiedOutput                                 bool // no output.weight: the output projection is token_embd
+	qkvBias                                    bool // attn_q, attn_k and attn_v have biases (qwen2)
+	ropeNeox                                   bool // RoPE rotates (x_i, x_{i+d/2}), not (x_{2i}, x_{2i+1})
 }
 
 // tensor is one weight of the model.
@@ -38,7 +41,7 @@ type tensor struct {
 	train bool
 }
 
-// Model is a llama-architecture model loaded for training.
+// Model is a llama- or qwen2-architecture model loaded for training.
 type Model struct {
 	path    string
 	hp      hparams
@@ -90,9 +93,15 @@ func getFloat(f *gguf.File, key string, def float64) (float64, error) {
 func readHparams(f *gguf.File) (hparams, error) {
 	var hp hparams
 	arch, _ := gguf.Get[string](f, "general.architecture")
-	if arch != "llama" {
-		return hp, fmt.Errorf("architecture %q is not supported (only llama)", arch)
+	switch arch {
+	case "llama":
+	case "qwen2":
+		hp.ropeNeox = true // llama.cpp's llama_model_rope_type: LLAMA_ROPE_TYPE_NEOX
+		_, hp.qkvBias = f.Tensor("blk.0.attn_q.bias")
+	default:
+		return hp, fmt.Errorf("architecture %q is not supported (only llama and qwen2)", arch)
 	}
+	hp.arch = arch
 	var errs []error
 	u := func(dst *int, key string) {
 		n, err := getUint(f, key)
@@ -101,22 +110,22 @@ func readHparams(f *gguf.File) (hparams, error) {
 		}
 		*dst = n
 	}
-	u(&hp.nEmbd, "llama.embedding_length")
-	u(&hp.nLayer, "llama.block_count")
-	u(&hp.nHead, "llama.attention.head_count")
-	u(&hp.nFF, "llama.feed_forward_length")
-	if _, ok := f.Lookup("llama.attention.head_count_kv"); ok {
-		u(&hp.nHeadKV, "llama.attention.head_count_kv")
+	u(&hp.nEmbd, arch+".embedding_length")
+	u(&hp.nLayer, arch+".block_count")
+	u(&hp.nHead, arch+".attention.head_count")
+	u(&hp.nFF, arch+".feed_forward_length")
+	if _, ok := f.Lookup(arch + ".attention.head_count_kv"); ok {
+		u(&hp.nHeadKV, arch+".attention.head_count_kv")
 	} else {
 		hp.nHeadKV = hp.nHead
 	}
 	var err error
-	if hp.eps, err = getFloat(f, "llama.attention.layer_norm_rms_epsilon", math.NaN()); err != nil {
+	if hp.eps, err = getFloat(f, arch+".attention.layer_norm_rms_epsilon", math.NaN()); err != nil {
 		errs = append(errs, err)
 	} else if math.IsNaN(hp.eps) {
-		errs = append(errs, errors.New("missing metadata llama.attention.layer_norm_rms_epsilon"))
+		errs = append(errs, fmt.Errorf("missing metadata %s.attention.layer_norm_rms_epsilon", arch))
 	}
-	if hp.ropeBase, err = getFloat(f, "llama.rope.freq_base", 10000); err != nil {
+	if hp.ropeBase, err = getFloat(f, arch+".rope.freq_base", 10000); err != nil {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -129,18 +138,18 @@ func readHparams(f *gguf.File) (hparams, error) {
 	if hp.headDim%2 != 0 {
 		return hp, fmt.Errorf("head size %d is odd", hp.headDim)
 	}
-	if n, err := getUint(f, "llama.rope.dimension_count"); err == nil && n != hp.headDim {
+	if n, err := getUint(f, arch+".rope.dimension_count"); err == nil && n != hp.headDim {
 		return hp, fmt.Errorf("partial RoPE (rope.dimension_count %d, head size %d) is not supported", n, hp.headDim)
 	}
-	if s, ok := gguf.Get[string](f, "llama.rope.scaling.type"); ok && s != "none" && s != "" {
+	if s, ok := gguf.Get[string](f, arch+".rope.scaling.type"); ok && s != "none" && s != "" {
 		return hp, fmt.Errorf("RoPE scaling %q is not supported", s)
 	}
-	for _, k := range []string{"llama.attention.key_length", "llama.attention.value_length"} {
+	for _, k := range []string{arch + ".attention.key_length", arch + ".attention.value_length"} {
 		if n, err := getUint(f, k); err == nil && n != hp.headDim {
 			return hp, fmt.Errorf("%s %d differs from the head size %d: not supported", k, n, hp.headDim)
 		}
 	}
-	if n, err := getUint(f, "llama.expert_count"); err == nil && n > 0 {
+	if n, err := getUint(f, arch+".expert_count"); err == nil && n > 0 {
 		return hp, errors.New("mixture-of-experts models are not supported")
 	}
 	return hp, nil
@@ -167,11 +176,16 @@ func (hp hparams) expectedShapes() map[string][]int {
 		m[p+"ffn_gate.weight"] = []int{ff, e}
 		m[p+"ffn_up.weight"] = []int{ff, e}
 		m[p+"ffn_down.weight"] = []int{e, ff}
+		if hp.qkvBias {
+			m[p+"attn_q.bias"] = []int{e}
+			m[p+"attn_k.bias"] = []int{kv}
+			m[p+"attn_v.bias"] = []int{kv}
+		}
 	}
 	return m
 }
 
-// Open loads a llama-architecture GGUF model with F32, F16 or BF16 weights.
+// Open loads a llama- or qwen2-architecture GGUF model with F32, F16 or BF16 weights.
 func Open(path string) (*Model, error) {
 	f, err := gguf.Open(path)
 	if err != nil {
@@ -196,8 +210,8 @@ func load(f *gguf.File) (*Model, error) {
 		return nil, errors.New("no 2-D token_embd.weight")
 	}
 	hp.nVocab = int(emb.Shape[1])
-	if n, err := getUint(f, "llama.vocab_size"); err == nil && n != hp.nVocab {
-		return nil, fmt.Errorf("llama.vocab_size %d but token_embd.weight has %d rows", n, hp.nVocab)
+	if n, err := getUint(f, hp.arch+".vocab_size"); err == nil && n != hp.nVocab {
+		return nil, fmt.Errorf("%s.vocab_size %d but token_embd.weight has %d rows", hp.arch, n, hp.nVocab)
 	}
 	_, hasOut := f.Tensor("output.weight")
 	hp.tiedOutput = !hasOut
@@ -206,7 +220,7 @@ func load(f *gguf.File) (*Model, error) {
 	for _, ti := range f.Tensors {
 		shape, ok := want[ti.Name]
 		if !ok {
-			return nil, fmt.Errorf("tensor %s is not supported (plain llama models only: no biases, RoPE frequency factors or experts)", ti.Name)
+			return nil, fmt.Errorf("tensor %s is not supported (no biases but qwen2's q/k/v ones, RoPE frequency factors or experts)", ti.Name)
 		}
 		switch ti.Type {
 		case gguf.TensorF32, gguf.TensorF16, gguf.TensorBF16:
@@ -378,6 +392,41 @@ func rope(x *Node, base float64) *Node {
 	return Reshape(Concatenate([]*Node{r0, r1}, -1), b, t, h, d)
 }
 
+// ropeNeox rotates the pairs (x[i], x[i+D/2]) of each head of x [B,T,H,D] by the angle
+// pos·base^(-2i/D): llama.cpp's GGML_ROPE_TYPE_NEOX, the qwen2 architecture's convention.
+func ropeNeox(x *Node, base float64) *Node {
+	dims := x.Shape().Dimensions
+	b, t, h, d := dims[0], dims[1], dims[2], dims[3]
+	cos := make([]float32, t*d/2)
+	sin := make([]float32, t*d/2)
+	for p := 0; p < t; p++ {
+		for i := 0; i < d/2; i++ {
+			theta := float64(p) * math.Pow(base, -2*float64(i)/float64(d))
+			cos[p*d/2+i] = float32(math.Cos(theta))
+			sin[p*d/2+i] = float32(math.Sin(theta))
+		}
+	}
+	g := x.Graph()
+	c := BroadcastToDims(Reshape(Const(g, cos), 1, t, 1, 1, d/2), b, t, h, 1, d/2)
+	s := BroadcastToDims(Reshape(Const(g, sin), 1, t, 1, 1, d/2), b, t, h, 1, d/2)
+	x = Reshape(x, b, t, h, 2, d/2)
+	x0 := Slice(x, AxisRange(), AxisRange(), AxisRange(), AxisElem(0), AxisRange())
+	x1 := Slice(x, AxisRange(), AxisRange(), AxisRange(), AxisElem(1), AxisRange())
+	r0 := Sub(Mul(x0, c), Mul(x1, s))
+	r1 := Add(Mul(x0, s), Mul(x1, c))
+	return Reshape(Concatenate([]*Node{r0, r1}, 3), b, t, h, d)
+}
+
+// project is the attention projection NAME.weight of h [B,T,E], plus NAME.bias when the model has
+// q/k/v biases (ggml_mul_mat then ggml_add).
+func (m *Model) project(h *Node, w map[string]*Node, name string) *Node {
+	y := linear(h, w[name+".weight"])
+	if m.hp.qkvBias {
+		y = Add(y, ExpandLeftToRank(w[name+".bias"], y.Rank()))
+	}
+	return y
+}
+
 // forward computes the logits [B,T,V] of tokens [B,T] (positions 0 … T-1).
 func (m *Model) forward(w map[string]*Node, toks *Node) *Node {
 	hp := m.hp
@@ -400,11 +449,16 @@ func (m *Model) forward(w map[string]*Node, toks *Node) *Node {
 	for l := 0; l < hp.nLayer; l++ {
 		p := fmt.Sprintf("blk.%d.", l)
 		h := rmsNorm(x, w[p+"attn_norm.weight"], hp.eps)
-		q := Reshape(linear(h, w[p+"attn_q.weight"]), b, t, hp.nHead, hp.headDim)
-		k := Reshape(linear(h, w[p+"attn_k.weight"]), b, t, hp.nHeadKV, hp.headDim)
-		v := Reshape(linear(h, w[p+"attn_v.weight"]), b, t, hp.nHeadKV, hp.headDim)
-		q = rope(q, hp.ropeBase)
-		k = rope(k, hp.ropeBase)
+		q := Reshape(m.project(h, w, p+"attn_q"), b, t, hp.nHead, hp.headDim)
+		k := Reshape(m.project(h, w, p+"attn_k"), b, t, hp.nHeadKV, hp.headDim)
+		v := Reshape(m.project(h, w, p+"attn_v"), b, t, hp.nHeadKV, hp.headDim)
+		if hp.ropeNeox {
+			q = ropeNeox(q, hp.ropeBase)
+			k = ropeNeox(k, hp.ropeBase)
+		} else {
+			q = rope(q, hp.ropeBase)
+			k = rope(k, hp.ropeBase)
+		}
 		// Query head j uses key/value head j / grp (ggml's broadcasting in ggml_mul_mat).
 		q5 := Reshape(q, b, t, hp.nHeadKV, grp, hp.headDim)
 		scores := Einsum("bqkgd,bskd->bkgqs", q5, k) // [B,Hkv,G,Tq,Tk]

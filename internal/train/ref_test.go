@@ -3,6 +3,7 @@ package train
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/mbd-dev/mbd/internal/gguf"
 )
@@ -52,6 +53,12 @@ func refLogProbs(m *Model, toks []int32, o refOptions) ([]float64, error) {
 			}
 			y[r] = float32(s)
 		}
+		// The q/k/v biases (qwen2), added in float32 after the product as ggml_add does.
+		if bias := w[strings.TrimSuffix(name, ".weight")+".bias"]; bias != nil {
+			for r := range y {
+				y[r] += bias[r]
+			}
+		}
 		return y
 	}
 	norm := func(x []float32, name string) []float32 {
@@ -67,15 +74,20 @@ func refLogProbs(m *Model, toks []int32, o refOptions) ([]float64, error) {
 		return y
 	}
 	rope := func(x []float32, pos int) {
-		// ggml: theta = pos; theta *= theta_scale per pair, in float32.
+		// ggml: theta = pos; theta *= theta_scale per pair, in float32. Pair i is (2i, 2i+1)
+		// (GGML_ROPE_TYPE_NORM) or (i, i+D/2) (GGML_ROPE_TYPE_NEOX).
 		scale := float32(math.Pow(hp.ropeBase, -2/float64(D)))
 		for h := 0; h < len(x)/D; h++ {
 			theta := float32(pos)
 			for i := 0; i < D/2; i++ {
 				c, s := float32(math.Cos(float64(theta))), float32(math.Sin(float64(theta)))
-				a, b := x[h*D+2*i], x[h*D+2*i+1]
-				x[h*D+2*i] = a*c - b*s
-				x[h*D+2*i+1] = a*s + b*c
+				i0, i1 := h*D+2*i, h*D+2*i+1
+				if hp.ropeNeox {
+					i0, i1 = h*D+i, h*D+i+D/2
+				}
+				a, b := x[i0], x[i1]
+				x[i0] = a*c - b*s
+				x[i1] = a*s + b*c
 				theta *= scale
 			}
 		}

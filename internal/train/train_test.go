@@ -52,8 +52,10 @@ func tinyModel(t testing.TB, name string) string {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if tinyDir != "" {
-		os.RemoveAll(tinyDir)
+	for _, dir := range []string{tinyDir, qwenDir} {
+		if dir != "" {
+			os.RemoveAll(dir)
+		}
 	}
 	os.Exit(code)
 }
