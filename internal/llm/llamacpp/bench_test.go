@@ -9,10 +9,12 @@ package llamacpp
 // same process (the metric is left out when the batch-1 sub-benchmark was filtered away; with -count,
 // the latest batch-1 run is the base). Run with -v to see the model's size.
 //
-// Threads: the default, one per CPU; MBD_BENCH_THREADS=n sets another count. ggml's worker threads
-// spin at barriers, so on a busy machine with as many threads as cores a descheduled thread stalls
-// every other one; batch 1 (many small decodes) suffers most, which inflates the speedups. Compare
-// ratios from a quiet machine, or from runs with fewer threads than cores.
+// Threads: the default (DefaultThreads: the physical cores other work leaves idle);
+// MBD_BENCH_THREADS=n sets another count. ggml's worker threads spin at barriers, so on a busy
+// machine with as many threads as cores a descheduled thread stalls every other one; batch 1 (many
+// small decodes) suffers most, which inflates the speedups. Compare ratios from a quiet machine, or
+// from runs with fewer threads than cores. Generation runs on the default (fast) path;
+// MBD_BENCH_EXACT=1 runs it in F32 (exact=1). scripts/bench/llama.sh compares both with a C program.
 //
 // What the times include: model loading and context creation are excluded (a warm-up call creates
 // the context and faults the weights in before the timer starts). Prompt processing is included:
@@ -93,6 +95,7 @@ func runBatches(b *testing.B, name string, opts Options, warm func(*Model) error
 			if n, err := strconv.Atoi(os.Getenv("MBD_BENCH_THREADS")); err == nil {
 				o.Threads = n
 			}
+			o.Exact = os.Getenv("MBD_BENCH_EXACT") == "1"
 			m, err := Load(o)
 			if err != nil {
 				b.Fatal(err)

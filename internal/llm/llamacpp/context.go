@@ -25,15 +25,86 @@ static struct llama_context *mbd_fast_context(struct llama_model *m, uint32_t n_
 import "C"
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"os"
+	"runtime"
+	"strconv"
 	"strings"
 	"unsafe"
 
 	"github.com/mbd-dev/mbd/internal/llm"
 	"github.com/mbd-dev/mbd/internal/vec"
 )
+
+// DefaultThreads is the thread count of a model loaded without Options.Threads: the physical cores
+// (at most runtime.NumCPU) less those the machine's other work keeps busy, at least 1. ggml's worker
+// threads spin at barriers, so a thread that shares its core with other work stalls every other
+// thread at every operation: on a busy 2-core machine 2 threads run up to 60x slower than 1. Busy
+// cores are the 1-minute load average rounded half down (ceil(load - 0.5)): a core counts as
+// busy once other work keeps it more than half busy. Erring low costs at most the share of the
+// cores left unused; erring high costs the cliff.
+func DefaultThreads() int {
+	return threadsFor(physicalCores(), loadAverage())
+}
+
+// threadsFor is DefaultThreads for a machine of cores physical cores at load average load (NaN:
+// unknown, taken as idle).
+func threadsFor(cores int, load float64) int {
+	n := cores
+	if !math.IsNaN(load) {
+		n -= max(0, int(math.Ceil(load-0.5)))
+	}
+	return min(max(n, 1), MaxThreads)
+}
+
+// physicalCores is the number of distinct (physical id, core id) pairs of /proc/cpuinfo, at most
+// runtime.NumCPU (the CPUs this process may run on); runtime.NumCPU when cpuinfo says nothing.
+func physicalCores() int {
+	n := runtime.NumCPU()
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return n
+	}
+	defer f.Close()
+	cores := map[[2]string]bool{}
+	var phys string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		switch k, v = strings.TrimSpace(k), strings.TrimSpace(v); {
+		case !ok:
+		case k == "physical id":
+			phys = v
+		case k == "core id":
+			cores[[2]string{phys, v}] = true
+		}
+	}
+	if len(cores) == 0 {
+		return n
+	}
+	return min(n, len(cores))
+}
+
+// loadAverage is the 1-minute load average of /proc/loadavg, NaN when it cannot be read.
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return math.NaN()
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return math.NaN()
+	}
+	v, err := strconv.ParseFloat(f[0], 64)
+	if err != nil || v < 0 {
+		return math.NaN()
+	}
+	return v
+}
 
 // lctx is a llama.cpp context with its batch.
 type lctx struct {

@@ -4,11 +4,30 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"runtime"
 	"testing"
 
 	"github.com/mbd-dev/mbd/internal/llm"
 	"github.com/mbd-dev/mbd/internal/tinymodel"
 )
+
+func TestThreadsFor(t *testing.T) {
+	for _, tt := range []struct {
+		cores int
+		load  float64
+		want  int
+	}{
+		{2, math.NaN(), 2}, {2, 0, 2}, {2, 0.4, 2}, {2, 0.6, 1}, {2, 1.5, 1}, {2, 6.5, 1},
+		{16, 3.2, 13}, {16, 40, 1}, {1, 0, 1}, {1024, 0, MaxThreads},
+	} {
+		if got := threadsFor(tt.cores, tt.load); got != tt.want {
+			t.Errorf("threadsFor(%d, %v) = %d, want %d", tt.cores, tt.load, got, tt.want)
+		}
+	}
+	if n := DefaultThreads(); n < 1 || n > runtime.NumCPU() {
+		t.Errorf("DefaultThreads() = %d on %d CPUs", n, runtime.NumCPU())
+	}
+}
 
 func TestGenerationPath(t *testing.T) {
 	plain, _, _ := tinyModels(t)

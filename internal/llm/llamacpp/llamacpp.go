@@ -36,7 +36,6 @@ import (
 	"log/slog"
 	"math"
 	"os"
-	"runtime"
 	"strings"
 	"sync"
 	"unsafe"
@@ -60,7 +59,7 @@ type Options struct {
 	Parallel int
 	// Batch is the most tokens per llama_decode call. Default 512.
 	Batch int
-	// Threads for decoding. Default: the number of CPUs.
+	// Threads for decoding. Default: DefaultThreads, the physical cores other work leaves idle.
 	Threads int
 	// GPULayers is the number of layers to offload to the GPU backend's devices (GPULayersAll:
 	// every layer and the output); more than 0 needs a loaded GPU backend.
@@ -125,7 +124,7 @@ func (o *Options) defaults() {
 		o.Batch = 512
 	}
 	if o.Threads <= 0 {
-		o.Threads = min(runtime.NumCPU(), MaxThreads)
+		o.Threads = DefaultThreads()
 	}
 	if o.Chat == "" {
 		o.Chat = "auto"
