@@ -12,7 +12,8 @@ package llamacpp
 // module version and go.sum hash this binary was built with (read from its build info), and the
 // library must export ggml_backend_init. ggml_backend_load then refuses a backend whose
 // ggml_backend_reg.api_version differs from GGML_BACKEND_API_VERSION, and LoadBackend refuses
-// one with no devices (a CUDA library on a machine without a GPU). Each refusal is a
+// one with no devices (a CUDA library on a machine without a GPU) or whose kernels were built for
+// CUDA architectures none of which runs on a device (BuildInfoFile). Each refusal is a
 // *BackendError, which tools report with exit status 2.
 
 /*
@@ -32,6 +33,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"unsafe"
@@ -186,12 +188,78 @@ func LoadBackend(path string) error {
 		C.ggml_backend_unload(reg)
 		return backendErrorf("GPU backend %s: %s has no devices (no GPU, or its driver is not loaded: see nvidia-smi)", path, name)
 	}
+	if err := checkArchitectures(path, reg); err != nil {
+		C.ggml_backend_unload(reg)
+		return err
+	}
 	if backends.loaded == nil {
 		backends.loaded = map[string]string{}
 	}
 	backends.loaded[path] = name
 	slog.Info("GPU backend loaded", "backend", name, "path", path, "devices", deviceNames(reg))
 	return nil
+}
+
+// BuildInfoFile, beside a backend library, has the build script's "architectures LIST" line: the
+// CUDA architectures the kernels were compiled for.
+const BuildInfoFile = "build-info.txt"
+
+// checkArchitectures refuses a backend whose kernels were compiled for none of the architectures
+// a device can run (its first kernel would fail), when the build info says which they are.
+func checkArchitectures(path string, reg C.ggml_backend_reg_t) error {
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(path), BuildInfoFile))
+	if err != nil {
+		return nil
+	}
+	var archs string
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "architectures "); ok {
+			archs = strings.TrimSpace(v)
+		}
+	}
+	if archs == "" {
+		return nil
+	}
+	for i := range C.ggml_backend_reg_dev_count(reg) {
+		d := C.ggml_backend_reg_dev_get(reg, i)
+		var p C.struct_ggml_backend_dev_props
+		C.ggml_backend_dev_get_props(d, &p)
+		if p.compute_major <= 0 {
+			continue
+		}
+		cc := int(p.compute_major)*10 + int(p.compute_minor)
+		if !archCovers(archs, cc) {
+			return backendErrorf("GPU backend %s: built for CUDA architectures %s, but %s has compute capability %d.%d: rebuild it with scripts/gpu/build-cuda.sh --arch %d",
+				path, archs, C.GoString(C.ggml_backend_dev_name(d)), int(p.compute_major), int(p.compute_minor), cc)
+		}
+	}
+	return nil
+}
+
+// archCovers reports whether kernels built for the CMake CUDA architectures archs ("90",
+// "80;90-real", "native", ...) run on a device of compute capability cc (90 for 9.0): compiled
+// for it exactly, or as PTX (an entry without -real) for an earlier one, which the driver
+// compiles for the device.
+func archCovers(archs string, cc int) bool {
+	for _, a := range strings.Split(archs, ";") {
+		switch a {
+		case "native", "all", "all-major":
+			return true
+		}
+		num, suffix := a, ""
+		if i := strings.IndexByte(a, '-'); i >= 0 {
+			num, suffix = a[:i], a[i+1:]
+		}
+		digits := strings.TrimRight(num, "af") // 90a: the architecture-specific features of 9.0
+		n, err := strconv.Atoi(digits)
+		if err != nil {
+			continue
+		}
+		if n == cc || n < cc && suffix != "real" && digits == num {
+			return true
+		}
+	}
+	return false
 }
 
 // checkBackendFile refuses a missing file, a file that is not an ELF shared object, and a library

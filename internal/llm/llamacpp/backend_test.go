@@ -256,3 +256,30 @@ func TestCopyBandwidthCPU(t *testing.T) {
 		t.Error("CopyBandwidth(0, 1): no error")
 	}
 }
+
+func TestArchCovers(t *testing.T) {
+	for _, tc := range []struct {
+		archs string
+		cc    int
+		want  bool
+	}{
+		{"90", 90, true},
+		{"90", 89, false},
+		{"80", 90, true}, // PTX for 8.0, compiled by the driver
+		{"80-real", 90, false},
+		{"80-virtual", 90, true},
+		{"80;90-real", 90, true},
+		{"86;89", 80, false},
+		{"90a", 90, true},
+		{"90a", 100, false}, // architecture-specific code runs on 9.0 only
+		{"100", 90, false},
+		{"native", 75, true},
+		{"all-major", 75, true},
+		{"", 90, false},
+		{"sm_90", 90, false},
+	} {
+		if got := archCovers(tc.archs, tc.cc); got != tc.want {
+			t.Errorf("archCovers(%q, %d) = %v, want %v", tc.archs, tc.cc, got, tc.want)
+		}
+	}
+}
