@@ -83,12 +83,13 @@ table (the prompt texts), .jsonl chat records ({"system": optional, "prompt", "c
 system prompt and the prompt go through the model's chat template), or .txt files (documents
 separated by blank lines).
 
---engine local (default) trains --base, a GGUF with F32/F16/BF16 weights of a llama-architecture
-model, in-process on the CPU with AdamW (warmup + cosine schedule) and writes a GGUF that llama.cpp
-loads. Tokenization is the model's own (llama.cpp's). --train limits training to tensors matching
-patterns (e.g. 'blk.7.*'). --checkpoint FILE saves the trainer state every --checkpoint-every steps;
-a rerun with the same data and settings resumes from it. The manifest (OUTPUT.json) holds the loss
-curve.
+--engine local (default) trains --base, a GGUF with F32/F16/BF16 weights of a llama- or
+qwen2-architecture model (Qwen2, Qwen2.5: their q/k/v biases train with the weights, and stay
+frozen under LoRA), in-process on the CPU with AdamW (warmup + cosine schedule) and writes a GGUF
+that llama.cpp loads. Tokenization is the model's own (llama.cpp's). --train limits training to
+tensors matching patterns (e.g. 'blk.7.*'). --checkpoint FILE saves the trainer state every
+--checkpoint-every steps; a rerun with the same data and settings resumes from it. The manifest
+(OUTPUT.json) holds the loss curve.
 
 --lora-rank N trains LoRA adapters (rank N, scaled by --lora-alpha/N; alpha defaults to N) on the
 weight matrices matching --lora-target (repeatable; default 'blk.*.attn_q.weight' and
