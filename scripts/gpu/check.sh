@@ -6,9 +6,10 @@
 #                                      (ollama-src.tar.gz, from build-cuda.sh --pack-src)
 #   scripts/gpu/check.sh run [--payload DIR] [--out DIR] [--arch LIST] [--quick] [--cpu]
 #                                      on the device machine (no Go; bash, coreutils, tar, gzip,
-#                                      cmake, nvcc, nvidia-smi): builds libggml-cuda.so, creates a
-#                                      random model of Llama-3.2-1B's shape, measures it and writes
-#                                      DIR (default $OUT or out/gpu-check)/gpu-check.json and .md
+#                                      cmake, nvcc, nvidia-smi, glibc 2.34+): builds
+#                                      libggml-cuda.so, creates a random model of Llama-3.2-1B's
+#                                      shape, measures it and writes DIR (default $OUT or
+#                                      out/gpu-check)/gpu-check.json and gpu-check.md
 #
 # run's steps: build the CUDA backend (build-cuda.sh); list the devices (mbd-model info --devices
 # --gpu); create the model in F32 (mbd-model create: 16 layers, width 2048, 32 heads, 8 KV heads,
@@ -26,7 +27,7 @@ die() {
 	echo "check.sh: $2" >&2
 	exit "$1"
 }
-usage() { sed -n '2,19s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '2,/^set -uo/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 
 mode=${1:-}
 [[ $# -gt 0 ]] && shift
@@ -81,6 +82,11 @@ log=$out/check.log
 
 gunzip -c "$payload/mbd-model.gz" >"$work/mbd-model" && chmod +x "$work/mbd-model" || die 1 "cannot unpack $payload/mbd-model.gz"
 mbd=$work/mbd-model
+# The binary was linked where Go is: it needs glibc 2.34 and GCC 11's libstdc++ or newer.
+"$mbd" --help >/dev/null 2>"$work/preflight.err" || {
+	cat "$work/preflight.err" >&2
+	die 1 "the mbd-model of $payload does not run on this machine (it needs glibc 2.34+ and libstdc++ from GCC 11+)"
+}
 
 steps=()
 failed=0

@@ -196,7 +196,7 @@ func LoadBackend(path string) error {
 		backends.loaded = map[string]string{}
 	}
 	backends.loaded[path] = name
-	slog.Info("GPU backend loaded", "backend", name, "path", path, "devices", deviceNames(reg))
+	slog.Info("ggml backend loaded", "backend", name, "path", path, "devices", deviceNames(reg))
 	return nil
 }
 
