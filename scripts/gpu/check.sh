@@ -16,7 +16,8 @@
 # feed-forward 8192, the vocabulary the default corpus gives) and an F16 copy; bench the F16 copy
 # on the GPU (generation at batch 1, 32 and 256, scoring one text per forward and batched,
 # embedding, copy bandwidth and the batch-1 bound); bench the F32 model with --compare-cpu, which
-# fails when a token's log-prob on the GPU differs from the CPU's by more than 1e-3. Each step
+# fails when a token's log-prob on the GPU differs from the CPU's by more than 1e-3, once as
+# ggml runs it and once with TF32 off (NVIDIA_TF32_OVERRIDE=0). Each step
 # has a time limit; the whole run fits in 10 minutes. --quick makes every measurement small; --cpu
 # builds nothing and measures on the CPU (the script's own check, where there is no GPU).
 # Exit status: 0 when every step passed, 1 otherwise (the reports say which), 2 bad arguments.
@@ -74,6 +75,7 @@ done
 [[ $cpu == 1 || -f $payload/ollama-src.tar.gz ]] || die 2 "$payload/ollama-src.tar.gz: no such file (make it with scripts/gpu/check.sh pack where Go is)"
 mkdir -p "$out" || die 2 "cannot create $out"
 out=$(cd "$out" && pwd)
+rm -f "$out"/{gpu-check,devices,bench-f16,bench-f32,bench-f32-no-tf32}.{json,md} "$out/nvidia-smi.csv"
 work=${MBD_CHECK_WORK:-${TMPDIR:-/tmp}/mbd-gpu-check}
 mkdir -p "$work" || die 2 "cannot create $work"
 export MBD_GGML_CACHE=$work/cache
@@ -90,6 +92,54 @@ mbd=$work/mbd-model
 
 steps=()
 failed=0
+# The reports: JSON with every step's status and the measurements, Markdown with the tables and the
+# reference numbers measured with HF transformers on an H100.
+json_or_null() { if [[ -s $1 ]]; then cat "$1"; else echo null; fi; }
+reports() {
+	lib=$MBD_GGML_CACHE
+	{
+		echo "{"
+		echo "  \"steps\": [$(
+			IFS=,
+			echo "${steps[*]}"
+		)],"
+		echo "  \"build_info\": $(if f=$(ls "$lib"/*/cuda/build-info.txt 2>/dev/null | head -1) && [[ -n $f ]]; then awk 'BEGIN { printf "{" } { printf "%s\"%s\": \"%s\"", NR > 1 ? ", " : "", $1, substr($0, length($1) + 2) } END { printf "}" }' "$f"; else echo null; fi),"
+		echo "  \"libggml_cuda_bytes\": $(stat -c %s "$lib"/*/cuda/libggml-cuda.so 2>/dev/null | head -1 || echo null),"
+		echo "  \"devices\": $(json_or_null "$out/devices.json"),"
+		echo "  \"bench_f16\": $(json_or_null "$out/bench-f16.json"),"
+		echo "  \"compare_f32\": $(json_or_null "$out/bench-f32.json"),"
+		echo "  \"compare_f32_no_tf32\": $(json_or_null "$out/bench-f32-no-tf32.json")"
+		echo "}"
+	} >"$out/gpu-check.json"
+	{
+		echo "# GPU check, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+		echo
+		sed 's/^/    /' "$out/nvidia-smi.csv" 2>/dev/null
+		echo
+		echo "| step | status | seconds |"
+		echo "|---|---:|---:|"
+		for s in "${steps[@]}"; do
+			sed 's/{"step": "\([^"]*\)", "status": \([0-9]*\), "seconds": \([0-9.]*\)}/| \1 | \2 | \3 |/' <<<"$s"
+		done
+		echo
+		echo "## F16, generation, scoring, embedding"
+		echo
+		cat "$out/bench-f16.md" 2>/dev/null || echo "(no results)"
+		echo
+		echo "## F32, scores on the GPU against the CPU"
+		echo
+		cat "$out/bench-f32.md" 2>/dev/null || echo "(no results)"
+		echo
+		echo "With TF32 off in cuBLAS (NVIDIA_TF32_OVERRIDE=0):"
+		echo
+		cat "$out/bench-f32-no-tf32.md" 2>/dev/null || echo "(no results)"
+		echo
+		echo "Reference (HF transformers, bf16, Llama-3.2-1B shape, random weights, H100): copy bandwidth"
+		echo "2.93 TB/s, batch-1 bound 1,185 tok/s; generate at batch 1/32/256: 12/391/3,585 tok/s; scoring"
+		echo "one text per forward 7,826 tok/s, batched 142,908 tok/s."
+	} >"$out/gpu-check.md"
+}
+
 # step NAME SECONDS COMMAND...: runs COMMAND with a time limit, output to the log, and records
 # its status and time.
 step() {
@@ -104,6 +154,7 @@ step() {
 	[[ $rc == 0 ]] || { failed=1; tail -5 "$log" | sed 's/^/   /'; }
 	echo "   status $rc, $secs s" | tee -a "$log"
 	steps+=("{\"step\": \"$name\", \"status\": $rc, \"seconds\": $secs}")
+	reports # after every step, so that a run stopped early leaves its reports
 	return "$rc"
 }
 
@@ -122,52 +173,15 @@ f16=$work/llama-1b-shape-f16.gguf
 gpu=(--gpu)
 [[ $cpu == 0 ]] || gpu=()
 nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv >"$out/nvidia-smi.csv" 2>>"$log" || true
-[[ $cpu == 1 ]] || step build 260 bash "$root/scripts/gpu/build-cuda.sh" --src-archive "$payload/ollama-src.tar.gz" "${arch_args[@]}"
+[[ $cpu == 1 ]] || step build 250 bash "$root/scripts/gpu/build-cuda.sh" --src-archive "$payload/ollama-src.tar.gz" "${arch_args[@]}"
 step devices 20 bash -c '"$1" info --devices "${@:3}" --json >"$2"' _ "$mbd" "$out/devices.json" "${gpu[@]}"
 step create 60 "$mbd" create "${shape[@]}" --ctx 2048 --vocab 4096 --weights f32 --seed 1 -o "$f32"
 step quantize 40 "$mbd" quantize --type F16 "$f32" "$f16"
-step bench-f16 130 "$mbd" bench "${gpu[@]}" --model "gguf:$f16" "${gen[@]}" -o "$out/bench-f16.json" --markdown "$out/bench-f16.md"
+step bench-f16 120 "$mbd" bench "${gpu[@]}" --model "gguf:$f16" "${gen[@]}" -o "$out/bench-f16.json" --markdown "$out/bench-f16.md"
 step compare-f32 70 "$mbd" bench "${gpu[@]}" --model "gguf:$f32" "${cmp[@]}" --tolerance 1e-3 -o "$out/bench-f32.json" --markdown "$out/bench-f32.md"
+# ggml's cuBLAS calls allow TF32 for F32 products: the same comparison without it tells whether
+# a difference comes from there.
+step compare-f32-no-tf32 70 env NVIDIA_TF32_OVERRIDE=0 "$mbd" bench "${gpu[@]}" --model "gguf:$f32" "${cmp[@]}" --tolerance 1e-3 -o "$out/bench-f32-no-tf32.json" --markdown "$out/bench-f32-no-tf32.md"
 
-# The reports: JSON with every step's status and the measurements, Markdown with the tables and the
-# reference numbers measured with HF transformers on an H100.
-json_or_null() { if [[ -s $1 ]]; then cat "$1"; else echo null; fi; }
-lib=$MBD_GGML_CACHE
-{
-	echo "{"
-	echo "  \"steps\": [$(
-		IFS=,
-		echo "${steps[*]}"
-	)],"
-	echo "  \"build_info\": $(if f=$(ls "$lib"/*/cuda/build-info.txt 2>/dev/null | head -1) && [[ -n $f ]]; then awk 'BEGIN { printf "{" } { printf "%s\"%s\": \"%s\"", NR > 1 ? ", " : "", $1, substr($0, length($1) + 2) } END { printf "}" }' "$f"; else echo null; fi),"
-	echo "  \"libggml_cuda_bytes\": $(stat -c %s "$lib"/*/cuda/libggml-cuda.so 2>/dev/null | head -1 || echo null),"
-	echo "  \"devices\": $(json_or_null "$out/devices.json"),"
-	echo "  \"bench_f16\": $(json_or_null "$out/bench-f16.json"),"
-	echo "  \"compare_f32\": $(json_or_null "$out/bench-f32.json")"
-	echo "}"
-} >"$out/gpu-check.json"
-{
-	echo "# GPU check, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-	echo
-	sed 's/^/    /' "$out/nvidia-smi.csv" 2>/dev/null
-	echo
-	echo "| step | status | seconds |"
-	echo "|---|---:|---:|"
-	for s in "${steps[@]}"; do
-		sed 's/{"step": "\([^"]*\)", "status": \([0-9]*\), "seconds": \([0-9.]*\)}/| \1 | \2 | \3 |/' <<<"$s"
-	done
-	echo
-	echo "## F16, generation, scoring, embedding"
-	echo
-	cat "$out/bench-f16.md" 2>/dev/null || echo "(no results)"
-	echo
-	echo "## F32, scores on the GPU against the CPU"
-	echo
-	cat "$out/bench-f32.md" 2>/dev/null || echo "(no results)"
-	echo
-	echo "Reference (HF transformers, bf16, Llama-3.2-1B shape, random weights, H100): copy bandwidth"
-	echo "2.93 TB/s, batch-1 bound 1,185 tok/s; generate at batch 1/32/256: 12/391/3,585 tok/s; scoring"
-	echo "one text per forward 7,826 tok/s, batched 142,908 tok/s."
-} >"$out/gpu-check.md"
 cat "$out/gpu-check.md"
 exit "$failed"
