@@ -56,7 +56,7 @@ and measures, in tokens per second:
 and the copy bandwidth of the first GPU device (the CPU without one): a tensor of --copy-mib MiB
 copied on the device, read plus written bytes per second. Its quotient by the model's size is the
 bound of batch-1 decoding, which reads every weight once per token.
---compare-cpu N scores N texts on the CPU as well and fails (status 1) when a token's log-prob
+--compare-cpu N scores N texts on the CPU alone as well and fails (status 1) when a token's log-prob
 differs by more than --tolerance. --gpu loads the CUDA backend from the build script's cache and
 offloads every layer unless the reference sets gpu-layers=.
 Writes the results as JSON to -o and as a Markdown table to --markdown (default stdout).`,
@@ -169,6 +169,9 @@ func RunBench(ctx context.Context, env *cli.Env, o BenchOptions) error {
 	load := func(parallel, ctxLen, gpuLayers int) (*llamacpp.Model, error) {
 		lo := opts
 		lo.Parallel, lo.Ctx, lo.GPULayers = parallel, ctxLen, gpuLayers
+		if gpuLayers < 0 {
+			lo.GPULayers, lo.CPUOnly = 0, true
+		}
 		m, err := llamacpp.Load(lo)
 		if err != nil {
 			return nil, cli.BadRef("--model", err)
@@ -246,7 +249,7 @@ func RunBench(ctx context.Context, env *cli.Env, o BenchOptions) error {
 	// Agreement with the CPU.
 	var disagree error
 	if o.CompareCPU > 0 {
-		cpu, err := load(o.ScoreBatch, o.ScoreTokens+64, 0)
+		cpu, err := load(o.ScoreBatch, o.ScoreTokens+64, -1) // -1: on the CPU alone
 		if err != nil {
 			return err
 		}

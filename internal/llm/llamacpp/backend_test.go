@@ -1,13 +1,17 @@
 package llamacpp
 
 import (
+	"context"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/mbd-dev/mbd/internal/llm"
 )
 
 // The load-failure paths of GPU backends, on libraries built here with gcc: none of them is a
@@ -281,5 +285,29 @@ func TestArchCovers(t *testing.T) {
 		if got := archCovers(tc.archs, tc.cc); got != tc.want {
 			t.Errorf("archCovers(%q, %d) = %v, want %v", tc.archs, tc.cc, got, tc.want)
 		}
+	}
+}
+
+func TestCPUOnly(t *testing.T) {
+	path, _, _ := tinyModels(t)
+	if err := (Options{Path: path, CPUOnly: true, GPULayers: 2}).Check(); err == nil || !strings.Contains(err.Error(), "a CPU-only model offloads no layer") {
+		t.Errorf("CPUOnly with gpu-layers=2: %v", err)
+	}
+	reqs := []llm.ScoreRequest{{ID: "a", Prompt: "Hello", Completion: "the otter swims"}}
+	var scores [][]llm.ScoreResult
+	for _, cpuOnly := range []bool{false, true} {
+		m, err := Load(Options{Path: path, CPUOnly: cpuOnly, Threads: 1, Parallel: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := m.Score(context.Background(), reqs)
+		m.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		scores = append(scores, s)
+	}
+	if !slices.Equal(scores[0][0].Logprobs, scores[1][0].Logprobs) || len(scores[0][0].Logprobs) == 0 {
+		t.Errorf("CPUOnly changed the scores on the CPU: %v, %v", scores[0][0].Logprobs, scores[1][0].Logprobs)
 	}
 }

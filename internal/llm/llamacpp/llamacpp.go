@@ -25,6 +25,7 @@ package llamacpp
 /*
 #include <stdlib.h>
 #include "helpers.h"
+#include "backend.h"
 */
 import "C"
 
@@ -64,6 +65,9 @@ type Options struct {
 	// GPULayers is the number of layers to offload to the GPU backend's devices (GPULayersAll:
 	// every layer and the output); more than 0 needs a loaded GPU backend.
 	GPULayers int
+	// CPUOnly keeps the model and its computation on the CPU even when a GPU backend is loaded
+	// (llama.cpp otherwise offloads large batches to the GPU, whatever GPULayers says).
+	CPUOnly bool
 	// LoRA is a llama.cpp LoRA adapter GGUF applied to the model, at LoRAScale (default 1).
 	LoRA      string
 	LoRAScale float64
@@ -101,6 +105,9 @@ func (o Options) Check() error {
 	}
 	if int64(d.Ctx)*int64(d.Parallel) > maxCtxAll {
 		return fmt.Errorf("ctx=%d x parallel=%d: the context of all sequences must be at most %d tokens", d.Ctx, d.Parallel, maxCtxAll)
+	}
+	if o.CPUOnly && o.GPULayers > 0 {
+		return fmt.Errorf("gpu-layers=%s: a CPU-only model offloads no layer", gpuLayersString(o.GPULayers))
 	}
 	if math.IsNaN(o.LoRAScale) || math.IsInf(o.LoRAScale, 0) {
 		return fmt.Errorf("lora-scale=%v: want a finite number", o.LoRAScale)
@@ -215,7 +222,12 @@ func load(opts Options, vocabOnly bool) (*Model, error) {
 	cpath := C.CString(opts.Path)
 	defer C.free(unsafe.Pointer(cpath))
 	clearLogErrors()
-	m := C.mbd_load(cpath, C.int32_t(opts.GPULayers), C.bool(vocabOnly))
+	var m *C.struct_llama_model
+	if opts.CPUOnly {
+		m = C.mbd_load_cpu(cpath, C.bool(vocabOnly))
+	} else {
+		m = C.mbd_load(cpath, C.int32_t(opts.GPULayers), C.bool(vocabOnly))
+	}
 	if m == nil {
 		return nil, fmt.Errorf("%s: llama.cpp cannot load the model: %s", opts.Path, lastLogError())
 	}
