@@ -25,6 +25,8 @@ void *mbd_dl_open(const char *path, char *err, size_t n) {
 
 bool mbd_dl_has(void *h, const char *sym) { return dlsym(h, sym) != NULL; }
 
+void mbd_dl_close(void *h) { dlclose(h); }
+
 // mbd_dl_set_log routes the logs of the library's own copy of ggml-base (a backend built with
 // CMake links libggml-base.so, a second copy of what cgo compiled into the binary) to mbdLog.
 void mbd_dl_set_log(void *h) {

@@ -147,7 +147,9 @@ func UseBackend(spec string) error {
 	if err != nil {
 		return err
 	}
-	backendInit()
+	if err := backendInit(); err != nil {
+		return err
+	}
 	return LoadBackend(path)
 }
 
@@ -171,10 +173,12 @@ func LoadBackend(path string) error {
 	if h == nil {
 		return backendErrorf("GPU backend %s: cannot be loaded: %s (are the CUDA runtime libraries installed?)", path, C.GoString(&cerr[0]))
 	}
-	// The handle stays open: ggml keeps backends loaded for the life of the process.
+	// The handle stays open once ggml has the backend: ggml keeps backends loaded for the life of
+	// the process.
 	cinit := C.CString("ggml_backend_init")
 	defer C.free(unsafe.Pointer(cinit))
 	if !C.mbd_dl_has(h, cinit) {
+		C.mbd_dl_close(h)
 		return backendErrorf("GPU backend %s: not a ggml backend (no ggml_backend_init)", path)
 	}
 	C.mbd_dl_set_log(h)
