@@ -71,6 +71,7 @@ while [[ $# -gt 0 ]]; do
 	*) usage >&2; die 2 "unknown argument $1" ;;
 	esac
 done
+payload=$(cd "$payload" 2>/dev/null && pwd) || die 2 "--payload: no such folder (make it with scripts/gpu/check.sh pack where Go is)"
 [[ -f $payload/mbd-model.gz ]] || die 2 "$payload/mbd-model.gz: no such file (make it with scripts/gpu/check.sh pack where Go is)"
 [[ $cpu == 1 || -f $payload/ollama-src.tar.gz ]] || die 2 "$payload/ollama-src.tar.gz: no such file (make it with scripts/gpu/check.sh pack where Go is)"
 mkdir -p "$out" || die 2 "cannot create $out"
@@ -147,11 +148,12 @@ step() {
 	shift 2
 	start=$(date +%s.%N)
 	echo "== $name: $*" | tee -a "$log"
-	timeout --kill-after=10 "$limit" "$@" >>"$log" 2>&1
+	timeout --kill-after=10 "$limit" "$@" >"$work/step.log" 2>&1
 	rc=$?
+	cat "$work/step.log" >>"$log"
 	local secs
 	secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
-	[[ $rc == 0 ]] || { failed=1; tail -5 "$log" | sed 's/^/   /'; }
+	[[ $rc == 0 ]] || { failed=1; tail -5 "$work/step.log" | sed 's/^/   /'; }
 	echo "   status $rc, $secs s" | tee -a "$log"
 	steps+=("{\"step\": \"$name\", \"status\": $rc, \"seconds\": $secs}")
 	reports # after every step, so that a run stopped early leaves its reports
@@ -172,8 +174,11 @@ f16=$work/llama-1b-shape-f16.gguf
 
 gpu=(--gpu)
 [[ $cpu == 0 ]] || gpu=()
-nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv >"$out/nvidia-smi.csv" 2>>"$log" || true
-[[ $cpu == 1 ]] || step build 250 bash "$root/scripts/gpu/build-cuda.sh" --src-archive "$payload/ollama-src.tar.gz" "${arch_args[@]}"
+nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv >"$out/nvidia-smi.csv" 2>>"$log" || echo "(nvidia-smi failed)" >"$out/nvidia-smi.csv"
+if [[ $cpu == 0 ]] && ! step build 250 bash "$root/scripts/gpu/build-cuda.sh" --src-archive "$payload/ollama-src.tar.gz" "${arch_args[@]}"; then
+	cat "$out/gpu-check.md"
+	die 1 "no CUDA backend: nothing to measure (the log: $log)"
+fi
 step devices 20 bash -c '"$1" info --devices "${@:3}" --json >"$2"' _ "$mbd" "$out/devices.json" "${gpu[@]}"
 step create 60 "$mbd" create "${shape[@]}" --ctx 2048 --vocab 4096 --weights f32 --seed 1 -o "$f32"
 step quantize 40 "$mbd" quantize --type F16 "$f32" "$f16"
