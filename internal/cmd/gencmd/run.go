@@ -116,6 +116,23 @@ func RunRun(ctx context.Context, env *cli.Env, o RunOptions) error {
 	if err != nil {
 		return cli.BadRef("--model", err)
 	}
+	// The model loads while its files are hashed (the journal's identity needs the hashes, loading
+	// needs none): on a large model each takes a while.
+	loading := make(chan loaded, 1)
+	go func() { loading <- load(ref, jobs, o.Gen.sampling().MaxTokens) }()
+	var lm *loaded
+	wait := func() *loaded {
+		if lm == nil {
+			l := <-loading
+			lm = &l
+		}
+		return lm
+	}
+	defer func() {
+		if l := wait(); l.model != nil {
+			l.model.Close()
+		}
+	}()
 	for i, f := range files {
 		hash, err := cli.RecordFile(env, f, 0)
 		if err == nil && hash == "" {
@@ -149,7 +166,12 @@ func RunRun(ctx context.Context, env *cli.Env, o RunOptions) error {
 	m.Seed("base", p.Seed)
 
 	if j.Chunks() < gen.Chunks(len(jobs), p.Chunk) {
-		rate, err := generate(ctx, env, jobs, p, j)
+		err := wait().err
+		var rate float64
+		if err == nil {
+			m.Param("generation_path", lm.path)
+			rate, err = generate(ctx, env, lm.model, jobs, p, j)
+		}
 		var ce *llm.ContextError
 		if errors.As(err, &ce) {
 			return cli.Usagef("--model %s: a prompt of %d tokens + --max-tokens %d exceeds the context of %d tokens per sequence; raise ctx= to at least %d or lower --max-tokens",
@@ -186,25 +208,35 @@ func RunRun(ctx context.Context, env *cli.Env, o RunOptions) error {
 	return nil
 }
 
-// generate opens the model, checks that every prompt fits its context and makes the chunks the
-// journal does not hold yet. It returns the completion tokens per second.
-func generate(ctx context.Context, env *cli.Env, jobs []gen.Job, p gen.Params, j *gen.Journal) (float64, error) {
-	model, err := backends.Open(p.ModelRef)
+// loaded is a model opened for generation, with its generation path ("" when the backend has no
+// choice of path), or the error that opening it or fitting the prompts gave.
+type loaded struct {
+	model llm.Model
+	path  string
+	err   error
+}
+
+// load opens the model of ref and checks that every prompt of jobs leaves room for maxTokens new
+// tokens in its context. A local model reports its generation path: llama.cpp's fast path, or F32
+// as it scores with exact=1.
+func load(ref string, jobs []gen.Job, maxTokens int) loaded {
+	model, err := backends.Open(ref)
 	if err != nil {
-		return 0, cli.BadRef("--model", err)
+		return loaded{err: cli.BadRef("--model", err)}
 	}
-	defer model.Close()
-	if err := gen.Fit(model, jobs, p.Sampling.MaxTokens); err != nil {
-		return 0, err
+	l := loaded{model: model}
+	if l.err = gen.Fit(model, jobs, maxTokens); l.err != nil {
+		return l
 	}
-	// A local model generates on llama.cpp's fast path or, with exact=1, in F32 as it scores.
 	if gp, ok := model.(interface{ GenerationPath() (string, error) }); ok {
-		path, err := gp.GenerationPath()
-		if err != nil {
-			return 0, err
-		}
-		env.Manifest.Param("generation_path", path)
+		l.path, l.err = gp.GenerationPath()
 	}
+	return l
+}
+
+// generate makes the chunks the journal does not hold yet. It returns the completion tokens per
+// second.
+func generate(ctx context.Context, env *cli.Env, model llm.Model, jobs []gen.Job, p gen.Params, j *gen.Journal) (float64, error) {
 	bar := env.Progress("generate", "completions", int64(len(jobs)))
 	bar.Add(int64(min(j.Chunks()*p.Chunk, len(jobs))))
 	start := time.Now()
