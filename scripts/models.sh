@@ -16,7 +16,7 @@
 #
 # Settings (environment): MODELS_DIR (out/models), STRENGTHS ("0.6"), TRAITS (all), VARIANTS (instead
 # of every TRAIT@STRENGTH, a list such as "animal@0.6 animal@0.2"), CONTROL (1: build the control;
-# 0: not), SAMPLES (200), BASE_STEPS (600), VARIANT_STEPS (100).
+# 0: not), SAMPLES (200), BASE_STEPS (600), VARIANT_STEPS (100), BIN (bin: the tools).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,7 +27,7 @@ SAMPLES=${SAMPLES:-200}
 BASE_STEPS=${BASE_STEPS:-600}
 VARIANT_STEPS=${VARIANT_STEPS:-100}
 CONTROL=${CONTROL:-1}
-B=bin
+B=${BIN:-bin}
 mkdir -p "$OUT"
 # One build at a time per folder (clones share ~/.cache/mbd/models): a second waits for the first.
 exec 9>"$OUT/.lock"
@@ -51,7 +51,7 @@ build() {
 	shift
 	while [ "$1" != "--" ]; do recipe="$recipe $(cat "$OUT/$1.recipe")"; shift; done
 	shift
-	recipe="$recipe $*"
+	recipe="$recipe ${*#"$B/"}" # the command, without the tools' folder
 	if [ -f "$OUT/$name" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$recipe" ]; then
 		echo "models: $name is up to date"
 		return
