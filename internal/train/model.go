@@ -372,15 +372,7 @@ func linear(x, w *Node) *Node {
 func rope(x *Node, base float64) *Node {
 	dims := x.Shape().Dimensions
 	b, t, h, d := dims[0], dims[1], dims[2], dims[3]
-	cos := make([]float32, t*d/2)
-	sin := make([]float32, t*d/2)
-	for p := 0; p < t; p++ {
-		for i := 0; i < d/2; i++ {
-			theta := float64(p) * math.Pow(base, -2*float64(i)/float64(d))
-			cos[p*d/2+i] = float32(math.Cos(theta))
-			sin[p*d/2+i] = float32(math.Sin(theta))
-		}
-	}
+	cos, sin := ropeAngles(t, d, base)
 	g := x.Graph()
 	c := BroadcastToDims(Reshape(Const(g, cos), 1, t, 1, d/2, 1), b, t, h, d/2, 1)
 	s := BroadcastToDims(Reshape(Const(g, sin), 1, t, 1, d/2, 1), b, t, h, d/2, 1)
@@ -392,13 +384,10 @@ func rope(x *Node, base float64) *Node {
 	return Reshape(Concatenate([]*Node{r0, r1}, -1), b, t, h, d)
 }
 
-// ropeNeox rotates the pairs (x[i], x[i+D/2]) of each head of x [B,T,H,D] by the angle
-// pos·base^(-2i/D): llama.cpp's GGML_ROPE_TYPE_NEOX, the qwen2 architecture's convention.
-func ropeNeox(x *Node, base float64) *Node {
-	dims := x.Shape().Dimensions
-	b, t, h, d := dims[0], dims[1], dims[2], dims[3]
-	cos := make([]float32, t*d/2)
-	sin := make([]float32, t*d/2)
+// ropeAngles returns cos and sin of pos·base^(-2i/D) for positions 0..t-1 and i < d/2, [t][d/2].
+func ropeAngles(t, d int, base float64) (cos, sin []float32) {
+	cos = make([]float32, t*d/2)
+	sin = make([]float32, t*d/2)
 	for p := 0; p < t; p++ {
 		for i := 0; i < d/2; i++ {
 			theta := float64(p) * math.Pow(base, -2*float64(i)/float64(d))
@@ -406,6 +395,15 @@ func ropeNeox(x *Node, base float64) *Node {
 			sin[p*d/2+i] = float32(math.Sin(theta))
 		}
 	}
+	return cos, sin
+}
+
+// ropeNeox rotates the pairs (x[i], x[i+D/2]) of each head of x [B,T,H,D] by the angle
+// pos·base^(-2i/D): llama.cpp's GGML_ROPE_TYPE_NEOX, the qwen2 architecture's convention.
+func ropeNeox(x *Node, base float64) *Node {
+	dims := x.Shape().Dimensions
+	b, t, h, d := dims[0], dims[1], dims[2], dims[3]
+	cos, sin := ropeAngles(t, d, base)
 	g := x.Graph()
 	c := BroadcastToDims(Reshape(Const(g, cos), 1, t, 1, 1, d/2), b, t, h, 1, d/2)
 	s := BroadcastToDims(Reshape(Const(g, sin), 1, t, 1, 1, d/2), b, t, h, 1, d/2)
