@@ -3,24 +3,6 @@ package llamacpp
 /*
 #include <stdlib.h>
 #include "helpers.h"
-
-// mbd_fast_context is a generation context on llama.cpp's fast path: flash attention where the
-// backend supports it (auto) and an F16 KV cache, llama.cpp's defaults.
-static struct llama_context *mbd_fast_context(struct llama_model *m, uint32_t n_ctx, uint32_t n_batch, uint32_t n_seq, int32_t threads) {
-	struct llama_context_params p = llama_context_default_params();
-	p.n_ctx = n_ctx;
-	p.n_batch = n_batch;
-	p.n_ubatch = n_batch;
-	p.n_seq_max = n_seq;
-	p.n_threads = threads;
-	p.n_threads_batch = threads;
-	p.kv_unified = false;
-	p.no_perf = true;
-	p.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_AUTO;
-	p.type_k = GGML_TYPE_F16;
-	p.type_v = GGML_TYPE_F16;
-	return llama_init_from_model(m, p);
-}
 */
 import "C"
 
@@ -153,12 +135,8 @@ func (m *Model) newContext(kind ctxKind) (*lctx, error) {
 	nCtx := o.Ctx * o.Parallel
 	embeddings := kind == kindEmbed
 	clearLogErrors()
-	var c *C.struct_llama_context
-	if kind == kindFast {
-		c = C.mbd_fast_context(m.model, C.uint32_t(nCtx), C.uint32_t(o.Batch), C.uint32_t(o.Parallel), C.int32_t(o.Threads))
-	} else {
-		c = C.mbd_context(m.model, C.uint32_t(nCtx), C.uint32_t(o.Batch), C.uint32_t(o.Parallel), C.int32_t(o.Threads), C.bool(embeddings))
-	}
+	c := C.mbd_context(m.model, C.uint32_t(nCtx), C.uint32_t(o.Batch), C.uint32_t(o.Parallel), C.int32_t(o.Threads),
+		C.bool(embeddings), C.bool(kind == kindFast))
 	if c == nil {
 		return nil, fmt.Errorf("%s: cannot create a llama.cpp context (ctx %d x %d sequences): %s", o.Path, o.Ctx, o.Parallel, lastLogError())
 	}

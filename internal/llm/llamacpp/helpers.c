@@ -64,7 +64,7 @@ struct llama_model *mbd_load(const char *path, int32_t n_gpu_layers, bool vocab_
 	return llama_model_load_from_file(path, p);
 }
 
-struct llama_context *mbd_context(struct llama_model *m, uint32_t n_ctx, uint32_t n_batch, uint32_t n_seq, int32_t threads, bool embeddings) {
+struct llama_context *mbd_context(struct llama_model *m, uint32_t n_ctx, uint32_t n_batch, uint32_t n_seq, int32_t threads, bool embeddings, bool fast) {
 	struct llama_context_params p = llama_context_default_params();
 	p.n_ctx = n_ctx;
 	p.n_batch = n_batch;
@@ -75,12 +75,20 @@ struct llama_context *mbd_context(struct llama_model *m, uint32_t n_ctx, uint32_
 	p.embeddings = embeddings;
 	p.kv_unified = false;
 	p.no_perf = true;
-	// Flash attention on the CPU keeps Q, K, V and the running sums in float16, which moves
-	// per-token log-probs by ~1e-2; scores are statistics here, so attention runs in F32.
-	p.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
-	// Likewise the KV cache (F16 by default) is kept in F32.
-	p.type_k = GGML_TYPE_F32;
-	p.type_v = GGML_TYPE_F32;
+	if (fast) {
+		// Generation on llama.cpp's fast path, its defaults: flash attention where the backend
+		// supports it and an F16 KV cache.
+		p.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_AUTO;
+		p.type_k = GGML_TYPE_F16;
+		p.type_v = GGML_TYPE_F16;
+	} else {
+		// Flash attention on the CPU keeps Q, K, V and the running sums in float16, which moves
+		// per-token log-probs by ~1e-2; scores are statistics here, so attention runs in F32,
+		// and the KV cache is kept in F32 too.
+		p.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+		p.type_k = GGML_TYPE_F32;
+		p.type_v = GGML_TYPE_F32;
+	}
 	if (embeddings) p.pooling_type = LLAMA_POOLING_TYPE_MEAN;
 	return llama_init_from_model(m, p);
 }
