@@ -59,14 +59,3 @@ double mbd_copy_seconds(ggml_backend_dev_t dev, size_t n, int iters) {
 	ggml_free(ctx);
 	return (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
 }
-
-// mbd_load_cpu loads a model on no device but the CPU: without a device list llama.cpp would use
-// every GPU registered, offloading large batches to it even with no layer offloaded.
-struct llama_model *mbd_load_cpu(const char *path, bool vocab_only) {
-	static ggml_backend_dev_t none[1] = {NULL};
-	struct llama_model_params p = llama_model_default_params();
-	p.n_gpu_layers = 0;
-	p.devices = none;
-	p.vocab_only = vocab_only;
-	return llama_model_load_from_file(path, p);
-}

@@ -11,7 +11,6 @@ void *mbd_dl_open(const char *path, char *err, size_t n);
 bool mbd_dl_has(void *h, const char *sym);
 void mbd_dl_close(void *h);
 void mbd_dl_set_log(void *h);
-struct llama_model *mbd_load_cpu(const char *path, bool vocab_only);
 double mbd_copy_seconds(ggml_backend_dev_t dev, size_t n, int iters);
 
 #endif

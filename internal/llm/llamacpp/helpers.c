@@ -57,10 +57,15 @@ double mbd_logprob(const float *logits, int32_t n_vocab, llama_token tok) {
 	return (double)logits[tok] - (double)max - log(sum);
 }
 
-struct llama_model *mbd_load(const char *path, int32_t n_gpu_layers, bool vocab_only) {
+// mbd_load loads a model, offloading n_gpu_layers to the GPU backends registered; cpu_only
+// gives llama.cpp an empty device list, as without one it uses every GPU registered and offloads
+// large batches to it even with no layer offloaded.
+struct llama_model *mbd_load(const char *path, int32_t n_gpu_layers, bool vocab_only, bool cpu_only) {
+	static ggml_backend_dev_t none[1] = {NULL};
 	struct llama_model_params p = llama_model_default_params();
 	p.n_gpu_layers = n_gpu_layers;
 	p.vocab_only = vocab_only;
+	if (cpu_only) p.devices = none;
 	return llama_model_load_from_file(path, p);
 }
 

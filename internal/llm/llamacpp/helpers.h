@@ -22,7 +22,7 @@ void mbd_batch_clear(struct llama_batch *b);
 void mbd_batch_add(struct llama_batch *b, llama_token tok, llama_pos pos, llama_seq_id seq, bool logits);
 struct llama_sampler *mbd_sampler(uint32_t seed, float temp, int32_t top_k, float top_p, float min_p, float repeat_penalty);
 double mbd_logprob(const float *logits, int32_t n_vocab, llama_token tok);
-struct llama_model *mbd_load(const char *path, int32_t n_gpu_layers, bool vocab_only);
+struct llama_model *mbd_load(const char *path, int32_t n_gpu_layers, bool vocab_only, bool cpu_only);
 struct llama_context *mbd_context(struct llama_model *m, uint32_t n_ctx, uint32_t n_batch, uint32_t n_seq, int32_t threads, bool embeddings, bool fast);
 uint32_t mbd_quantize(const char *in, const char *out, int32_t ftype, int32_t threads);
 

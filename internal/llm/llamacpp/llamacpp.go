@@ -2,10 +2,11 @@
 // vendored in the Go module github.com/ollama/ollama (llama/llama.cpp/src and
 // ml/backend/ggml/ggml/src). This file is our own thin wrapper over llama.h.
 //
-// One Model holds one loaded model and, created on first use, one context for generation (llama.cpp's
-// fast path unless Options.Exact), one for scoring (F32) and one for embeddings; calls are serialised by a mutex (llama.cpp contexts are not thread-safe), and
-// parallelism comes from batching: Generate decodes up to Options.Parallel sequences per llama_decode
-// call, refilling a sequence's slot as soon as it finishes, the way llama.cpp's "parallel" example does.
+// One Model holds one loaded model and, created on first use, one context for generation
+// (llama.cpp's fast path unless Options.Exact), one for scoring (F32) and one for embeddings; calls
+// are serialised by a mutex (llama.cpp contexts are not thread-safe), and parallelism comes from
+// batching: Generate decodes up to Options.Parallel sequences per llama_decode call, refilling a
+// sequence's slot as soon as it finishes, the way llama.cpp's "parallel" example does.
 // Scheduling depends only on the requests, so the same requests and seeds give the same texts.
 //
 // Options and sampling settings are checked before llama.cpp sees them (Options.Check,
@@ -222,12 +223,7 @@ func load(opts Options, vocabOnly bool) (*Model, error) {
 	cpath := C.CString(opts.Path)
 	defer C.free(unsafe.Pointer(cpath))
 	clearLogErrors()
-	var m *C.struct_llama_model
-	if opts.CPUOnly {
-		m = C.mbd_load_cpu(cpath, C.bool(vocabOnly))
-	} else {
-		m = C.mbd_load(cpath, C.int32_t(opts.GPULayers), C.bool(vocabOnly))
-	}
+	m := C.mbd_load(cpath, C.int32_t(opts.GPULayers), C.bool(vocabOnly), C.bool(opts.CPUOnly))
 	if m == nil {
 		return nil, fmt.Errorf("%s: llama.cpp cannot load the model: %s", opts.Path, lastLogError())
 	}
