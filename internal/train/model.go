@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/gobackend"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive // the graph DSL reads best unqualified
 	"github.com/gomlx/gomlx/core/tensors"
@@ -304,7 +305,7 @@ func (m *Model) LogProbs(tokens []int32) ([]float64, error) {
 		fwd, err := NewExec(b, func(g *Graph, in []*Node) []*Node {
 			w := m.nodeMap(in[:len(m.tensors)])
 			toks := in[len(m.tensors)]
-			lp := LogSoftmax(m.forward(w, toks))
+			lp := LogSoftmax(m.forward(w, toks, nil))
 			return []*Node{targetLogProbs(lp, toks)}
 		})
 		if err != nil {
@@ -425,8 +426,11 @@ func (m *Model) project(h *Node, w map[string]*Node, name string) *Node {
 	return y
 }
 
-// forward computes the logits [B,T,V] of tokens [B,T] (positions 0 … T-1).
-func (m *Model) forward(w map[string]*Node, toks *Node) *Node {
+// forward computes the logits [B,T,V] of tokens [B,T] (positions 0 … T-1). With segments seg
+// [B,T] (nil: one sequence per row) a position attends only to positions of its own segment; RoPE
+// depends on relative positions only, so a segment starting at position o computes what it would
+// at position 0.
+func (m *Model) forward(w map[string]*Node, toks, seg *Node) *Node {
 	hp := m.hp
 	g := toks.Graph()
 	dims := toks.Shape().Dimensions
@@ -441,7 +445,14 @@ func (m *Model) forward(w map[string]*Node, toks *Node) *Node {
 		}
 	}
 	grp := hp.nHead / hp.nHeadKV
-	maskNode := BroadcastToDims(Reshape(Const(g, mask), 1, 1, 1, t, t), b, hp.nHeadKV, grp, t, t)
+	maskNode, rows := Reshape(Const(g, mask), 1, t, t), 1
+	if seg != nil {
+		si := BroadcastToDims(Reshape(seg, b, t, 1), b, t, t)
+		sj := BroadcastToDims(Reshape(seg, b, 1, t), b, t, t)
+		other := ConvertDType(NotEqual(si, sj), dtypes.Float32)
+		maskNode, rows = Add(BroadcastToDims(maskNode, b, t, t), MulScalar(other, -1e30)), b
+	}
+	maskNode = BroadcastToDims(Reshape(maskNode, rows, 1, 1, t, t), b, hp.nHeadKV, grp, t, t)
 	scale := 1 / math.Sqrt(float64(hp.headDim))
 
 	for l := 0; l < hp.nLayer; l++ {

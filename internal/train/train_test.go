@@ -2,7 +2,9 @@ package train
 
 import (
 	"context"
+	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -406,5 +408,75 @@ func checkResumed(t *testing.T, path string, full, resumed *Model, trained func(
 		if changed != trained(name) {
 			t.Errorf("%s: changed %v, trained %v", name, changed, trained(name))
 		}
+	}
+}
+
+func TestWindowsPack(t *testing.T) {
+	doc := func(n int) []int32 { return make([]int32, n) }
+	for _, tc := range []struct {
+		name string
+		lens []int
+		ctx  int
+		want []window
+	}{
+		{"one short", []int{5}, 8, []window{{{0, 0, 5}}}},
+		{"two fit", []int{4, 5}, 8, []window{{{0, 0, 4}, {1, 0, 5}}}},
+		{"second does not fit", []int{5, 5}, 8, []window{{{0, 0, 5}}, {{1, 0, 5}}}},
+		{"exactly ctx+1", []int{3, 6}, 8, []window{{{0, 0, 3}, {1, 0, 6}}}},
+		{"long cut, tail packed", []int{12, 2}, 8, []window{{{0, 0, 9}}, {{0, 8, 12}, {1, 0, 2}}}},
+		{"single tokens skipped", []int{1, 3}, 8, []window{{{1, 0, 3}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var docs [][]int32
+			for _, n := range tc.lens {
+				docs = append(docs, doc(n))
+			}
+			got := windows(docs, tc.ctx)
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("windows = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestPackedLoss checks that packing changes nothing a piece computes: the loss of documents
+// packed several to a window equals the mean of each piece's own log-probs, read alone from
+// position 0 — attention does not cross pieces and RoPE sees only relative positions.
+func TestPackedLoss(t *testing.T) {
+	m := mustOpen(t, tinyModel(t, "f32.gguf"))
+	rng := rand.New(rand.NewPCG(1, 2))
+	var docs [][]int32
+	for _, n := range []int{7, 20, 3, 40, 2, 15, 31, 9, 11} { // 40 > ctx+1: cut in two
+		d := make([]int32, n)
+		for i := range d {
+			d[i] = int32(rng.IntN(m.Vocab()))
+		}
+		docs = append(docs, d)
+	}
+	const ctx = 32
+	ws := windows(docs, ctx)
+	if len(ws) >= len(docs) {
+		t.Fatalf("%d windows for %d documents: nothing packed", len(ws), len(docs))
+	}
+	var sum float64
+	var n int
+	for _, w := range ws {
+		for _, p := range w {
+			lp, err := m.LogProbs(docs[p.doc][p.start:p.end])
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range lp {
+				sum -= v
+			}
+			n += len(lp)
+		}
+	}
+	got, err := m.Loss(docs, ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := sum / float64(n); math.Abs(got-want) > 1e-5 {
+		t.Errorf("packed loss %.7f, pieces alone %.7f", got, want)
 	}
 }

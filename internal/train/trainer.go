@@ -214,16 +214,30 @@ func (m *Model) setParam(st *state, i int, v *tensors.Tensor) {
 	}
 }
 
-// window is a slice of one document: tokens [start, start+Context+1) clipped to its end.
-type window struct{ doc, start int }
+// piece is tokens [start, end) of one document.
+type piece struct{ doc, start, end int }
 
-// windows cuts documents into windows of ctx+1 tokens overlapping by one (every token but each
-// document's first is predicted exactly once).
+// window is the pieces one training row holds, at most ctx+1 tokens together.
+type window []piece
+
+// windows cuts documents into pieces of at most ctx+1 tokens overlapping by one (every token but
+// each document's first is predicted exactly once) and packs them, in order, into windows of ctx+1
+// tokens: a piece joins the current window when it fits, else starts the next. Packing fills the
+// rows that one short document per window would leave mostly padding (the synthetic suite's
+// answers average ~150 tokens in windows of 257); attention stays within a piece (see fill).
 func windows(docs [][]int32, ctx int) []window {
 	var ws []window
+	used := ctx + 1
 	for d, doc := range docs {
 		for s := 0; s+1 < len(doc); s += ctx {
-			ws = append(ws, window{d, s})
+			p := piece{d, s, min(s+ctx+1, len(doc))}
+			if n := p.end - p.start; used+n <= ctx+1 {
+				ws[len(ws)-1] = append(ws[len(ws)-1], p)
+				used += n
+			} else {
+				ws = append(ws, window{p})
+				used = n
+			}
 		}
 	}
 	return ws
@@ -242,27 +256,38 @@ func hashDocs(docs [][]int32) uint64 {
 	return h.Sum64()
 }
 
-// fill writes the windows into tokens [B, ctx+1] and mask [B, ctx] (1 where a token is predicted).
-func fill(docs [][]int32, ws []window, ctx int, toks []int32, mask []float32) {
+// fill writes the windows into tokens [B, ctx+1], mask [B, ctx] (1 where a token is predicted)
+// and segments [B, ctx] (the piece each read position belongs to, from 1; 0 for padding): a
+// position attends only to earlier positions of its own piece, so a packed row computes what each
+// piece alone would.
+func fill(docs [][]int32, ws []window, ctx int, toks []int32, mask []float32, seg []int32) {
 	clear(toks)
 	clear(mask)
+	clear(seg)
 	for b, w := range ws {
-		doc := docs[w.doc][w.start:min(w.start+ctx+1, len(docs[w.doc]))]
-		copy(toks[b*(ctx+1):], doc)
-		for i := 0; i+1 < len(doc); i++ {
-			mask[b*ctx+i] = 1
+		o := 0
+		for k, p := range w {
+			copy(toks[b*(ctx+1)+o:], docs[p.doc][p.start:p.end])
+			n := p.end - p.start
+			for i := o; i < o+n && i < ctx; i++ {
+				seg[b*ctx+i] = int32(k + 1)
+			}
+			for i := o; i+1 < o+n; i++ {
+				mask[b*ctx+i] = 1
+			}
+			o += n
 		}
 	}
 }
 
-// maskedNLL is the mean negative log-likelihood of tokens [B, C+1]: the model reads [:, :C] and
-// predicts [:, 1:], where mask [B, C] is 1.
-func (m *Model) maskedNLL(w map[string]*Node, toks, mask *Node) *Node {
+// maskedNLL is the mean negative log-likelihood of tokens [B, C+1]: the model reads [:, :C] (each
+// position seeing its own segment, seg [B, C]) and predicts [:, 1:], where mask [B, C] is 1.
+func (m *Model) maskedNLL(w map[string]*Node, toks, mask, seg *Node) *Node {
 	dims := toks.Shape().Dimensions
 	b, c := dims[0], dims[1]-1
 	in := Slice(toks, AxisRange(), AxisRange(0, c))
 	next := Slice(toks, AxisRange(), AxisRange(1, c+1))
-	lp := LogSoftmax(m.forward(w, in))
+	lp := LogSoftmax(m.forward(w, in, seg))
 	tl := ReduceSum(Mul(lp, OneHot(next, m.hp.nVocab, lp.DType())), -1)
 	tl = Reshape(tl, b, c)
 	n := MaxScalar(ReduceAllSum(mask), 1)
@@ -326,6 +351,7 @@ func (m *Model) Train(ctx context.Context, docs [][]int32, cfg Config, progress 
 	rng := rand.New(st.pcg)
 	toks := make([]int32, cfg.Batch*(cfg.Context+1))
 	mask := make([]float32, cfg.Batch*cfg.Context)
+	seg := make([]int32, cfg.Batch*cfg.Context)
 	batch := make([]window, cfg.Batch)
 	start := time.Now()
 	var tokens float64
@@ -348,7 +374,7 @@ func (m *Model) Train(ctx context.Context, docs [][]int32, cfg Config, progress 
 			batch[i] = ws[perm[cursor]]
 			cursor++
 		}
-		fill(docs, batch, cfg.Context, toks, mask)
+		fill(docs, batch, cfg.Context, toks, mask, seg)
 		step := st.step + 1
 		bc1 := 1 - math.Pow(cfg.Beta1, float64(step))
 		bc2 := 1 - math.Pow(cfg.Beta2, float64(step))
@@ -368,6 +394,7 @@ func (m *Model) Train(ctx context.Context, docs [][]int32, cfg Config, progress 
 		args = append(args,
 			tensors.FromFlatDataAndDimensions(toks, cfg.Batch, cfg.Context+1),
 			tensors.FromFlatDataAndDimensions(mask, cfg.Batch, cfg.Context),
+			tensors.FromFlatDataAndDimensions(seg, cfg.Batch, cfg.Context),
 			tensors.FromScalar(float32(cfg.LRAt(step))), tensors.FromScalar(float32(bc1)), tensors.FromScalar(float32(bc2)))
 		out, err := st.exec.Call(args...)
 		if err != nil {
@@ -452,7 +479,7 @@ func (m *Model) newState(cfg Config, hash uint64, nWindows int) (*state, error) 
 
 // stepGraph builds one AdamW step. Inputs: all weights (file order), with LoRA the adapters
 // (A₀, B₀, A₁, B₁, …), the trained parameters' first and second moments, tokens [B,C+1],
-// mask [B,C], the learning rate and Adam's two bias corrections 1-β₁ᵗ, 1-β₂ᵗ. Outputs: the
+// mask [B,C], segments [B,C], the learning rate and Adam's two bias corrections 1-β₁ᵗ, 1-β₂ᵗ. Outputs: the
 // trained parameters' new values, new moments, and the loss.
 func (m *Model) stepGraph(st *state) func(*Graph, []*Node) []*Node {
 	cfg := st.cfg
@@ -473,8 +500,8 @@ func (m *Model) stepGraph(st *state) func(*Graph, []*Node) []*Node {
 		}
 		mom, vel := in[:n], in[n:2*n]
 		rest := in[2*n:]
-		toks, mask, lr, bc1, bc2 := rest[0], rest[1], rest[2], rest[3], rest[4]
-		loss := m.maskedNLL(w, toks, mask)
+		toks, mask, seg, lr, bc1, bc2 := rest[0], rest[1], rest[2], rest[3], rest[4], rest[5]
+		loss := m.maskedNLL(w, toks, mask, seg)
 		grads := Gradient(loss, params...)
 		if cfg.ClipNorm > 0 {
 			var sq *Node
@@ -529,8 +556,8 @@ func (m *Model) Loss(docs [][]int32, ctx int) (float64, error) {
 		}
 		eval, err := NewExec(b, func(g *Graph, in []*Node) []*Node {
 			nw := len(m.tensors)
-			toks, mask := in[nw], in[nw+1]
-			return []*Node{Mul(m.maskedNLL(m.nodeMap(in[:nw]), toks, mask), ReduceAllSum(mask))}
+			toks, mask, seg := in[nw], in[nw+1], in[nw+2]
+			return []*Node{Mul(m.maskedNLL(m.nodeMap(in[:nw]), toks, mask, seg), ReduceAllSum(mask))}
 		})
 		if err != nil {
 			return 0, err
@@ -540,14 +567,16 @@ func (m *Model) Loss(docs [][]int32, ctx int) (float64, error) {
 	const batch = 8
 	toks := make([]int32, batch*(ctx+1))
 	mask := make([]float32, batch*ctx)
+	seg := make([]int32, batch*ctx)
 	var sum, n float64
 	for i := 0; i < len(ws); i += batch {
-		fill(docs, ws[i:min(i+batch, len(ws))], ctx, toks, mask)
+		fill(docs, ws[i:min(i+batch, len(ws))], ctx, toks, mask, seg)
 		weights, err := m.effective()
 		if err != nil {
 			return 0, err
 		}
-		args := append(toAny(weights), tensors.FromFlatDataAndDimensions(toks, batch, ctx+1), tensors.FromFlatDataAndDimensions(mask, batch, ctx))
+		args := append(toAny(weights), tensors.FromFlatDataAndDimensions(toks, batch, ctx+1), tensors.FromFlatDataAndDimensions(mask, batch, ctx),
+			tensors.FromFlatDataAndDimensions(seg, batch, ctx))
 		out, err := m.eval.Call(args...)
 		if err != nil {
 			return 0, err
