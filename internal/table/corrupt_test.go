@@ -5,7 +5,11 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
+
+	"github.com/mbd-dev/mbd/internal/schema"
 )
 
 // TestCorruptInputs reads 1,500 bit-flipped copies of a valid Parquet file and of a valid Arrow
@@ -30,5 +34,24 @@ func TestCorruptInputs(t *testing.T) {
 			os.WriteFile(bad, d, 0o644)
 			readAllAny(t, bad, nil)
 		}
+	}
+}
+
+// TestHugeFooterLength: a 12-byte file whose footer length claims 3.9 GB is refused before
+// parquet-go allocates that length (fuzzing found the allocation killing the process).
+func TestHugeFooterLength(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f.parquet")
+	if err := os.WriteFile(path, []byte("PAR1\x00\x00\x00\xecPAR1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := ReadAll[schema.Generation](path, nil)
+	runtime.ReadMemStats(&after)
+	if _, ok := err.(*InputError); !ok || !strings.Contains(err.Error(), "footer of 3959422976 bytes") {
+		t.Fatalf("err = %v, want an *InputError about the footer", err)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+		t.Errorf("allocated %d bytes reading a 12-byte file", n)
 	}
 }

@@ -19,6 +19,7 @@ func fuzzSeeds(f *testing.F) {
 	f.Add([]byte("PAR1"))
 	f.Add([]byte("PAR1\x00\x00\x00\x00PAR1"))
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0})
+	f.Add([]byte("PAR1\x00\x00\x00\xecPAR1")) // a footer length beyond the file
 }
 
 // validInputs returns 20 generations as a Parquet file and as an Arrow IPC stream.

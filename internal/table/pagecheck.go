@@ -2,6 +2,7 @@ package table
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"strings"
@@ -20,6 +21,23 @@ const (
 	maxPageHeader    = 1 << 20 // bytes read to decode one page header
 	maxChunkInflated = 2 << 30 // uncompressed bytes of one column chunk
 )
+
+// checkParquetFooter refuses a footer length that does not fit in the file: parquet-go allocates
+// the length it reads before reading, so a 12-byte file could claim a 4 GiB footer.
+func checkParquetFooter(r io.ReaderAt, size int64) error {
+	const minSize = 4 + 4 + 4 // leading magic, footer length, trailing magic
+	if size < minSize {
+		return fmt.Errorf("%d bytes is too short", size)
+	}
+	var tail [8]byte
+	if _, err := r.ReadAt(tail[:], size-8); err != nil {
+		return err
+	}
+	if n := int64(binary.LittleEndian.Uint32(tail[:4])); n > size-minSize {
+		return fmt.Errorf("footer of %d bytes does not fit in a %d-byte file", n, size)
+	}
+	return nil
+}
 
 func checkParquetPages(r io.ReaderAt, size int64, md *format.FileMetaData) error {
 	compact := thrift.CompactProtocol{}

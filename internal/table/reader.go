@@ -131,6 +131,9 @@ func (s *source) openParquet() (err error) {
 	if err != nil {
 		return &InputError{Path: s.path, Msg: "cannot stat", Err: err}
 	}
+	if err := checkParquetFooter(s.file, st.Size()); err != nil {
+		return &InputError{Path: s.path, Msg: "not a valid Parquet file", Err: err}
+	}
 	s.pq, err = parquet.OpenFile(s.file, st.Size())
 	if err != nil {
 		return &InputError{Path: s.path, Msg: "not a valid Parquet file", Err: err}
