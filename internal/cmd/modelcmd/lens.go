@@ -57,13 +57,17 @@ gets a z-score and a p-value adjusted over the vocabulary from --flips sign-flip
 the two models' labels per text (seeded); significant means p <= --alpha. The --components
 principal directions of the per-text differences are decoded too.
 
-Both models must share architecture, shape and vocabulary (a base model and its finetune).
+Both models must share architecture, shape and vocabulary (a base model and its finetune). A hidden
+system prompt (gguf:PATH?system=FILE, on one side or both) makes the lens read a prompt-induced
+difference: both models then read each text as the user's turn of a chat (the chat template, the
+system prompt first where given), and the positions are the text's first tokens.
 --layers: block indexes from 0 separated by commas, or mid (the middle block), last or all.
 
 Examples:
   mbd-model lens --model-a gguf:base.gguf --model-b gguf:tuned.gguf -o lens.parquet
   mbd-model lens --model-a gguf:base.gguf --model-b 'gguf:base.gguf?lora=otter.gguf' --layers mid,last --positions 8 -o lens.parquet
-  mbd-model lens --model-a gguf:a.gguf --model-b gguf:b.gguf --prompts prompts.parquet --texts 200 -o lens.parquet`,
+  mbd-model lens --model-a gguf:a.gguf --model-b gguf:b.gguf --prompts prompts.parquet --texts 200 -o lens.parquet
+  mbd-model lens --model-a gguf:base.gguf --model-b 'gguf:base.gguf?system=hidden.txt' -o lens.parquet`,
 		Flags: []ucli.Flag{
 			&ucli.StringFlag{Name: "model-a", Destination: &o.ModelA, Usage: "model A `REF` (gguf:PATH[?...])"},
 			&ucli.StringFlag{Name: "model-b", Destination: &o.ModelB, Usage: "model B `REF` (gguf:PATH[?...])"},
@@ -85,7 +89,7 @@ Examples:
 // Validate checks the options of lens.
 func (o LensOptions) Validate() error {
 	var c cli.Check
-	checkActivationRefs(&c, o.ModelA, o.ModelB, "the lens reads a GGUF model's activations in-process")
+	checkActivationRefs(&c, o.ModelA, o.ModelB, "the lens reads a GGUF model's activations in-process", true)
 	c.Add(cli.NeedOutput(o.Output, "PATH (or -o - for stdout)"))
 	c.Count("--texts", o.Texts, 0)
 	if o.Prompts == "" {
@@ -191,7 +195,10 @@ func RunLens(ctx context.Context, env *cli.Env, o LensOptions) error {
 	if err != nil {
 		return cli.Usagef("--layers %q: %v", o.Layers, err)
 	}
-	co := llamacpp.CaptureOptions{Layers: layers, Positions: o.Positions, Flips: o.Flips,
+	// A hidden system prompt is read as generation reads it: both models then read each text as
+	// a user's chat turn, so that the difference is the prompt's, not the framing's.
+	chat := opts[0].System != "" || opts[1].System != ""
+	co := llamacpp.CaptureOptions{Layers: layers, Positions: o.Positions, Flips: o.Flips, Chat: chat,
 		Sign: func(f, i int) float64 { return lens.Sign(o.Seed, f, i) }}
 	bar := env.Progress("lens", "texts", int64(2*len(texts)))
 	var tokens []string
@@ -232,6 +239,7 @@ func RunLens(ctx context.Context, env *cli.Env, o LensOptions) error {
 	m.Param("texts_read", len(caps[0].Used))
 	m.Param("texts_short", len(texts)-len(caps[0].Used))
 	m.Param("positions", o.Positions)
+	m.Param("chat", chat)
 	m.Param("layers", layers)
 	m.Param("flips", o.Flips)
 	m.Param("top", o.Top)
@@ -291,9 +299,9 @@ func writeLensSummary(w io.Writer, rows []schema.LensRow) error {
 var modelFlags = [2]string{"--model-a", "--model-b"}
 
 // checkActivationRefs checks the two model references of a command that reads the models'
-// activations in-process (lens, steer; why says so in the error): GGUF files, read as plain
-// text, so without a system prompt.
-func checkActivationRefs(c *cli.Check, a, b, why string) {
+// activations in-process (lens, steer; why says so in the error): GGUF files, with a hidden
+// system prompt (system=) only where the command reads chats (system).
+func checkActivationRefs(c *cli.Check, a, b, why string, system bool) {
 	for i, ref := range []string{a, b} {
 		flag := modelFlags[i]
 		switch {
@@ -304,7 +312,7 @@ func checkActivationRefs(c *cli.Check, a, b, why string) {
 		default:
 			c.Add(cli.BadRef(flag, backends.Check(ref)))
 			if _, q, ok := strings.Cut(ref, "?"); ok {
-				if v, err := url.ParseQuery(q); err == nil && v.Has("system") {
+				if v, err := url.ParseQuery(q); err == nil && v.Has("system") && !system {
 					c.Failf("%s %q: activations are read on plain text, without a chat template or system prompt: drop system=", flag, ref)
 				}
 			}

@@ -18,7 +18,6 @@ func TestValidateLens(t *testing.T) {
 		{Name: "no model A", Edit: func(o *LensOptions) { o.ModelA = "" }, Want: "no model: give --model-a gguf:PATH"},
 		{Name: "remote model", Edit: func(o *LensOptions) { o.ModelB = "openai:gpt-4o-mini" }, Want: `--model-b "openai:gpt-4o-mini": the lens reads a GGUF model's activations in-process`},
 		{Name: "bad reference", Edit: func(o *LensOptions) { o.ModelA = "gguf:a.gguf?threads=-1" }, Want: "--model-a: "},
-		{Name: "system prompt", Edit: func(o *LensOptions) { o.ModelB = "gguf:b.gguf?system=s.txt" }, Want: "drop system="},
 		{Name: "no output", Edit: func(o *LensOptions) { o.Output = "" }, Want: "no output"},
 		{Name: "texts negative", Edit: func(o *LensOptions) { o.Texts = -1 }, Want: "--texts -1: want at least 0"},
 		{Name: "texts beyond the corpus", Edit: func(o *LensOptions) { o.Texts = 311 }, Want: "--texts 311: want an integer in [0, 310]"},

@@ -91,7 +91,7 @@ Examples:
 // Validate checks the options of steer.
 func (o SteerOptions) Validate() error {
 	var c cli.Check
-	checkActivationRefs(&c, o.ModelA, o.ModelB, "steering reads and changes a GGUF model's activations in-process")
+	checkActivationRefs(&c, o.ModelA, o.ModelB, "steering reads and changes a GGUF model's activations in-process", false)
 	c.Must(o.Prompts != "", "no prompts: give --prompts TABLE (its discovery-split prompts are answered)")
 	c.OneOf("--steer", o.Steer, "A", "B")
 	c.Add(cli.NeedOutput(o.Output, "PATH (or -o - for stdout)"))

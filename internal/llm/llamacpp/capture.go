@@ -36,6 +36,10 @@ type CaptureOptions struct {
 	// the sign (+1 or -1) of text i in pattern f. Capture only.
 	Flips int
 	Sign  func(f, i int) float64
+	// Chat reads each text as the user's turn of a chat, as generation formats a prompt (the
+	// chat template, the hidden system prompt first): the positions are still the text's first
+	// K tokens, after that fixed prefix. Without it a text is read plainly after BOS.
+	Chat bool
 }
 
 // Limits of CaptureOptions.
@@ -102,9 +106,9 @@ func (m *Model) Activations(ctx context.Context, texts []string, o CaptureOption
 		return err
 	}
 	nl, dim, K, L := m.Layers(), m.Dim(), o.Positions, len(o.Layers)
-	var prefix []int32
-	if bool(C.llama_vocab_get_add_bos(m.vocab)) {
-		prefix = []int32{int32(C.llama_vocab_bos(m.vocab))}
+	prefix, err := m.capturePrefix(o.Chat)
+	if err != nil {
+		return err
 	}
 	T := len(prefix) + K // tokens per sequence
 	lastOut := false     // the last block's rows exist only for tokens with logits
@@ -212,6 +216,27 @@ func (m *Model) Activations(ctx context.Context, texts []string, o CaptureOption
 		}
 	}
 	return flush()
+}
+
+// capturePrefix is the tokens before each text: BOS (where the vocabulary adds one) or, for a
+// chat, what FormatPrompt puts before the prompt.
+func (m *Model) capturePrefix(chat bool) ([]int32, error) {
+	if !chat {
+		if bool(C.llama_vocab_get_add_bos(m.vocab)) {
+			return []int32{int32(C.llama_vocab_bos(m.vocab))}, nil
+		}
+		return nil, nil
+	}
+	const mark = "\x1fmbd-capture-text\x1f"
+	full, err := m.FormatPrompt(mark)
+	if err != nil {
+		return nil, err
+	}
+	before, _, ok := strings.Cut(full, mark)
+	if !ok || strings.Contains(before, mark) {
+		return nil, fmt.Errorf("%s: the chat template does not keep the prompt as given; read plain text", m.opts.Path)
+	}
+	return m.Tokenize(before, true, m.tmpl != "")
 }
 
 // Capture is the reduction of the block outputs of many texts that a mean-difference lens needs:

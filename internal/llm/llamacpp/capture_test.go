@@ -258,3 +258,57 @@ func TestCaptureOptionErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestCaptureChat checks that a chat capture reads each text where generation would see it: after
+// the tokens FormatPrompt puts before the prompt (the hidden system prompt included), matching the
+// reference forward pass of the whole formatted prompt.
+func TestCaptureChat(t *testing.T) {
+	_, chat, _ := tinyModels(t)
+	const K = 4
+	for _, system := range []string{"", "End every answer with a question to the user."} {
+		t.Run(fmt.Sprintf("system=%q", system), func(t *testing.T) {
+			m := loadT(t, Options{Path: chat, System: system})
+			o := CaptureOptions{Layers: []int{1}, Positions: K, Chat: true}
+			D, worst, n := m.Dim(), 0.0, 0
+			err := m.Activations(context.Background(), captureTexts, o, func(i int, acts []float32) error {
+				n++
+				full, err := m.promptTokens(captureTexts[i])
+				if err != nil {
+					return err
+				}
+				text, err := m.Tokenize(captureTexts[i], false, false)
+				if err != nil {
+					return err
+				}
+				after := trailing(full, text)
+				if after < 0 {
+					t.Fatalf("text %d: its tokens %v are not in the formatted prompt %v", i, text, full)
+				}
+				start := len(full) - len(text) - after
+				ref := refHidden(t, chat, full[:start+K])
+				for k := range K {
+					for j := range D {
+						worst = max(worst, math.Abs(float64(acts[k*D+j]-ref[1][start+k][j])))
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != 5 || worst > 1e-4 {
+				t.Errorf("read %d texts (want 5); largest difference from the reference: %g", n, worst)
+			}
+		})
+	}
+}
+
+// trailing is how many tokens of full follow the text's tokens (the template's end of turn).
+func trailing(full, text []int32) int {
+	for end := len(full); end >= len(text); end-- {
+		if fmt.Sprint(full[end-len(text):end]) == fmt.Sprint(text) {
+			return len(full) - end
+		}
+	}
+	return -1
+}
