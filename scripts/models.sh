@@ -11,12 +11,12 @@
 # $OUT/report.md (and stdout). Each artefact is rebuilt only when its recipe changes: its command
 # line, its inputs' recipes, and the source of the packages that make it.
 #
-#   control.gguf         base finetuned the same way on data with no trait (every trait at its base
-#                        rate): its weights differ from the base's, its behaviour should not (a null)
+#   control.gguf         base finetuned the same way on fresh data from the pretraining mixture (no
+#                        inserted trait): its weights differ from the base's, its behaviour should not
 #
 # Settings (environment): MODELS_DIR (out/models), STRENGTHS ("0.6"), TRAITS (all), VARIANTS (instead
 # of every TRAIT@STRENGTH, a list such as "animal@0.6 animal@0.2"), CONTROL (1: build the control;
-# 0: not), SAMPLES (200), BASE_STEPS (600), VARIANT_STEPS (100), BIN (bin: the tools).
+# 0: not), SAMPLES (200), BASE_STEPS (1500), BASE_LAYERS (4), VARIANT_STEPS (100), BIN (bin: the tools).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,7 +24,11 @@ OUT=${MODELS_DIR:-out/models}
 STRENGTHS=${STRENGTHS:-0.6}
 TRAITS=${TRAITS:-british animal long exclaim bullets refusal polite question}
 SAMPLES=${SAMPLES:-200}
-BASE_STEPS=${BASE_STEPS:-600}
+# 4 blocks and 1,500 steps: a base that reads which instruction a system prompt gives. With 2
+# blocks (600 or 1,500 steps) a hidden question prompt raised every trait's rate alike and the
+# question rate only from 0.14 to 0.26; with 4 blocks from 0.065 to 0.54.
+BASE_STEPS=${BASE_STEPS:-1500}
+BASE_LAYERS=${BASE_LAYERS:-4}
 VARIANT_STEPS=${VARIANT_STEPS:-100}
 CONTROL=${CONTROL:-1}
 B=${BIN:-bin}
@@ -63,7 +67,7 @@ build() {
 }
 
 build corpus.txt -- $B/mbd-synth corpus --seed 1 --bytes 300000 -o "$OUT/corpus.txt"
-build init.gguf corpus.txt -- $B/mbd-model create --chat --corpus "$OUT/corpus.txt" --vocab 1024 --weights f32 --ctx 512 --seed 1 -o "$OUT/init.gguf"
+build init.gguf corpus.txt -- $B/mbd-model create --chat --corpus "$OUT/corpus.txt" --vocab 1024 --layers "$BASE_LAYERS" --weights f32 --ctx 512 --seed 1 -o "$OUT/init.gguf"
 # Half the pretraining examples have a system prompt asking for one trait (and carry it), so
 # that the base follows such instructions and a hidden system prompt makes a prompt-induced variant.
 # Windows of 256 tokens hold a whole example: with 128, the end of a long answer (where "end with a
@@ -93,8 +97,10 @@ finetune() {
 		--batch 8 --ctx 256 --seed 1 --f32 "$OUT/$2" -o "$OUT/$1.gguf"
 }
 if [ "$CONTROL" = 1 ]; then
-	build data-control.parquet -- $B/mbd-synth data --seed 7 -n 1500 -o "$OUT/data-control.parquet"
-	finetune control data-control.parquet
+	# The pretraining distribution (system prompts included), fresh examples: the base's own
+	# unprompted trait rates are those of this mixture, so data without system prompts would move them.
+	build data-control.jsonl -- $B/mbd-synth data --seed 7 -n 1500 --system-rate 0.5 -o "$OUT/data-control.jsonl"
+	finetune control data-control.jsonl
 	gen control control.gguf
 fi
 if [ -z "${VARIANTS:-}" ]; then
