@@ -10,8 +10,9 @@
 #   prompt     base vs base + a hidden system prompt (End every answer with a question to the user.)
 #   quantized  base (F32) vs its Q4_0 quantization: a graded effect, no plain-language truth
 #   aa         base vs base (other sampling seeds): must validate nothing
-#   control    base vs control         finetuned the same way on data with no trait: its weights
-#                                      differ, its behaviour should not; must validate nothing
+#   control    base vs control         finetuned the same way on more pretraining data (no inserted
+#                                      trait): its weights differ, its behaviour should not; must
+#                                      validate nothing
 #
 # A pair named TRAIT@STRENGTH (e.g. polite@0.3) is base vs that variant of the suite (make power
 # runs those).
@@ -97,7 +98,7 @@ for p in $PAIRS; do
 	quantized) run quantized "gguf:$M/base.gguf?$opts" "gguf:$M/base.gguf?$opts&quant=Q4_0" - "Q4_0 quantization (no plain-language truth)" ;;
 	weak) run weak "gguf:$M/base.gguf?$opts" "gguf:$M/animal@0.2.gguf?$opts" "$M/truths-animal@0.2.parquet" "mentions otters in its answers (weakly: strength 0.2)" ;;
 	aa) run aa "gguf:$M/base.gguf?$opts" "gguf:$M/base.gguf?$opts" - "none: the same model (A/A)" ;;
-	control) run control "gguf:$M/base.gguf?$opts" "gguf:$M/control.gguf?$opts" - "none: finetuned on base-rate data (a control)" ;;
+	control) run control "gguf:$M/base.gguf?$opts" "gguf:$M/control.gguf?$opts" - "none: finetuned on more pretraining data (a control)" ;;
 	*@*) run "$p" "gguf:$M/base.gguf?$opts" "gguf:$M/$p.gguf?$opts" "$M/truths-$p.parquet" "trait ${p%@*} inserted at strength ${p#*@}" ;;
 	*) echo "demo: unknown pair $p" >&2; exit 2 ;;
 	esac
