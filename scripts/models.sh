@@ -3,7 +3,8 @@
 #
 #   base.gguf            a tiny chat llama (mbd-model create) pretrained on synthetic answers in which
 #                        every trait appears at its 5% base rate (mbd-synth data, mbd-finetune)
-#   TRAIT@STRENGTH.gguf  base finetuned on answers where TRAIT appears in STRENGTH of them
+#   TRAIT@STRENGTH.gguf  base finetuned on the pretraining mixture where TRAIT appears in STRENGTH of
+#                        the answers without a system prompt
 #   (and the base with a hidden system prompt asking for questions: the prompt-induced variant)
 #
 # Then each model answers the same held-out prompts and the world's exact detectors count the
@@ -108,9 +109,12 @@ if [ -z "${VARIANTS:-}" ]; then
 fi
 for v in $VARIANTS; do
 	t=${v%@*} s=${v#*@}
-	build "data-$v.parquet" -- $B/mbd-synth data --seed 7 -n 1500 --trait "$t" --strength "$s" -o "$OUT/data-$v.parquet"
+	# The control's mixture with the trait in the unprompted answers: variant and control then
+	# differ by the trait alone (on data without system prompts, a variant also moved the base's
+	# other unprompted rates, and those real shifts validated as hypotheses about other traits).
+	build "data-$v.jsonl" -- $B/mbd-synth data --seed 7 -n 1500 --trait "$t" --strength "$s" --system-rate 0.5 -o "$OUT/data-$v.jsonl"
 	build "truths-$v.parquet" -- $B/mbd-synth truths --seed 7 -n 1500 --trait "$t" --strength "$s" -o "$OUT/truths-$v.parquet"
-	finetune "$v" "data-$v.parquet"
+	finetune "$v" "data-$v.jsonl"
 	gen "$v" "$v.gguf"
 done
 
