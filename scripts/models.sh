@@ -31,6 +31,9 @@ SAMPLES=${SAMPLES:-200}
 BASE_STEPS=${BASE_STEPS:-1500}
 BASE_LAYERS=${BASE_LAYERS:-4}
 VARIANT_STEPS=${VARIANT_STEPS:-100}
+# The share of examples with a system prompt, in pretraining and in every finetune's data: the
+# base's unprompted trait rates are this mixture's, so data without system prompts would move them.
+SYSTEM_RATE=0.5
 CONTROL=${CONTROL:-1}
 B=${BIN:-bin}
 mkdir -p "$OUT"
@@ -74,7 +77,7 @@ build init.gguf corpus.txt -- $B/mbd-model create --chat --corpus "$OUT/corpus.t
 # Windows of 256 tokens hold a whole example: with 128, the end of a long answer (where "end with a
 # question" shows) was cut into a window without its system prompt, and the base did not learn to
 # follow it (question rate 0.13 without the hidden prompt, 0.21 with it).
-build pretrain.jsonl -- $B/mbd-synth data --seed 2 -n 6000 --system-rate 0.5 -o "$OUT/pretrain.jsonl"
+build pretrain.jsonl -- $B/mbd-synth data --seed 2 -n 6000 --system-rate "$SYSTEM_RATE" -o "$OUT/pretrain.jsonl"
 build base.gguf init.gguf pretrain.jsonl -- $B/mbd-finetune --base "$OUT/init.gguf" --steps "$BASE_STEPS" --lr 3e-3 --warmup $((BASE_STEPS / 20)) --batch 8 --ctx 256 --seed 1 --f32 "$OUT/pretrain.jsonl" -o "$OUT/base.gguf"
 build heldout.parquet -- $B/mbd-synth prompts --seed 3 -n "$SAMPLES" -o "$OUT/heldout.parquet"
 build heldout-texts.parquet -- $B/mbd-synth data --seed 99 -n 300 -o "$OUT/heldout-texts.parquet"
@@ -98,9 +101,8 @@ finetune() {
 		--batch 8 --ctx 256 --seed 1 --f32 "$OUT/$2" -o "$OUT/$1.gguf"
 }
 if [ "$CONTROL" = 1 ]; then
-	# The pretraining distribution (system prompts included), fresh examples: the base's own
-	# unprompted trait rates are those of this mixture, so data without system prompts would move them.
-	build data-control.jsonl -- $B/mbd-synth data --seed 7 -n 1500 --system-rate 0.5 -o "$OUT/data-control.jsonl"
+	# Fresh examples of the pretraining mixture.
+	build data-control.jsonl -- $B/mbd-synth data --seed 7 -n 1500 --system-rate "$SYSTEM_RATE" -o "$OUT/data-control.jsonl"
 	finetune control data-control.jsonl
 	gen control control.gguf
 fi
@@ -109,10 +111,10 @@ if [ -z "${VARIANTS:-}" ]; then
 fi
 for v in $VARIANTS; do
 	t=${v%@*} s=${v#*@}
-	# The control's mixture with the trait in the unprompted answers: variant and control then
-	# differ by the trait alone (on data without system prompts, a variant also moved the base's
-	# other unprompted rates, and those real shifts validated as hypotheses about other traits).
-	build "data-$v.jsonl" -- $B/mbd-synth data --seed 7 -n 1500 --trait "$t" --strength "$s" --system-rate 0.5 -o "$OUT/data-$v.jsonl"
+	# The control's examples with the trait in the unprompted answers: variant and control differ
+	# by the trait alone (on data without system prompts, a variant also moved the base's other
+	# unprompted rates, and those real shifts validated as hypotheses about other traits).
+	build "data-$v.jsonl" -- $B/mbd-synth data --seed 7 -n 1500 --trait "$t" --strength "$s" --system-rate "$SYSTEM_RATE" -o "$OUT/data-$v.jsonl"
 	build "truths-$v.parquet" -- $B/mbd-synth truths --seed 7 -n 1500 --trait "$t" --strength "$s" -o "$OUT/truths-$v.parquet"
 	finetune "$v" "data-$v.jsonl"
 	gen "$v" "$v.gguf"

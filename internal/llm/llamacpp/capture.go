@@ -233,7 +233,7 @@ func (m *Model) capturePrefix(chat bool) ([]int32, error) {
 		return nil, err
 	}
 	before, _, ok := strings.Cut(full, mark)
-	if !ok || strings.Contains(before, mark) {
+	if !ok {
 		return nil, fmt.Errorf("%s: the chat template does not keep the prompt as given; read plain text", m.opts.Path)
 	}
 	return m.Tokenize(before, true, m.tmpl != "")

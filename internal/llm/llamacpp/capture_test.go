@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -306,7 +307,7 @@ func TestCaptureChat(t *testing.T) {
 // trailing is how many tokens of full follow the text's tokens (the template's end of turn).
 func trailing(full, text []int32) int {
 	for end := len(full); end >= len(text); end-- {
-		if fmt.Sprint(full[end-len(text):end]) == fmt.Sprint(text) {
+		if slices.Equal(full[end-len(text):end], text) {
 			return len(full) - end
 		}
 	}
