@@ -468,13 +468,17 @@ func (m *Model) forward(w map[string]*Node, toks, seg *Node) *Node {
 			q = rope(q, hp.ropeBase)
 			k = rope(k, hp.ropeBase)
 		}
-		// Query head j uses key/value head j / grp (ggml's broadcasting in ggml_mul_mat).
-		q5 := Reshape(q, b, t, hp.nHeadKV, grp, hp.headDim)
-		scores := Einsum("bqkgd,bskd->bkgqs", q5, k) // [B,Hkv,G,Tq,Tk]
+		// Query head j uses key/value head j / grp (ggml's broadcasting in ggml_mul_mat). The
+		// heads move ahead of the positions first, so that the products over [T,T] scores need
+		// no transposes of those (large) tensors.
+		q5 := TransposeAllDims(Reshape(q, b, t, hp.nHeadKV, grp, hp.headDim), 0, 2, 3, 1, 4) // [B,Hkv,G,T,D]
+		k = TransposeAllDims(k, 0, 2, 1, 3)                                                    // [B,Hkv,T,D]
+		v = TransposeAllDims(v, 0, 2, 1, 3)
+		scores := Einsum("bkgqd,bksd->bkgqs", q5, k) // [B,Hkv,G,Tq,Tk]
 		scores = Add(MulScalar(scores, scale), maskNode)
 		probs := Softmax(scores, -1)
-		att := Einsum("bkgqs,bskd->bqkgd", probs, v)
-		att = Reshape(att, b, t, hp.nEmbd)
+		att := Einsum("bkgqs,bksd->bkgqd", probs, v)
+		att = Reshape(TransposeAllDims(att, 0, 3, 1, 2, 4), b, t, hp.nEmbd)
 		x = Add(x, linear(att, w[p+"attn_output.weight"]))
 
 		h = rmsNorm(x, w[p+"ffn_norm.weight"], hp.eps)
