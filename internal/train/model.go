@@ -472,7 +472,7 @@ func (m *Model) forward(w map[string]*Node, toks, seg *Node) *Node {
 		// heads move ahead of the positions first, so that the products over [T,T] scores need
 		// no transposes of those (large) tensors.
 		q5 := TransposeAllDims(Reshape(q, b, t, hp.nHeadKV, grp, hp.headDim), 0, 2, 3, 1, 4) // [B,Hkv,G,T,D]
-		k = TransposeAllDims(k, 0, 2, 1, 3)                                                    // [B,Hkv,T,D]
+		k = TransposeAllDims(k, 0, 2, 1, 3)                                                  // [B,Hkv,T,D]
 		v = TransposeAllDims(v, 0, 2, 1, 3)
 		scores := Einsum("bkgqd,bksd->bkgqs", q5, k) // [B,Hkv,G,Tq,Tk]
 		scores = Add(MulScalar(scores, scale), maskNode)
