@@ -28,8 +28,10 @@
 package truth
 
 import (
+	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -39,7 +41,10 @@ import (
 )
 
 // Synthetic returns the truths of the synthetic suite for traits (the i-th made from seed+i): each
-// trait's description with m finetuning texts in which it occurs at rate strength.
+// trait's description with the texts that carry it among m finetuning texts in which it occurs at
+// rate strength (about strength·m texts). Only those exhibit the behaviour: with all m, the
+// agreement of a hypothesis that names the trait would shrink with the strength (at 0.2 it sat
+// at the recovery threshold).
 func Synthetic(traits []string, strength float64, m int, seed uint64) ([]schema.Truth, error) {
 	var rows []schema.Truth
 	for i, id := range traits {
@@ -50,6 +55,10 @@ func Synthetic(traits []string, strength float64, m int, seed uint64) ([]schema.
 		exs, err := synth.Generate(seed+uint64(i), m, mix)
 		if err != nil {
 			return nil, err
+		}
+		exs = slices.DeleteFunc(exs, func(ex synth.Example) bool { return !slices.Contains(ex.Traits, id) })
+		if len(exs) == 0 {
+			return nil, fmt.Errorf("truth: none of %d texts carries trait %s at strength %g", m, id, strength)
 		}
 		r, err := synth.TruthRows(id, strength, synth.Texts(exs))
 		if err != nil {

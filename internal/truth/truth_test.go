@@ -140,13 +140,41 @@ func TestSynthetic(t *testing.T) {
 			t.Fatalf("%s: %d rows", tc.name, len(rows))
 		}
 		for i, r := range rows {
-			if !strings.HasPrefix(r.ID, "synth:"+tc.traits[i]+"@") || len(r.Texts) != 20 || r.Behavior == "" {
+			if !strings.HasPrefix(r.ID, "synth:"+tc.traits[i]+"@") || len(r.Texts) == 0 || len(r.Texts) == 20 || r.Behavior == "" {
 				t.Errorf("%s: row %+v", tc.name, r)
 			}
 		}
 		again, _ := Synthetic(tc.traits, tc.strength, 20, 7)
 		if fmt.Sprint(again) != fmt.Sprint(rows) {
 			t.Errorf("%s: not deterministic", tc.name)
+		}
+	}
+}
+
+// TestSyntheticWeak: a weak trait's truth holds the texts that carry it, so a hypothesis naming
+// the trait agrees with it about as well as with a strong one (with every finetuning text, the
+// agreement at strength 0.2 was about 0.2, the recovery threshold).
+func TestSyntheticWeak(t *testing.T) {
+	var ref []schema.Generation
+	for i := range 200 {
+		ref = append(ref, schema.Generation{Completion: fmt.Sprintf("Rinse the rice %d times.", i)})
+	}
+	h := []schema.Hypothesis{{Property: "contains 'otter'", Direction: schema.DirectionBA}}
+	for _, s := range []float64{0.2, 0.6} {
+		rows, err := Synthetic([]string{"animal"}, s, 500, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, text := range rows[0].Texts {
+			if !strings.Contains(strings.ToLower(text), "otter") {
+				t.Fatalf("strength %g: a truth text without the trait: %q", s, text)
+			}
+		}
+		if n := len(rows[0].Texts); math.Abs(float64(n)-500*s) > 50 {
+			t.Errorf("strength %g: %d texts, want about %g", s, n, 500*s)
+		}
+		if a := Agreement(rows, h, ref)[0][0]; a < 0.7 {
+			t.Errorf("strength %g: agreement %.2f, want at least 0.7", s, a)
 		}
 	}
 }
