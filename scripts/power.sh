@@ -52,7 +52,7 @@ models)
 	cp "$MODELS_DIR/rates.json" "$out/rates.json"
 	for seed in $SEEDS; do
 		echo "power: seed $seed, $(echo $pairs | wc -w) pairs"
-		OUT="$out/seed-$seed" SEED=$seed PAIRS=$pairs ASSISTANT=builtin BIN="$bin" bash scripts/demo.sh >"$out/seed-$seed.log" 2>&1 ||
+		OUT="$out/seed-$seed" SEED=$seed PAIRS=$pairs PROMPTS=$PROMPTS ASSISTANT=builtin BIN="$bin" bash scripts/demo.sh >"$out/seed-$seed.log" 2>&1 ||
 			{ tail -20 "$out/seed-$seed.log" >&2; echo "power: seed $seed failed (log: $out/seed-$seed.log)" >&2; exit 1; }
 		for v in $pairs; do
 			d=$out/runs/$v/seed-$seed
