@@ -179,8 +179,3 @@ func TestSyntheticWeak(t *testing.T) {
 	}
 }
 
-func TestDefaultThreshold(t *testing.T) {
-	if DefaultThreshold(true) != 0.2 || DefaultThreshold(false) != 0.5 {
-		t.Error("default thresholds changed")
-	}
-}

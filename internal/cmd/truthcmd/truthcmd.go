@@ -87,7 +87,7 @@ Examples:
 					&ucli.StringFlag{Name: "hypotheses", Destination: &so.Hypotheses, Usage: "hypotheses `TABLE`"},
 					&ucli.StringFlag{Name: "validations", Destination: &so.Validations, Usage: "validations `TABLE`"},
 					&ucli.StringFlag{Name: "reference", Destination: &so.Reference, Usage: "generations `TABLE` of model A (offline similarity)"},
-					&ucli.Float64Flag{Name: "threshold", Destination: &so.Threshold, Usage: "least similarity of a recovery (default 0.2 lexical, 0.5 rubric)"},
+					&ucli.Float64Flag{Name: "threshold", Destination: &so.Threshold, Usage: "least similarity of a recovery (default 0.5)"},
 					&ucli.BoolFlag{Name: "json", Destination: &so.JSON, Usage: "print recall and precision as JSON"},
 				}, so.Assistant.Flags()...),
 				Action: cli.Action(so, nil, RunScore),
@@ -193,7 +193,7 @@ func RunScore(ctx context.Context, env *cli.Env, o ScoreOptions) error {
 	builtin := o.Assistant.Builtin()
 	threshold := o.Threshold
 	if threshold == 0 {
-		threshold = truth.DefaultThreshold(builtin)
+		threshold = truth.DefaultThreshold
 	}
 
 	var sim [][]float64

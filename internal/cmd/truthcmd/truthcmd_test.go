@@ -81,7 +81,7 @@ func TestManifestInputs(t *testing.T) {
 		t.Fatalf("make's manifest: %v, inputs %+v", err, m)
 	}
 	stdout := clitest.OK(t, Main, dir, "score", "--truths", "t.parquet", "--hypotheses", "h.parquet", "--validations", "v.parquet", "--reference", "a.parquet", "-o", "r.parquet")
-	if !strings.HasPrefix(stdout, "recall 1/1, precision 1/1 (lexical-agreement, threshold 0.2)") {
+	if !strings.HasPrefix(stdout, "recall 1/1, precision 1/1 (lexical-agreement, threshold 0.5)") {
 		t.Errorf("score: %s", stdout)
 	}
 	clitest.TableInputs(t, "r.parquet.json", dir, "t.parquet", "h.parquet", "v.parquet", "a.parquet")
