@@ -27,8 +27,10 @@
 # forces offline). BUDGET (5 dollars per stage) bounds an LLM assistant's spending.
 #
 # Settings (environment): MODELS_DIR (~/.cache/mbd/models, shared by clones), PAIRS (all of the
-# above), PROMPTS (300 prompts, half held out), WEAK_PROMPTS (1000: the weak pair's; a habit in a
-# few percent of answers needs more of them), SEED (0: added to the prompts', samples' and
+# above), PROMPTS (300 prompts, half held out), SAMPLES (1: answers per prompt and model, in
+# discovery and validation), WEAK_PROMPTS and WEAK_SAMPLES (1000 and 3: the weak pair's; a habit
+# in a few percent of answers needs more answers: the synthetic world has 674 distinct prompts, so
+# 1000 gives all of them, each answered 3 times), SEED (0: added to the prompts', samples' and
 # validation's seeds, for repeated runs), ASSISTANT, BUDGET, BIN (bin), OUT (out).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,7 +43,9 @@ MODELS_DIR=$(abs "${MODELS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/mbd/models}")
 export MODELS_DIR
 PAIRS=${PAIRS:-topic weak format length prompt quantized aa control}
 PROMPTS=${PROMPTS:-300}
+SAMPLES=${SAMPLES:-1}
 WEAK_PROMPTS=${WEAK_PROMPTS:-1000}
+WEAK_SAMPLES=${WEAK_SAMPLES:-3}
 SEED=${SEED:-0}
 if [ -z "${ASSISTANT:-}" ]; then
 	if [ -n "${OPENAI_API_KEY:-}" ]; then ASSISTANT=openai:gpt-4o-mini
@@ -70,8 +74,8 @@ gen="--temperature 1 --max-tokens 320"
 # run PAIR A_REF B_REF TRUTHS|- "TRUTH TEXT": make diff (mk/pipeline.mk) with the demo's settings;
 # a rerun redoes only what changed.
 run() {
-	local pair=$1 a=$2 b=$3 truths=$4 truth=$5 t0 bseed=$((5 + 2 * SEED)) n=$PROMPTS
-	[ "$pair" = weak ] && n=$WEAK_PROMPTS
+	local pair=$1 a=$2 b=$3 truths=$4 truth=$5 t0 bseed=$((5 + 2 * SEED)) n=$PROMPTS k=$SAMPLES
+	[ "$pair" = weak ] && n=$WEAK_PROMPTS k=$WEAK_SAMPLES
 	t0=$(date +%s)
 	echo "== $pair: A=$a B=$b"
 	[ "$a" = "$b" ] && bseed=$((6 + 2 * SEED)) # A/A: the same model, other sampling seeds
@@ -86,7 +90,8 @@ run() {
 		TITLE="mbd demo: $pair" TRUTH="$truth" TRUTHS="$truths" CALIBRATION="$cal" \
 		ASSISTANT="$ASSISTANT" BUDGET="${BUDGET:-5}" SCORES=1 WEIGHTS="$fa $fb" \
 		PROMPTS_CMD="$bin/mbd-synth prompts --seed $((11 + SEED)) -n $n --validation-fraction 0.5" \
-		GEN_FLAGS="$gen" GEN_SEED_A=$((5 + 2 * SEED)) GEN_SEED_B=$bseed VALIDATE_FLAGS="$gen --seed $((1 + SEED))"
+		GEN_FLAGS="$gen --samples $k" GEN_SEED_A=$((5 + 2 * SEED)) GEN_SEED_B=$bseed \
+		VALIDATE_FLAGS="$gen --seed $((1 + SEED)) --samples-per-prompt $k"
 	echo "   $pair done in $(($(date +%s) - t0)) s: $out/$pair/report.html"
 }
 

@@ -51,6 +51,7 @@ hash() { git ls-files -co --exclude-standard "$@" | grep -v '_test\.go$' | grep 
 train_src="$(hash internal/train internal/finetune internal/synth internal/tinymodel internal/bpe internal/gguf \
 	internal/llm/llamacpp/vocab.go internal/llm/llamacpp/chat.go)-$(grep 'github.com/ollama/ollama ' go.mod | tr -d '[:space:]')"
 run_src="$train_src-$(hash internal/llm/llamacpp internal/gen)"
+truth_src="$train_src-$(hash internal/truth)" # truths: the world's texts, chosen by package truth
 src=$train_src
 
 # build NAME INPUTS... -- COMMAND...: runs COMMAND unless $OUT/NAME exists with the same recipe.
@@ -115,7 +116,7 @@ for v in $VARIANTS; do
 	# by the trait alone (on data without system prompts, a variant also moved the base's other
 	# unprompted rates, and those real shifts validated as hypotheses about other traits).
 	build "data-$v.jsonl" -- $B/mbd-synth data --seed 7 -n 1500 --trait "$t" --strength "$s" --system-rate "$SYSTEM_RATE" -o "$OUT/data-$v.jsonl"
-	build "truths-$v.parquet" -- $B/mbd-synth truths --seed 7 -n 1500 --trait "$t" --strength "$s" -o "$OUT/truths-$v.parquet"
+	src=$truth_src build "truths-$v.parquet" -- $B/mbd-synth truths --seed 7 -n 1500 --trait "$t" --strength "$s" -o "$OUT/truths-$v.parquet"
 	finetune "$v" "data-$v.jsonl"
 	gen "$v" "$v.gguf"
 done
