@@ -178,4 +178,3 @@ func TestSyntheticWeak(t *testing.T) {
 		}
 	}
 }
-
