@@ -19,7 +19,7 @@ const (
 // Stop reasons of a sequential test (validations.stop).
 const (
 	StopBoundary = "boundary" // the statistic crossed the look's boundary (either way)
-	StopFutility = "futility" // no lean toward the hypothesis at half the plan, or from the second look with 10 decided (p reported as 1)
+	StopFutility = "futility" // no lean toward the hypothesis at half the plan, or a lean against it from the second look with 20 decided (p reported as 1)
 	StopPlan     = "plan"     // the planned size was reached
 )
 
@@ -112,7 +112,7 @@ func sequential(alpha float64, plan int, judge func(lo, hi int) (m, s int, err e
 			return l.P, q.Looks(), StopBoundary, hi, nil
 		case hi == plan:
 			return l.P, q.Looks(), StopPlan, hi, nil
-		case 2*s <= m && (t >= 0.5 || hi >= 2*firstLook && m >= firstLook):
+		case 2*s <= m && t >= 0.5, 2*s < m && hi >= 2*firstLook && m >= 2*firstLook:
 			return 1, q.Looks(), StopFutility, hi, nil
 		}
 	}

@@ -68,7 +68,8 @@ func TestSequential(t *testing.T) {
 	}{
 		{"strong stops early", func(int) int { return 1 }, 191, StopBoundary, 20, 1e-4},
 		{"against crosses the boundary", func(int) int { return 0 }, 160, StopBoundary, 20, 1e-4},
-		{"no lean stops at the second look", func(i int) int { return i % 2 }, 160, StopFutility, 20, 1},
+		{"no lean goes on to half the plan", func(i int) int { return i % 2 }, 160, StopFutility, 80, 1},
+		{"a lean against stops at the second look", func(i int) int { return map[bool]int{true: 1, false: 0}[i%3 == 0] }, 160, StopFutility, 20, 1},
 		{"few decided go on to half the plan", func(i int) int { return map[bool]int{true: i / 5 % 2, false: -1}[i%5 == 0] }, 160, StopFutility, 80, 1},
 		{"ties stop at half", func(int) int { return -1 }, 40, StopFutility, 20, 1},
 		{"weak runs the plan", func(i int) int { return map[bool]int{true: 1, false: 0}[i%5 < 3] }, 60, StopPlan, 60, 1},

@@ -33,7 +33,8 @@
 // power 0.8 from the hypothesis's discovery shares (PlanPairs, PlanTrials), then judges in looks of
 // 10, 20, 40, ... pairs or trials with the group-sequential sign test of stats.SeqSign, whose
 // boundaries are at level α / (hypotheses × tests), and stops at the first boundary crossed, at the
-// plan, or for futility (from half the plan, no lean toward the hypothesis; p = 1, conservative).
+// plan, or for futility (from half the plan, no lean toward the hypothesis; earlier, a lean against
+// it with 20 decided; p = 1, conservative).
 // Its p-value is the stagewise one, valid at any stop; the accuracy and AUC of a test stopped early
 // are biased away from 0.5 (as any estimate after a sequential stop), the p-value is not.
 //
