@@ -17,7 +17,7 @@
 #
 # Settings (environment): SOURCE (models or synth), TRAITS (all), STRENGTHS ("0.1 0.2 0.3 0.6"),
 # SEEDS ("1 2"), DETECTABLE (0.05: a trait whose rate rises by less is not counted as detectable),
-# PROMPTS (models 1000, synth 300), SAMPLES (models 3: answers per prompt and model; synth 1),
+# PROMPTS (models 1000, synth 300), SAMPLES (models only, 3: answers per prompt and model),
 # MIN_Z (synth: the describer's threshold, mbd-hypo --min-z), VALIDATE_FLAGS (synth: more
 # mbd-validate flags), MODELS_DIR, BIN (bin), OUT (out).
 set -euo pipefail
@@ -34,7 +34,8 @@ SEEDS=${SEEDS:-1 2}
 DETECTABLE=${DETECTABLE:-0.05}
 # The model suite's runs read every distinct prompt of the world (674 of 1000 drawn) 3 times, as
 # the demo's weak pair does; text sources 300 prompts once.
-if [ "$SOURCE" = models ]; then PROMPTS=${PROMPTS:-1000} SAMPLES=${SAMPLES:-3}; else PROMPTS=${PROMPTS:-300} SAMPLES=${SAMPLES:-1}; fi
+if [ "$SOURCE" = models ]; then PROMPTS=${PROMPTS:-1000}; else PROMPTS=${PROMPTS:-300}; fi
+SAMPLES=${SAMPLES:-3}
 MODELS_DIR=$(abs "${MODELS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/mbd/models}")
 export MODELS_DIR
 start=$(date +%s)
